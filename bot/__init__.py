@@ -1,0 +1,5 @@
+"""Civic debate facilitation bot: scheduled debate rounds, anonymous positions, summaries."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,234 @@
+"""Composition root: owns Config, Database, Engine, Scheduler and the adapters."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from bot.anonymity import load_or_create_secret
+from bot.commands import TextCommands
+from bot.config import Config
+from bot.db import Database
+from bot.engine import Engine
+from bot.events import ChannelRef, PostKind, RoundPost
+from bot.models import table
+from bot.packs import load_packs
+from bot.ports import ChatPort
+from bot.scheduler import Scheduler
+
+log = logging.getLogger(__name__)
+MAX_DELIVERY_ATTEMPTS = 1000
+
+
+class Adapter(ChatPort, Protocol):
+    """A chat platform the app starts and stops."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class Publisher:
+    """Delivers the outbox: every post the engine owes a channel, retried until delivered."""
+
+    def __init__(self, engine: Engine, ports: dict[str, ChatPort]) -> None:
+        self.engine = engine
+        self.ports = ports
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="publisher")
+        self._wake.set()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self.deliver()
+            except Exception:
+                log.exception("outbox delivery failed; will retry")
+
+    async def deliver(self) -> int:
+        """Deliver what is pending; returns the number of posts delivered."""
+        async with self._lock:
+            rows = await self.engine.db.read(_pending_outbox)
+            delivered = 0
+            posts: dict[tuple[int, str], RoundPost | None] = {}
+            latest_progress: dict[tuple[int, str], int] = {}
+            for row in rows:
+                if row.kind == PostKind.PROGRESS.value:
+                    latest_progress[(row.round_id, row.channel)] = row.id
+            for row in rows:
+                platform, _, channel = row.channel.partition(":")
+                port = self.ports.get(platform)
+                stale = (
+                    row.kind == PostKind.PROGRESS.value
+                    and latest_progress[(row.round_id, row.channel)] != row.id
+                )
+                if port is None or stale:
+                    await self._mark(row.id, True, None if stale else "platform not running")
+                    continue
+                key = (row.round_id, row.kind)
+                if key not in posts:
+                    posts[key] = await self.engine.build_post(row.round_id, PostKind(row.kind))
+                post = posts[key]
+                if post is None:
+                    await self._mark(row.id, True, "round has no such post")
+                    continue
+                try:
+                    await port.publish(ChannelRef(platform, channel), post)
+                except Exception as exc:
+                    log.warning(
+                        "posting %s of round %s to %s failed: %s",
+                        row.kind,
+                        row.round_id,
+                        row.channel,
+                        exc,
+                    )
+                    await self._mark(row.id, row.attempts + 1 >= MAX_DELIVERY_ATTEMPTS, repr(exc))
+                    continue
+                await self._mark(row.id, True, None)
+                delivered += 1
+            return delivered
+
+    async def _mark(self, outbox_id: int, delivered: bool, error: str | None) -> None:
+        def update(conn: Connection) -> None:
+            o = table("outbox")
+            conn.execute(
+                sa.update(o)
+                .where(o.c.id == outbox_id)
+                .values(delivered=delivered, attempts=o.c.attempts + 1, last_error=error)
+            )
+
+        await self.engine.writer.call(update)
+
+
+def _pending_outbox(conn: Connection) -> list[Any]:
+    o = table("outbox")
+    return list(conn.execute(sa.select(o).where(o.c.delivered.is_(False)).order_by(o.c.id)))
+
+
+AdapterFactory = Callable[["App"], Adapter]
+
+
+class App:
+    """Builds every part from a :class:`Config` and runs them together."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        adapters: dict[str, AdapterFactory] | None = None,
+        tick_seconds: float = 60.0,
+    ) -> None:
+        self.config = config
+        self.db = Database(config.resolved_database_url())
+        self.packs = load_packs(config.resolved_packs_dir())
+        secret = load_or_create_secret(config.data_dir, config.secret())
+        self.engine = Engine(config, self.db, self.packs, secret)
+        self.commands = TextCommands(self.engine)
+        self.adapters: dict[str, Adapter] = {}
+        factories = adapters if adapters is not None else default_adapters(config)
+        for name, factory in factories.items():
+            self.adapters[name] = factory(self)
+        self.publisher = Publisher(self.engine, dict(self.adapters))
+        self.scheduler = Scheduler(self.engine, self._after_tick, tick_seconds=tick_seconds)
+        self.engine.on_outbox = self.publisher.poke
+        self.engine.on_schedule_change = self.scheduler.request_rebuild  # type: ignore[method-assign]
+        self._started = False
+
+    @property
+    def export_dir(self) -> Path:
+        return self.config.data_dir / "exports"
+
+    async def _after_tick(self) -> None:
+        self.publisher.poke()
+
+    async def start(self) -> None:
+        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(self.db.migrate)
+        await self.engine.start()
+        for name, adapter in self.adapters.items():
+            log.info("starting the %s adapter", name)
+            await adapter.start()
+        await self.scheduler.start()
+        self.publisher.start()
+        self._started = True
+
+    async def stop(self) -> None:
+        """Stop taking input, flush every acknowledged write, close the database."""
+        await self.scheduler.stop()
+        for adapter in self.adapters.values():
+            try:
+                await adapter.stop()
+            except Exception:
+                log.exception("adapter did not stop cleanly")
+        if self._started:
+            try:
+                await asyncio.wait_for(self.publisher.deliver(), timeout=10)
+            except Exception:
+                log.warning("some posts stay in the outbox for the next start")
+        await self.publisher.stop()
+        await self.engine.stop()
+        self.db.close()
+        self._started = False
+
+
+def default_adapters(config: Config) -> dict[str, AdapterFactory]:
+    """The adapters enabled in the config; chat libraries are imported only when enabled."""
+    factories: dict[str, AdapterFactory] = {}
+    if config.platforms.console.enabled:
+        factories["console"] = _console
+    if config.platforms.discord.enabled:
+        factories["discord"] = _discord
+    if config.platforms.matrix.enabled:
+        factories["matrix"] = _matrix
+    return factories
+
+
+def _console(app: App) -> Adapter:
+    from bot.adapters.console import ConsoleAdapter
+
+    return ConsoleAdapter(app.config.platforms.console, app.commands, app.export_dir)
+
+
+def _discord(app: App) -> Adapter:
+    module = importlib.import_module("bot.adapters.discord")
+    adapter: Adapter = module.DiscordAdapter(app)
+    return adapter
+
+
+def _matrix(app: App) -> Adapter:
+    module = importlib.import_module("bot.adapters.matrix")
+    adapter: Adapter = module.MatrixAdapter(app)
+    return adapter
+
+
+async def run_until(app: App, stop: Callable[[], Awaitable[None]]) -> None:
+    """Start ``app``, wait for ``stop`` to return, then stop cleanly."""
+    await app.start()
+    try:
+        await stop()
+    finally:
+        await app.stop()

@@ -1,0 +1,332 @@
+"""``debate-bot`` subcommands: run, check-config, demo, export, analyze, packs, rounds, purge."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+
+from bot import __version__
+from bot.config import Config, ConfigError, config_warnings, load_config
+from bot.durations import parse_duration
+from bot.yamlpos import LocatedErrors
+
+log = logging.getLogger(__name__)
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+def default_config_path() -> Path:
+    """``./config.yaml`` if present, else the example bundled with the project."""
+    here = Path("config.yaml")
+    if here.exists():
+        return here
+    bundled = Path(__file__).resolve().parent.parent / "config.yaml"
+    return bundled if bundled.exists() else here
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="debate-bot",
+        description="Civic debate facilitation bot for Discord and Matrix.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_config(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--config", type=Path, default=None, help="config file (config.yaml)")
+
+    p = sub.add_parser("run", help="run every platform enabled in the config")
+    with_config(p)
+
+    p = sub.add_parser("check-config", help="validate the config and the packs it uses")
+    with_config(p)
+
+    p = sub.add_parser("demo", help="an accelerated round with simulated participants")
+    with_config(p)
+    p.add_argument("--participants", type=int, default=12)
+    p.add_argument("--seconds", type=float, default=15.0)
+    p.add_argument("--debate", default=None, help="debate id (default: the first one)")
+
+    p = sub.add_parser("export", help="write the summary of closed rounds")
+    with_config(p)
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--round", help="round id or code")
+    which.add_argument("--debate", help="every summarised round of this debate")
+    p.add_argument("--format", choices=["md", "csv", "json", "html"], default="md")
+    p.add_argument("--output", type=Path, default=None, help="file to write (default: stdout)")
+
+    p = sub.add_parser("analyze", help="opinion groups of a Polis-format export")
+    p.add_argument("--votes", type=Path, required=True)
+    p.add_argument("--comments", type=Path, default=None)
+    p.add_argument("--format", choices=["json", "md", "html"], default="json")
+    p.add_argument("--replay", action="store_true", help="replay update by update, as Polis")
+    p.add_argument("--output", type=Path, default=None)
+    p.add_argument("--seed", type=int, default=0)
+
+    p = sub.add_parser("packs", help="list or show the debate packs")
+    with_config(p)
+    packs_sub = p.add_subparsers(dest="packs_command", required=True)
+    packs_sub.add_parser("list")
+    show = packs_sub.add_parser("show")
+    show.add_argument("pack_id")
+
+    p = sub.add_parser("rounds", help="list rounds with their state")
+    with_config(p)
+    p.add_argument("--debate", default=None)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("purge", help="delete closed rounds older than a duration")
+    with_config(p)
+    p.add_argument("--older-than", required=True, help="e.g. 180d")
+    p.add_argument("--yes", action="store_true", help="do it (otherwise only count)")
+    return parser
+
+
+def _load(path: Path | None) -> Config:
+    return load_config(path or default_config_path())
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "check-config":
+            return cmd_check_config(args)
+        if args.command == "analyze":
+            from bot.summary.analyze_cli import run as run_analyze
+
+            code: int = run_analyze(
+                args.votes, args.comments, args.format, args.replay, args.output, seed=args.seed
+            )
+            return code
+        config = _load(args.config)
+        if args.command == "packs":
+            return cmd_packs(config, args)
+        _setup_logging(config.log_level if args.command == "run" else "WARNING")
+        if args.command == "run":
+            return asyncio.run(cmd_run(config))
+        if args.command == "demo":
+            from bot.demo import run_demo
+
+            return asyncio.run(run_demo(config, args.participants, args.seconds, args.debate))
+        if args.command == "rounds":
+            return cmd_rounds(config, args)
+        if args.command == "export":
+            return cmd_export(config, args)
+        if args.command == "purge":
+            return cmd_purge(config, args)
+    except (ConfigError, LocatedErrors) as exc:
+        for error in exc.errors:
+            print(error, file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_OK
+    return EXIT_USAGE
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    path = args.config or default_config_path()
+    config = load_config(path)
+    for warning in config_warnings(config):
+        print(f"warning: {warning}", file=sys.stderr)
+    print(
+        f"{path}: OK ({len(config.debates)} debate(s), platforms: "
+        f"{', '.join(config.platforms.enabled()) or 'none'})"
+    )
+    return EXIT_OK
+
+
+def cmd_packs(config: Config, args: argparse.Namespace) -> int:
+    from bot.packs import load_packs, source_line
+
+    packs = load_packs(config.resolved_packs_dir())
+    lang = config.language
+    if args.packs_command == "list":
+        for pack in packs.values():
+            print(f"{pack.id}\t{len(pack.items)} questions\t{pack.title}")
+        return EXIT_OK
+    found = packs.get(args.pack_id)
+    if found is None:
+        print(f"unknown pack {args.pack_id!r}; available: {', '.join(packs)}", file=sys.stderr)
+        return EXIT_USAGE
+    pack = found
+    print(f"{pack.id} — {pack.title}")
+    print(source_line(pack, lang))
+    section = None
+    for item in pack.items:
+        if item.section != section:
+            section = item.section
+            print(f"\n## {section}")
+        quote = "«»" if item.quote else "  "
+        print(f"\n[{item.id}] {quote} {item.prompt.get(lang)}")
+        print(f"    {item.prompt.get('en' if lang == 'fr' else 'fr')}")
+        print(f"    > {item.context.get(lang)}")
+        if item.stances:
+            print(f"    stances: {', '.join(item.stances)}")
+    return EXIT_OK
+
+
+async def _wait(event: asyncio.Event) -> object:
+    return await event.wait()
+
+
+async def cmd_run(config: Config) -> int:
+    from bot.app import App
+
+    app = App(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await app.start()
+    log.info("running: %s", ", ".join(app.adapters) or "no platform")
+    waiters: list[asyncio.Task[object]] = [asyncio.create_task(_wait(stop))]
+    console = app.adapters.get("console")
+    if console is not None:
+        from bot.adapters.console import ConsoleAdapter
+
+        assert isinstance(console, ConsoleAdapter)
+        waiters.append(asyncio.create_task(console.run(sys.stdin)))
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+        await app.stop()
+    return EXIT_OK
+
+
+def cmd_rounds(config: Config, args: argparse.Namespace) -> int:
+    from bot.anonymity import load_or_create_secret
+    from bot.db import Database
+    from bot.engine import Engine
+    from bot.packs import load_packs
+
+    db = Database(config.resolved_database_url())
+    try:
+        db.migrate()
+        engine = Engine(
+            config,
+            db,
+            load_packs(config.resolved_packs_dir()),
+            load_or_create_secret(config.data_dir, config.secret()),
+        )
+        rounds = db.read_sync(lambda conn: engine.list_rounds_sync(conn, args.debate))
+    finally:
+        db.close()
+    if args.json:
+        print(json.dumps([r.to_json() for r in rounds], ensure_ascii=False, indent=2))
+        return EXIT_OK
+    if not rounds:
+        print("no rounds")
+        return EXIT_OK
+    for r in rounds:
+        print(
+            f"{r.id:>4} {r.code} {r.state:<10} {r.debate_id:<24} "
+            f"{r.opens_at:%Y-%m-%d %H:%M} → {r.closes_at:%Y-%m-%d %H:%M} UTC  "
+            f"{r.participants:>4} participant(s)  {r.question[:60]}"
+        )
+    return EXIT_OK
+
+
+def cmd_export(config: Config, args: argparse.Namespace) -> int:
+    import sqlalchemy as sa
+
+    from bot.db import Database
+    from bot.engine import load_summary
+    from bot.models import RoundState, table
+    from bot.summary.export import export_rounds
+
+    db = Database(config.resolved_database_url())
+    try:
+        db.migrate()
+
+        def read(conn: sa.Connection) -> list[dict[str, object]]:
+            r = table("round")
+            query = sa.select(r.c.id).where(r.c.state == RoundState.SUMMARISED.value)
+            if args.round:
+                key = str(args.round)
+                query = query.where(
+                    r.c.id == int(key) if key.isdigit() else r.c.code == key.upper()
+                )
+            else:
+                query = query.where(r.c.debate_id == args.debate)
+            out = []
+            for round_id in conn.execute(query.order_by(r.c.opens_at, r.c.id)).scalars():
+                summary = load_summary(conn, round_id)
+                if summary is not None:
+                    out.append(summary)
+            return out
+
+        summaries = db.read_sync(read)
+    finally:
+        db.close()
+    if not summaries:
+        what = f"round {args.round}" if args.round else f"debate {args.debate}"
+        print(
+            f"no summarised round for {what} (a round is summarised once closed)", file=sys.stderr
+        )
+        return EXIT_ERROR
+    data = export_rounds(summaries, args.format)
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_bytes(data)
+        print(f"wrote {args.output} ({len(summaries)} round(s))", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    return EXIT_OK
+
+
+def cmd_purge(config: Config, args: argparse.Namespace) -> int:
+    import sqlalchemy as sa
+
+    from bot.db import Database
+    from bot.engine import utcnow
+    from bot.models import RoundState, table
+
+    try:
+        age: timedelta = parse_duration(args.older_than)
+    except ValueError as exc:
+        print(f"--older-than: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    cutoff = utcnow() - age
+    db = Database(config.resolved_database_url())
+    try:
+        db.migrate()
+        r = table("round")
+        where = sa.and_(
+            r.c.closes_at < cutoff,
+            r.c.state.in_([RoundState.SUMMARISED.value, RoundState.SKIPPED.value]),
+        )
+
+        def purge(conn: sa.Connection) -> int:
+            ids = list(conn.execute(sa.select(r.c.id).where(where)).scalars())
+            if args.yes and ids:
+                for name in ("vote", "argument", "position", "round_summary", "outbox"):
+                    t = table(name)
+                    conn.execute(sa.delete(t).where(t.c.round_id.in_(ids)))
+                conn.execute(sa.delete(r).where(r.c.id.in_(ids)))
+            return len(ids)
+
+        count = db.write_sync(purge)
+    finally:
+        db.close()
+    verb = "deleted" if args.yes else "would delete (add --yes)"
+    print(f"{verb} {count} round(s) closed before {cutoff:%Y-%m-%d %H:%M} UTC")
+    return EXIT_OK

@@ -1,0 +1,409 @@
+"""Typed configuration (``config.yaml``).
+
+Every key is declared here; unknown keys are errors. Secrets never live in the file: the file
+names the environment variables that hold them. ``load_config`` returns a :class:`Config` or
+raises :class:`ConfigError` whose lines read ``config.yaml:14 debates[0].schedule.cron: hour 25
+out of range 0-23``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from bot.cron import validate_crontab
+from bot.durations import parse_duration
+from bot.yamlpos import LocatedError, LocatedErrors, load_yaml
+
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+class ConfigError(LocatedErrors):
+    """The configuration is invalid; ``str()`` gives one line per problem."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _env_name(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not _ENV_NAME.match(value):
+        raise ValueError(
+            "must be the NAME of an environment variable (e.g. DISCORD_TOKEN), "
+            "never the secret itself"
+        )
+    return value
+
+
+def _duration(value: Any) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if value <= 0:
+            raise ValueError("duration must be longer than zero")
+        return timedelta(seconds=value)
+    if not isinstance(value, str):
+        raise ValueError("a duration such as 2d, 6h or 30m")
+    return parse_duration(value)
+
+
+class AnonymityConfig(_Model):
+    min_group_size: int = Field(3, ge=1, le=1000)
+    secret_env: str = "DEBATE_BOT_SECRET"
+
+    _check_env = field_validator("secret_env")(_env_name)
+
+
+class LimitsConfig(_Model):
+    """Per-participant limits that protect a round from floods."""
+
+    actions_per_minute: int = Field(30, ge=1, le=10_000)
+    arguments_per_participant: int = Field(3, ge=0, le=100)
+
+
+class ConsoleConfig(_Model):
+    enabled: bool = True
+    channel: str = "general"
+    moderators: list[str] = Field(default_factory=list)
+
+
+class DiscordConfig(_Model):
+    enabled: bool = False
+    token_env: str = "DISCORD_TOKEN"
+    guild_ids: list[int] = Field(default_factory=list)
+    moderator_role_ids: list[int] = Field(default_factory=list)
+    sync_commands_globally: bool = False
+
+    _check_env = field_validator("token_env")(_env_name)
+
+
+class MatrixConfig(_Model):
+    enabled: bool = False
+    homeserver: str = "https://matrix.example.org"
+    user_id: str = "@debats:example.org"
+    access_token_env: str | None = "MATRIX_ACCESS_TOKEN"
+    password_env: str | None = "MATRIX_PASSWORD"
+    device_name: str = "debate-bot"
+    moderator_power_level: int = 50
+    allowed_rooms: list[str] = Field(default_factory=list)
+    # Bounded retry of rate-limited requests (nio retries forever by default).
+    max_rate_limit_wait: float = Field(60.0, gt=0)
+
+    _check_env = field_validator("access_token_env", "password_env")(_env_name)
+
+    @field_validator("homeserver")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with https:// (or http:// for a local homeserver)")
+        return value.rstrip("/")
+
+    @field_validator("user_id")
+    @classmethod
+    def _mxid(cls, value: str) -> str:
+        if not re.match(r"^@[^:\s]+:\S+$", value):
+            raise ValueError("must be a full Matrix user id such as @debats:example.org")
+        return value
+
+
+class PlatformsConfig(_Model):
+    console: ConsoleConfig = Field(default_factory=ConsoleConfig)
+    discord: DiscordConfig = Field(default_factory=DiscordConfig)
+    matrix: MatrixConfig = Field(default_factory=MatrixConfig)
+
+    def enabled(self) -> list[str]:
+        return [
+            name
+            for name, cfg in (
+                ("console", self.console),
+                ("discord", self.discord),
+                ("matrix", self.matrix),
+            )
+            if cfg.enabled
+        ]
+
+
+class CronSchedule(_Model):
+    cron: str
+
+    @field_validator("cron")
+    @classmethod
+    def _valid(cls, value: str) -> str:
+        validate_crontab(value)
+        return value
+
+
+class AtSchedule(_Model):
+    at: list[datetime] = Field(min_length=1)
+
+
+class EverySchedule(_Model):
+    every: Annotated[timedelta, Field()]
+    start: datetime | None = None
+
+    @field_validator("every", mode="before")
+    @classmethod
+    def _dur(cls, value: Any) -> timedelta:
+        return _duration(value)
+
+
+class ManualSchedule(_Model):
+    """Rounds of this debate open only when a moderator asks."""
+
+    manual: Literal[True]
+
+
+Schedule = CronSchedule | AtSchedule | EverySchedule | ManualSchedule
+
+
+class ConsoleChannel(_Model):
+    platform: Literal["console"]
+    channel: str
+
+    @property
+    def key(self) -> str:
+        return self.channel
+
+
+class DiscordChannel(_Model):
+    platform: Literal["discord"]
+    channel_id: int
+
+    @property
+    def key(self) -> str:
+        return str(self.channel_id)
+
+
+class MatrixChannel(_Model):
+    platform: Literal["matrix"]
+    room_id: str
+
+    @field_validator("room_id")
+    @classmethod
+    def _room(cls, value: str) -> str:
+        if not re.match(r"^[!#][^:\s]+:\S+$", value):
+            raise ValueError("must be a room id (!abc:example.org) or alias (#room:example.org)")
+        return value
+
+    @property
+    def key(self) -> str:
+        return self.room_id
+
+
+ChannelConfig = Annotated[
+    ConsoleChannel | DiscordChannel | MatrixChannel, Field(discriminator="platform")
+]
+
+
+class DebateConfig(_Model):
+    id: str
+    title: str
+    pack: str
+    questions: list[str] = Field(default_factory=list)
+    order: Literal["sequential", "random"] = "sequential"
+    schedule: Schedule = Field(default_factory=lambda: ManualSchedule(manual=True))
+    round_duration: timedelta = timedelta(days=2)
+    reminder_before_close: timedelta | None = None
+    stances: list[str] = Field(
+        default_factory=lambda: ["pour", "contre", "nuance", "abstention"], min_length=2
+    )
+    argument_max_chars: int = Field(1000, ge=10, le=4000)
+    statement_voting: bool = True
+    channels: list[ChannelConfig] = Field(default_factory=list)
+
+    @field_validator("id", "pack")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not _SLUG.match(value):
+            raise ValueError("use lowercase letters, digits and dashes")
+        return value
+
+    @field_validator("round_duration", "reminder_before_close", mode="before")
+    @classmethod
+    def _dur(cls, value: Any) -> timedelta | None:
+        return None if value is None else _duration(value)
+
+    @field_validator("stances")
+    @classmethod
+    def _stances(cls, value: list[str]) -> list[str]:
+        for stance in value:
+            if not _SLUG.match(stance):
+                raise ValueError(f"stance {stance!r}: use lowercase letters, digits and dashes")
+        if len(set(value)) != len(value):
+            raise ValueError("stances must be distinct")
+        return value
+
+    @model_validator(mode="after")
+    def _reminder(self) -> DebateConfig:
+        if self.reminder_before_close and self.reminder_before_close >= self.round_duration:
+            raise ValueError("reminder_before_close must be shorter than round_duration")
+        return self
+
+
+class Config(_Model):
+    """The whole configuration file."""
+
+    language: Literal["fr", "en"] = "fr"
+    timezone: str = "Europe/Paris"
+    data_dir: Path = Path("./data")
+    database_url: str | None = None
+    packs_dir: Path | None = None
+    late_open_grace: timedelta = timedelta(hours=1)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    anonymity: AnonymityConfig = Field(default_factory=AnonymityConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    platforms: PlatformsConfig = Field(default_factory=PlatformsConfig)
+    debates: list[DebateConfig] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. Europe/Paris, UTC)") from None
+        return value
+
+    @field_validator("late_open_grace", mode="before")
+    @classmethod
+    def _dur(cls, value: Any) -> timedelta:
+        return _duration(value)
+
+    @field_validator("database_url")
+    @classmethod
+    def _db(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_debates(self) -> Config:
+        seen: set[str] = set()
+        for debate in self.debates:
+            if debate.id in seen:
+                raise ValueError(f"debate id {debate.id!r} is used twice")
+            seen.add(debate.id)
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def debate(self, debate_id: str) -> DebateConfig:
+        for debate in self.debates:
+            if debate.id == debate_id:
+                return debate
+        raise KeyError(debate_id)
+
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'debates.db'}"
+
+    def resolved_packs_dir(self) -> Path:
+        if self.packs_dir is not None:
+            return self.packs_dir
+        from bot.packs import default_packs_dir
+
+        return default_packs_dir()
+
+    def secret(self) -> str | None:
+        return os.environ.get(self.anonymity.secret_env) or None
+
+
+def load_config(path: Path, *, check_packs: bool = True) -> Config:
+    """Read and validate ``path``; relative paths in it are relative to its directory."""
+    loaded = load_yaml(path, display_name=path.name if path.parent == Path() else str(path))
+    data = loaded.data if loaded.data is not None else {}
+    if not isinstance(data, dict):
+        raise ConfigError([LocatedError(loaded.file, 1, "", "the file must hold a mapping")])
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(loaded.errors_from(exc).errors) from None
+    base = path.resolve().parent
+    updates: dict[str, Any] = {}
+    if not config.data_dir.is_absolute():
+        updates["data_dir"] = (base / config.data_dir).resolve()
+    if config.packs_dir is not None and not config.packs_dir.is_absolute():
+        updates["packs_dir"] = (base / config.packs_dir).resolve()
+    if config.database_url and config.database_url.startswith("sqlite:///"):
+        db_path = Path(config.database_url[len("sqlite:///") :])
+        if str(db_path) != ":memory:" and not db_path.is_absolute():
+            updates["database_url"] = f"sqlite:///{(base / db_path).resolve()}"
+    if updates:
+        config = config.model_copy(update=updates)
+    if check_packs:
+        errors = check_debates_against_packs(config, loaded.file, loaded.line_for)
+        if errors:
+            raise ConfigError(errors)
+    return config
+
+
+def check_debates_against_packs(
+    config: Config, file: str, line_for: Any = lambda _path: None
+) -> list[LocatedError]:
+    """Every debate names an existing pack and existing question ids."""
+    from bot.packs import PackError, load_packs
+
+    try:
+        packs = load_packs(config.resolved_packs_dir())
+    except PackError as exc:
+        return list(exc.errors)
+    errors: list[LocatedError] = []
+    for index, debate in enumerate(config.debates):
+        pack = packs.get(debate.pack)
+        if pack is None:
+            path = ("debates", index, "pack")
+            known = ", ".join(sorted(packs)) or "none"
+            errors.append(
+                LocatedError(
+                    file,
+                    line_for(path),
+                    f"debates[{index}].pack",
+                    f"unknown pack {debate.pack!r} (available: {known})",
+                )
+            )
+            continue
+        known_ids = set(pack.item_ids())
+        for q_index, question in enumerate(debate.questions):
+            if question not in known_ids:
+                errors.append(
+                    LocatedError(
+                        file,
+                        line_for(qpath),
+                        f"debates[{index}].questions[{q_index}]",
+                        f"pack {pack.id!r} has no question {question!r}",
+                    )
+                )
+    return errors
+
+
+def config_warnings(config: Config) -> list[str]:
+    """Things that are allowed but probably not meant."""
+    warnings = []
+    enabled = set(config.platforms.enabled())
+    for index, debate in enumerate(config.debates):
+        for c_index, channel in enumerate(debate.channels):
+            if channel.platform not in enabled:
+                warnings.append(
+                    f"debates[{index}].channels[{c_index}]: platform {channel.platform} is not "
+                    "enabled; this channel will be skipped"
+                )
+        if not debate.channels:
+            warnings.append(f"debates[{index}]: no channels; its rounds will not be announced")
+    return warnings

@@ -1,0 +1,129 @@
+"""Database access: engine factory, migrations, and the single writer thread.
+
+SQLite is the embedded default (WAL, foreign keys on, ``synchronous=FULL`` so that an
+acknowledged write survives a power cut); PostgreSQL is selected by URL. Every write goes
+through one dedicated thread so SQLite never sees two writers, and the hot path commits many
+concurrent submissions in one transaction (group commit, see :mod:`bot.writer`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy.engine import Connection, Engine
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def normalise_url(url: str) -> str:
+    """Pick the drivers we ship: psycopg 3 for PostgreSQL."""
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url[len("postgresql://") :]
+    if url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url[len("postgres://") :]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        path = url.split(":///", 1)[1] if ":///" in url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=4,
+            max_overflow=4,
+        )
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return sa.create_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision (idempotent)."""
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+class Database:
+    """Owns the SQLAlchemy engine and the threads that talk to it.
+
+    ``write`` runs a function on the single writer thread inside one transaction;
+    ``read`` runs a function on a reader thread. Both are awaitable from the event loop, so
+    blocking database work never runs on the loop thread.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db-writer")
+        self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="db-reader")
+        self._closed = False
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def migrate(self) -> None:
+        migrate(self.engine)
+
+    async def write(self, fn: Callable[[Connection], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer, self._in_transaction, fn)
+
+    async def read(self, fn: Callable[[Connection], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._readers, self._in_connection, fn)
+
+    async def on_writer(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on the writer thread (it manages its own transactions)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer, fn)
+
+    def _in_transaction(self, fn: Callable[[Connection], T]) -> T:
+        with self.engine.begin() as conn:
+            return fn(conn)
+
+    def _in_connection(self, fn: Callable[[Connection], T]) -> T:
+        with self.engine.connect() as conn:
+            return fn(conn)
+
+    def write_sync(self, fn: Callable[[Connection], T]) -> T:
+        """For the CLI and tests outside an event loop."""
+        return self._in_transaction(fn)
+
+    def read_sync(self, fn: Callable[[Connection], T]) -> T:
+        return self._in_connection(fn)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._writer.shutdown(wait=True)
+        self._readers.shutdown(wait=True)
+        self.engine.dispose()

@@ -1,0 +1,112 @@
+"""Neutral message types exchanged between the core and the chat adapters.
+
+Adapters translate platform events into :class:`Incoming` and render :class:`Reply` and
+:class:`RoundPost` values; they never decide anything themselves. None of these values is ever
+stored: the user id an :class:`Incoming` carries lives only as long as the request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+@dataclass(frozen=True)
+class ChannelRef:
+    """A place the bot posts to: a console channel, a Discord channel id, a Matrix room id."""
+
+    platform: str
+    channel: str
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.channel}"
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A text message addressed to the bot.
+
+    ``channel`` is the public channel it was sent in, or ``None`` for a direct message.
+    ``is_moderator`` is decided by the adapter from the platform's own permissions.
+    ``shared_channels`` lists the channels the sender shares with the bot (used to infer the
+    round a direct message is about); adapters that cannot tell leave it empty.
+    """
+
+    platform: str
+    user_id: str
+    text: str
+    channel: ChannelRef | None = None
+    is_moderator: bool = False
+    shared_channels: tuple[ChannelRef, ...] = ()
+
+    @property
+    def is_dm(self) -> bool:
+        return self.channel is None
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent with a post (summary chart, export)."""
+
+    filename: str
+    data: bytes
+    mime: str
+
+
+class Visibility(StrEnum):
+    """Who sees a reply: only its recipient (DM / ephemeral) or the channel it answers in."""
+
+    PRIVATE = "private"
+    CHANNEL = "channel"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The bot's answer to one :class:`Incoming`.
+
+    ``text`` is plain text with light Markdown (``**bold**``, ``*italic*``, lists). Any member
+    text inside it has already been escaped by the core with :func:`bot.text.escape_markdown`;
+    adapters that render HTML use ``html`` when given, else convert ``text``.
+    """
+
+    text: str
+    visibility: Visibility = Visibility.PRIVATE
+    attachments: tuple[Attachment, ...] = ()
+    html: str | None = None
+
+
+class PostKind(StrEnum):
+    ANNOUNCEMENT = "announcement"
+    REMINDER = "reminder"
+    PROGRESS = "progress"
+    CLOSED = "closed"
+    SUMMARY = "summary"
+
+
+@dataclass(frozen=True)
+class RoundPost:
+    """Something the core publishes to every channel of a round.
+
+    Adapters may render the structured fields (buttons per stance, a Discord timestamp for
+    ``closes_at``) or simply post ``text``/``html``, which are complete renderings in the
+    configured language.
+    """
+
+    kind: PostKind
+    round_id: int
+    round_code: str
+    debate_id: str
+    debate_title: str
+    question: str
+    context: str
+    source: str
+    stances: tuple[tuple[str, str], ...]  # (stance id, localised label)
+    opens_at: datetime
+    closes_at: datetime
+    text: str
+    html: str
+    participation: int | None = None
+    attachments: tuple[Attachment, ...] = field(default=())
+    statement_voting: bool = True
+    argument_max_chars: int = 1000

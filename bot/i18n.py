@@ -1,0 +1,249 @@
+"""Message catalogues (French and English).
+
+Every sentence the bot says lives here, keyed by a message id, with ``str.format`` fields.
+``tests/test_i18n.py`` checks that both catalogues have the same ids and the same fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+STANCE_LABELS: dict[str, dict[str, str]] = {
+    "fr": {"pour": "Pour", "contre": "Contre", "nuance": "Nuancé", "abstention": "Abstention"},
+    "en": {"pour": "For", "contre": "Against", "nuance": "Mixed", "abstention": "Abstain"},
+}
+
+# Words members may type for a stance, in either language.
+STANCE_ALIASES: dict[str, str] = {
+    "pour": "pour",
+    "for": "pour",
+    "contre": "contre",
+    "against": "contre",
+    "nuance": "nuance",
+    "nuancé": "nuance",
+    "nuancee": "nuance",
+    "nuancée": "nuance",
+    "mixed": "nuance",
+    "abstention": "abstention",
+    "abstain": "abstention",
+}
+
+CATALOGUES: dict[str, dict[str, str]] = {
+    "fr": {
+        "help": (
+            "**Participer au débat** (vos réponses sont anonymes)\n"
+            "• `!position <position> [argument]` — donner ou changer votre position ({stances}),"
+            " avec un argument facultatif\n"
+            "• `!position <code> <position> [argument]` — si plusieurs tours sont ouverts\n"
+            "• `!ma-position` — voir votre position et vos arguments\n"
+            "• `!retirer` — retirer votre position, vos arguments et vos votes\n"
+            "• `!voter` — voter sur les arguments des autres : répondez `d` (d'accord), "
+            "`p` (pas d'accord) ou `n` (passer)\n"
+            "• `!aide` — cette aide"
+        ),
+        "help_moderator": (
+            "**Modération**\n"
+            "• `!debat ouvrir <débat>` — ouvrir un tour maintenant\n"
+            "• `!debat fermer [code]` — fermer le tour et publier la synthèse\n"
+            "• `!debat prolonger <durée> [code]` — prolonger (ex. `2h`, `1d`)\n"
+            "• `!debat exporter <md|csv|json|html> [code]` — exporter la synthèse\n"
+            "• `!debat masquer <n>` / `!debat restaurer <n>` — masquer ou rétablir un argument"
+        ),
+        "unknown_command": "Commande inconnue : {command}. Tapez `!aide` pour la liste.",
+        "unknown_stance": "Position inconnue : « {stance} ». Choisissez parmi : {choices}.",
+        "missing_stance": "Indiquez une position : {choices}.",
+        "argument_too_long": (
+            "Votre argument fait {length} caractères ; le maximum est {max}. Rien n'a été"
+            " enregistré."
+        ),
+        "argument_empty": "L'argument est vide une fois nettoyé. Rien n'a été enregistré.",
+        "too_many_arguments": (
+            "Vous avez déjà donné {max} arguments dans ce tour. Retirez votre position pour"
+            " recommencer."
+        ),
+        "no_open_round": "Aucun tour de débat n'est ouvert en ce moment.",
+        "ambiguous_round": (
+            "Plusieurs tours sont ouverts ({codes}). Précisez le code : `!position <code>"
+            " <position> [argument]`."
+        ),
+        "unknown_round": "Aucun tour ouvert ne porte le code {code}.",
+        "round_closed": "Ce tour est fermé : les réponses ne sont plus acceptées.",
+        "rate_limited": "Trop de demandes en peu de temps. Réessayez dans une minute.",
+        "not_moderator": "Cette commande est réservée aux modérateurs.",
+        "position_recorded": "Position enregistrée : **{stance}** (tour {code}).",
+        "argument_recorded": "Argument n° {number} enregistré, anonymement.",
+        "withdrawn": "Votre position, vos arguments et vos votes du tour {code} sont retirés.",
+        "nothing_to_withdraw": "Vous n'avez rien donné dans le tour {code}.",
+        "my_position": "Tour {code} — votre position : **{stance}**",
+        "my_position_none": "Tour {code} — vous n'avez pas encore donné de position.",
+        "my_arguments": "Vos arguments :",
+        "voting_disabled": "Le vote sur les arguments n'est pas activé pour ce débat.",
+        "vote_prompt": (
+            "Argument n° {number} ({remaining} restant(s)) :\n> {text}\n"
+            "Répondez `d` (d'accord), `p` (pas d'accord) ou `n` (passer)."
+        ),
+        "vote_none_left": "Vous avez voté sur tous les arguments disponibles. Merci !",
+        "vote_recorded": "Vote enregistré.",
+        "vote_no_pending": "Aucun argument en attente de vote. Tapez `!voter` pour commencer.",
+        "vote_own": "Vous ne pouvez pas voter sur votre propre argument.",
+        "unknown_debate": "Débat inconnu : {debate}. Débats : {choices}.",
+        "round_opened": "Tour {code} ouvert : {question}",
+        "round_closing": "Tour {code} fermé ; la synthèse est publiée.",
+        "round_extended": "Tour {code} prolongé jusqu'au {closes}.",
+        "invalid_duration": "Durée invalide : {error}",
+        "export_ready": "Export du tour {code} ({format}) :",
+        "export_not_ready": "Le tour {code} n'a pas encore de synthèse : il faut le fermer.",
+        "unknown_format": "Format inconnu : {format}. Formats : {choices}.",
+        "no_round_to_export": "Aucun tour fermé à exporter.",
+        "argument_hidden": "Argument n° {number} masqué.",
+        "argument_restored": "Argument n° {number} rétabli.",
+        "unknown_argument": "Aucun argument n° {number} dans le tour {code}.",
+        "missing_argument_number": "Indiquez le numéro de l'argument : `!debat {action} <n>`.",
+        "announcement_title": "Débat « {title} » — tour {code}",
+        "announcement_body": (
+            "**{question}**\n\n> {context}\n{source}\n\n"
+            "Ouvert jusqu'au {closes}. Positions possibles : {stances}.\n"
+            "Répondez en privé au bot : `!position <position> [argument]`"
+            " (code du tour : {code}). Tapez `!aide` pour l'aide."
+        ),
+        "reminder": "Rappel : le tour {code} (« {question} ») ferme le {closes}.",
+        "progress": "Tour {code} : {count} participation(s) jusqu'ici.",
+        "summary_title": "Synthèse du tour {code} — « {question} »",
+        "summary_participation": "Participants : {participants}.",
+        "summary_too_few": (
+            "Trop peu de participants ({participants}, minimum {min}) pour publier une"
+            " répartition sans risquer de les identifier."
+        ),
+        "summary_tally_line": "• {stance} : {count} ({share} %)",
+        "summary_arguments": "Arguments ({count}) :",
+        "summary_argument_line": "• n° {number} [{stance}] {text}",
+        "summary_votes": "  d'accord {agree} · pas d'accord {disagree} · passe {pass_}",
+        "summary_votes_hidden": "  (moins de {min} votes : détail non publié)",
+        "summary_no_arguments": "Aucun argument n'a été donné.",
+        "date_format": "%d/%m/%Y à %H:%M ({tz})",
+        "source_prefix": "Source",
+        "demo_intro": (
+            "Démonstration : {participants} participants simulés, tour de {seconds} sur le"
+            " débat « {title} »."
+        ),
+        "shutdown": "Arrêt du bot.",
+    },
+    "en": {
+        "help": (
+            "**Taking part** (your answers are anonymous)\n"
+            "• `!position <stance> [argument]` — give or change your stance ({stances}),"
+            " with an optional argument\n"
+            "• `!position <code> <stance> [argument]` — when several rounds are open\n"
+            "• `!mine` — see your stance and arguments\n"
+            "• `!withdraw` — withdraw your stance, arguments and votes\n"
+            "• `!vote` — vote on other members' arguments: answer `d` (agree), "
+            "`p` (disagree) or `n` (pass)\n"
+            "• `!help` — this help"
+        ),
+        "help_moderator": (
+            "**Moderation**\n"
+            "• `!debat ouvrir <debate>` — open a round now\n"
+            "• `!debat fermer [code]` — close the round and post the summary\n"
+            "• `!debat prolonger <duration> [code]` — extend (e.g. `2h`, `1d`)\n"
+            "• `!debat exporter <md|csv|json|html> [code]` — export the summary\n"
+            "• `!debat masquer <n>` / `!debat restaurer <n>` — hide or restore an argument"
+        ),
+        "unknown_command": "Unknown command: {command}. Type `!help` for the list.",
+        "unknown_stance": "Unknown stance: “{stance}”. Choose from: {choices}.",
+        "missing_stance": "Give a stance: {choices}.",
+        "argument_too_long": (
+            "Your argument is {length} characters long; the maximum is {max}. Nothing was"
+            " recorded."
+        ),
+        "argument_empty": "The argument is empty once cleaned. Nothing was recorded.",
+        "too_many_arguments": (
+            "You have already given {max} arguments in this round. Withdraw your position to"
+            " start again."
+        ),
+        "no_open_round": "No debate round is open right now.",
+        "ambiguous_round": (
+            "Several rounds are open ({codes}). Give the code: `!position <code> <stance>"
+            " [argument]`."
+        ),
+        "unknown_round": "No open round has the code {code}.",
+        "round_closed": "This round is closed: answers are no longer accepted.",
+        "rate_limited": "Too many requests in a short time. Try again in a minute.",
+        "not_moderator": "This command is for moderators only.",
+        "position_recorded": "Stance recorded: **{stance}** (round {code}).",
+        "argument_recorded": "Argument #{number} recorded, anonymously.",
+        "withdrawn": "Your stance, arguments and votes in round {code} are withdrawn.",
+        "nothing_to_withdraw": "You have given nothing in round {code}.",
+        "my_position": "Round {code} — your stance: **{stance}**",
+        "my_position_none": "Round {code} — you have not given a stance yet.",
+        "my_arguments": "Your arguments:",
+        "voting_disabled": "Voting on arguments is not enabled for this debate.",
+        "vote_prompt": (
+            "Argument #{number} ({remaining} left):\n> {text}\n"
+            "Answer `d` (agree), `p` (disagree) or `n` (pass)."
+        ),
+        "vote_none_left": "You have voted on every available argument. Thank you!",
+        "vote_recorded": "Vote recorded.",
+        "vote_no_pending": "No argument is waiting for your vote. Type `!vote` to start.",
+        "vote_own": "You cannot vote on your own argument.",
+        "unknown_debate": "Unknown debate: {debate}. Debates: {choices}.",
+        "round_opened": "Round {code} opened: {question}",
+        "round_closing": "Round {code} closed; the summary is posted.",
+        "round_extended": "Round {code} extended until {closes}.",
+        "invalid_duration": "Invalid duration: {error}",
+        "export_ready": "Export of round {code} ({format}):",
+        "export_not_ready": "Round {code} has no summary yet: close it first.",
+        "unknown_format": "Unknown format: {format}. Formats: {choices}.",
+        "no_round_to_export": "No closed round to export.",
+        "argument_hidden": "Argument #{number} hidden.",
+        "argument_restored": "Argument #{number} restored.",
+        "unknown_argument": "No argument #{number} in round {code}.",
+        "missing_argument_number": "Give the argument number: `!debat {action} <n>`.",
+        "announcement_title": "Debate “{title}” — round {code}",
+        "announcement_body": (
+            "**{question}**\n\n> {context}\n{source}\n\n"
+            "Open until {closes}. Stances: {stances}.\n"
+            "Answer the bot privately: `!position <stance> [argument]`"
+            " (round code: {code}). Type `!help` for help."
+        ),
+        "reminder": "Reminder: round {code} (“{question}”) closes on {closes}.",
+        "progress": "Round {code}: {count} participant(s) so far.",
+        "summary_title": "Summary of round {code} — “{question}”",
+        "summary_participation": "Participants: {participants}.",
+        "summary_too_few": (
+            "Too few participants ({participants}, minimum {min}) to publish a breakdown"
+            " without risking identifying them."
+        ),
+        "summary_tally_line": "• {stance}: {count} ({share}%)",
+        "summary_arguments": "Arguments ({count}):",
+        "summary_argument_line": "• #{number} [{stance}] {text}",
+        "summary_votes": "  agree {agree} · disagree {disagree} · pass {pass_}",
+        "summary_votes_hidden": "  (fewer than {min} votes: breakdown not published)",
+        "summary_no_arguments": "No argument was given.",
+        "date_format": "%Y-%m-%d %H:%M ({tz})",
+        "source_prefix": "Source",
+        "demo_intro": (
+            "Demo: {participants} simulated participants, a {seconds} round of the"
+            " debate “{title}”."
+        ),
+        "shutdown": "Bot shutting down.",
+    },
+}
+
+
+class Messages:
+    """Looks messages up in one language."""
+
+    def __init__(self, language: str) -> None:
+        if language not in CATALOGUES:
+            raise ValueError(f"no catalogue for language {language!r}")
+        self.language = language
+        self._catalogue = CATALOGUES[language]
+
+    def __call__(self, key: str, **fields: Any) -> str:
+        return self._catalogue[key].format(**fields)
+
+    def stance_label(self, stance: str) -> str:
+        return STANCE_LABELS[self.language].get(stance, stance)
+
+    def stance_choices(self, stances: list[str] | tuple[str, ...]) -> str:
+        return ", ".join(f"`{s}`" for s in stances)

@@ -1,0 +1,107 @@
+"""Database tables.
+
+Positions, arguments and votes know a participant only by a per-round pseudonym (see
+:mod:`bot.anonymity`) and carry no timestamp: the time of a submission could be matched
+against a chat log to re-identify its author. All times stored are UTC without tzinfo.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+
+class RoundState(StrEnum):
+    SCHEDULED = "scheduled"
+    OPEN = "open"
+    CLOSED = "closed"
+    SUMMARISED = "summarised"
+    SKIPPED = "skipped"
+
+
+class Round(SQLModel, table=True):
+    """One question asked to the channels of a debate for a fixed time."""
+
+    __tablename__ = "round"
+    id: int | None = Field(default=None, primary_key=True)
+    debate_id: str = Field(index=True, max_length=100)
+    seq: int = 0
+    question_id: str = Field(max_length=200)
+    code: str = Field(unique=True, max_length=16)
+    state: str = Field(default=RoundState.SCHEDULED, index=True, max_length=16)
+    opens_at: datetime = Field(sa_type=sa.DateTime())
+    closes_at: datetime = Field(sa_type=sa.DateTime())
+    reminder_at: datetime | None = Field(default=None, sa_type=sa.DateTime())
+    reminder_sent: bool = False
+    # Erased (set to NULL) in the transaction that closes the round.
+    salt: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+    channels: str = ""  # newline-separated "platform:channel"
+    opened_by: str = Field(default="schedule", max_length=16)  # schedule | moderator
+    progress_posted: int = 0  # participation count last published in a PROGRESS post
+
+
+class Position(SQLModel, table=True):
+    """A participant's stance in a round; one per participant per round."""
+
+    __tablename__ = "position"
+    __table_args__ = (sa.UniqueConstraint("round_id", "participant", name="uq_position"),)
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="round.id", ondelete="CASCADE", index=True)
+    participant: str = Field(max_length=64)
+    stance: str = Field(max_length=64)
+
+
+class Argument(SQLModel, table=True):
+    """An anonymous argument (a "statement" in Polis terms) others can vote on."""
+
+    __tablename__ = "argument"
+    __table_args__ = (sa.UniqueConstraint("round_id", "number", name="uq_argument_number"),)
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="round.id", ondelete="CASCADE", index=True)
+    author: str = Field(max_length=64, index=True)
+    # Public handle shown to members and moderators; random, so it reveals no order.
+    number: int
+    text: str = Field(sa_type=sa.Text)
+    hidden: bool = False
+
+
+class Vote(SQLModel, table=True):
+    """Agree (+1), disagree (-1) or pass (0) on an argument."""
+
+    __tablename__ = "vote"
+    __table_args__ = (sa.UniqueConstraint("argument_id", "voter", name="uq_vote"),)
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="round.id", ondelete="CASCADE", index=True)
+    argument_id: int = Field(foreign_key="argument.id", ondelete="CASCADE", index=True)
+    voter: str = Field(max_length=64)
+    value: int
+
+
+class RoundSummary(SQLModel, table=True):
+    """The published result of a closed round, as JSON."""
+
+    __tablename__ = "round_summary"
+    round_id: int = Field(foreign_key="round.id", ondelete="CASCADE", primary_key=True)
+    data: str = Field(sa_type=sa.Text)
+
+
+class Outbox(SQLModel, table=True):
+    """Posts the core owes to a channel; delivered (and retried) by the dispatcher."""
+
+    __tablename__ = "outbox"
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="round.id", ondelete="CASCADE", index=True)
+    kind: str = Field(max_length=16)
+    channel: str = Field(max_length=300)
+    delivered: bool = Field(default=False, index=True)
+    attempts: int = 0
+    created_at: datetime = Field(sa_type=sa.DateTime())
+    last_error: str | None = Field(default=None, sa_type=sa.Text)
+
+
+def table(name: str) -> sa.Table:
+    """The Core table behind a model, for bulk statements on the hot path."""
+    return SQLModel.metadata.tables[name]

@@ -1,0 +1,396 @@
+"""Debate packs: the questions a debate asks, read from ``debates/<pack-id>.yaml``.
+
+A pack gathers the prompts of one source text (a paper, a brochure, an interview). Each round
+of a debate asks one item of its pack. Every prompt and context exists in French and English;
+``context.fr`` is always an excerpt of the source, word for word, and so is ``prompt.fr`` when
+``quote`` is true. :func:`normalise_for_match` is the comparison used to check that.
+
+Packs are validated when they are loaded: unknown keys, bad ids, duplicate item ids, an ``id``
+that differs from the file name, empty texts and over-long contexts are all reported with the
+file, the line and the field, e.g. ``debates/x.yaml:14 items[3].prompt.fr: Field required``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from bot.yamlpos import LocatedError, LocatedErrors, load_yaml
+
+__all__ = [
+    "CONTEXT_MAX_CHARS",
+    "DEFAULT_STANCES",
+    "LocalizedText",
+    "Pack",
+    "PackError",
+    "PackItem",
+    "PackSource",
+    "default_packs_dir",
+    "load_pack",
+    "load_packs",
+    "normalise_for_match",
+    "source_line",
+]
+
+DEFAULT_STANCES: tuple[str, ...] = ("pour", "contre", "nuance", "abstention")
+"""The stances offered when neither the item nor the pack lists its own."""
+
+CONTEXT_MAX_CHARS = 300
+"""Longest context excerpt, per language."""
+
+LANGUAGES: tuple[str, ...] = ("fr", "en")
+
+_SLUG = re.compile(r"[a-z0-9][a-z0-9-]*")
+_DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+
+# Context keys used while a pack is loaded from a file (see ``load_pack``).
+_CTX_STEM = "file_stem"
+_CTX_SEEN_ITEMS = "seen_item_ids"
+
+
+# --- field checks -----------------------------------------------------------------------------
+
+
+def _non_empty(value: str) -> str:
+    stripped = value.strip()
+    if not stripped:
+        raise ValueError("must not be empty")
+    return stripped
+
+
+def _slug(value: str) -> str:
+    if not _SLUG.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a valid id: use lowercase letters a-z, digits and hyphens, "
+            "starting with a letter or a digit"
+        )
+    return value
+
+
+def _context_length(value: str) -> str:
+    if len(value) > CONTEXT_MAX_CHARS:
+        raise ValueError(
+            f"too long: {len(value)} characters, a context has at most {CONTEXT_MAX_CHARS}"
+        )
+    return value
+
+
+def _stance_list(value: list[str]) -> list[str]:
+    if len(value) < 2:
+        raise ValueError("list at least two stances")
+    duplicates = sorted({s for s in value if value.count(s) > 1})
+    if duplicates:
+        raise ValueError(f"stance listed twice: {', '.join(duplicates)}")
+    return value
+
+
+def _iso_date(value: str) -> str:
+    match = _DATE.fullmatch(value)
+    if match is None:
+        raise ValueError(f"{value!r} is not a date: write YYYY, YYYY-MM or YYYY-MM-DD")
+    year, month, day = match.groups()
+    try:
+        date(int(year), int(month or 1), int(day or 1))
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a valid date ({exc})") from None
+    return value
+
+
+def _seed_name(value: str) -> str:
+    if "/" in value or "\\" in value or value in {".", ".."}:
+        raise ValueError("give the file name of the source text only, without a directory")
+    return value
+
+
+NonEmptyStr = Annotated[str, AfterValidator(_non_empty)]
+Slug = Annotated[str, AfterValidator(_slug)]
+ContextStr = Annotated[str, AfterValidator(_non_empty), AfterValidator(_context_length)]
+StanceList = Annotated[list[Slug], AfterValidator(_stance_list)]
+
+
+# --- models -----------------------------------------------------------------------------------
+
+
+def _language(lang: str) -> str:
+    """``"fr"``, ``"fr-CA"``, ``"FR_fr"`` -> ``"fr"``; anything not French reads English."""
+    primary = re.split(r"[-_]", lang.strip().lower(), maxsplit=1)[0]
+    return primary if primary in LANGUAGES else "en"
+
+
+class LocalizedText(BaseModel):
+    """A text in French and English."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    fr: NonEmptyStr
+    en: NonEmptyStr
+
+    def get(self, lang: str) -> str:
+        """The text in ``lang`` (``fr``, ``en``, ``fr-FR``...); other languages get English."""
+        return self.fr if _language(lang) == "fr" else self.en
+
+
+class ContextText(LocalizedText):
+    """A short excerpt shown with a prompt: at most :data:`CONTEXT_MAX_CHARS` per language."""
+
+    fr: ContextStr
+    en: ContextStr
+
+
+class PackSource(BaseModel):
+    """Where the prompts of a pack come from."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: NonEmptyStr
+    author: NonEmptyStr
+    date: Annotated[str, AfterValidator(_non_empty), AfterValidator(_iso_date)]
+    url: NonEmptyStr | None = None
+    seed: Annotated[str, AfterValidator(_non_empty), AfterValidator(_seed_name)] | None = None
+
+    @field_validator("date", mode="before")
+    @classmethod
+    def _date_as_text(cls, value: Any) -> Any:
+        # An unquoted ``date: 2018-09-01`` is read by YAML as a date, ``2018`` as an integer.
+        if isinstance(value, date):
+            return value.isoformat()
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+
+class PackItem(BaseModel):
+    """One prompt of a pack."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Slug
+    section: NonEmptyStr
+    quote: bool
+    prompt: LocalizedText
+    context: ContextText
+    stances: StanceList | None = None
+    tags: list[Slug] = Field(default_factory=list)
+
+    @field_validator("id")
+    @classmethod
+    def _unique_in_file(cls, value: str, info: ValidationInfo) -> str:
+        # While a file is loaded, ids already seen are passed in the validation context so the
+        # error points at the duplicate itself rather than at the whole list.
+        seen = info.context.get(_CTX_SEEN_ITEMS) if isinstance(info.context, dict) else None
+        if isinstance(seen, set):
+            if value in seen:
+                raise ValueError(f"duplicate item id {value!r}: item ids must be unique")
+            seen.add(value)
+        return value
+
+    @field_validator("context", mode="before")
+    @classmethod
+    def _accept_localized_text(cls, value: Any) -> Any:
+        if isinstance(value, LocalizedText) and not isinstance(value, ContextText):
+            return value.model_dump()
+        return value
+
+
+class Pack(BaseModel):
+    """A debate pack: a source and the items taken from it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Slug
+    title: NonEmptyStr
+    source: PackSource
+    stances: StanceList | None = None
+    items: Annotated[list[PackItem], Field(min_length=1)]
+
+    @field_validator("id")
+    @classmethod
+    def _matches_file_name(cls, value: str, info: ValidationInfo) -> str:
+        stem = info.context.get(_CTX_STEM) if isinstance(info.context, dict) else None
+        if isinstance(stem, str) and value != stem:
+            raise ValueError(f"the pack id {value!r} must equal the file name {stem!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_item_ids(self) -> Pack:
+        seen: set[str] = set()
+        for item in self.items:
+            if item.id in seen:
+                raise ValueError(f"duplicate item id {item.id!r}: item ids must be unique")
+            seen.add(item.id)
+        return self
+
+    def item(self, item_id: str) -> PackItem:
+        """The item with this id; :class:`KeyError` if the pack has none."""
+        for candidate in self.items:
+            if candidate.id == item_id:
+                return candidate
+        raise KeyError(f"pack {self.id!r} has no item {item_id!r}")
+
+    def item_ids(self) -> list[str]:
+        """Item ids in the order of the file."""
+        return [item.id for item in self.items]
+
+    def stances_for(self, item_id: str, fallback: Sequence[str]) -> list[str]:
+        """The stances of an item: its own, else the pack's, else ``fallback``."""
+        item = self.item(item_id)
+        if item.stances is not None:
+            return list(item.stances)
+        if self.stances is not None:
+            return list(self.stances)
+        return list(fallback)
+
+
+class PackError(LocatedErrors):
+    """One or more packs are invalid; ``errors`` says where and why."""
+
+
+# --- loading ----------------------------------------------------------------------------------
+
+
+def load_pack(path: Path, display_name: str | None = None) -> Pack:
+    """Read and validate one pack file. Raises :class:`PackError`."""
+    name = display_name or str(path)
+    try:
+        loaded = load_yaml(path, name)
+    except LocatedErrors as exc:
+        raise PackError(exc.errors) from None
+    if loaded.data is None:
+        raise PackError(
+            [
+                LocatedError(
+                    name, None, "", "the file is empty: a pack needs id, title, source and items"
+                )
+            ]
+        )
+    context: dict[str, Any] = {_CTX_STEM: path.stem, _CTX_SEEN_ITEMS: set()}
+    try:
+        return Pack.model_validate(loaded.data, context=context)
+    except ValidationError as exc:
+        raise PackError(loaded.errors_from(exc).errors) from None
+
+
+def load_packs(directory: Path) -> dict[str, Pack]:
+    """Load every ``*.yaml`` pack of ``directory``, keyed and sorted by id.
+
+    Errors of all files are gathered into one :class:`PackError`, so a single run shows
+    everything that needs fixing.
+    """
+    if not directory.is_dir():
+        raise PackError([LocatedError(str(directory), None, "", "pack directory not found")])
+    packs: dict[str, Pack] = {}
+    files: dict[str, str] = {}
+    errors: list[LocatedError] = []
+    for path in sorted(directory.glob("*.yaml")):
+        if not path.is_file():
+            continue
+        name = f"{directory.name}/{path.name}"
+        try:
+            pack = load_pack(path, name)
+        except PackError as exc:
+            errors.extend(exc.errors)
+            continue
+        if pack.id in packs:
+            errors.append(
+                LocatedError(
+                    name, None, "id", f"pack id {pack.id!r} is also used by {files[pack.id]}"
+                )
+            )
+            continue
+        packs[pack.id] = pack
+        files[pack.id] = name
+    if errors:
+        raise PackError(errors)
+    return {pack_id: packs[pack_id] for pack_id in sorted(packs)}
+
+
+def default_packs_dir() -> Path:
+    """The ``debates/`` directory shipped with the bot."""
+    return Path(__file__).resolve().parent.parent / "debates"
+
+
+# --- presentation -----------------------------------------------------------------------------
+
+_MONTHS = {
+    "fr": (
+        "janvier", "février", "mars", "avril", "mai", "juin",
+        "juillet", "août", "septembre", "octobre", "novembre", "décembre",
+    ),
+    "en": (
+        "January", "February", "March", "April", "May", "June",
+        "July", "August", "September", "October", "November", "December",
+    ),
+}  # fmt: skip
+
+
+def _format_date(value: str, lang: str) -> str:
+    match = _DATE.fullmatch(value)
+    if match is None:
+        return value
+    year, month, day = match.groups()
+    if month is None:
+        return year
+    month_name = _MONTHS[lang][int(month) - 1]
+    if day is None:
+        return f"{month_name} {year}"
+    day_number = int(day)
+    day_text = "1er" if lang == "fr" and day_number == 1 else str(day_number)
+    return f"{day_text} {month_name} {year}"
+
+
+def source_line(pack: Pack, lang: str) -> str:
+    """One line crediting the source, e.g. ``Source : Auteur, « Titre », 1er septembre 2018``."""
+    src = pack.source
+    if _language(lang) == "fr":
+        return f"Source : {src.author}, « {src.title} », {_format_date(src.date, 'fr')}"
+    return f"Source: {src.author}, “{src.title}”, {_format_date(src.date, 'en')}"
+
+
+# --- verbatim matching ------------------------------------------------------------------------
+
+_QUOTE_MARKS = str.maketrans(
+    {
+        "’": "'",
+        "‘": "'",
+        "‛": "'",
+        "ʼ": "'",
+        "«": '"',
+        "»": '"',
+        "“": '"',
+        "”": '"',
+        "„": '"',
+        "‟": '"',
+        "\u00a0": " ",
+        "\u202f": " ",
+        "\u2007": " ",
+        "\u2009": " ",
+    }
+)
+_EMPHASIS = re.compile(r"\*+|_+")
+_SPACES = re.compile(r"\s+")
+
+
+def normalise_for_match(text: str) -> str:
+    """Text reduced to what a verbatim quote must share with its source.
+
+    Typographic apostrophes become ``'``, guillemets and curly quotes ``"``, non-breaking and
+    thin spaces plain spaces, ``…`` three dots; Markdown emphasis markers (``**``, ``*``, ``_``)
+    are dropped and runs of whitespace (line and page breaks included) become one space.
+    """
+    text = text.translate(_QUOTE_MARKS).replace("…", "...")
+    text = _EMPHASIS.sub("", text)
+    return _SPACES.sub(" ", text).strip()

@@ -1,0 +1,23 @@
+"""The seam between the core and the chat platforms."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from bot.events import ChannelRef, RoundPost
+
+
+@runtime_checkable
+class ChatPort(Protocol):
+    """What the core needs from a chat platform.
+
+    The core calls ``publish`` for every post of a round (announcement, reminder, progress,
+    closing notice, summary) on each channel of that platform. An adapter raises an exception
+    when it could not deliver; the core keeps the post in its outbox and tries again later.
+    ``PROGRESS`` posts carry the participation count; adapters that cannot edit a previous
+    message may ignore them.
+    """
+
+    platform: str
+
+    async def publish(self, channel: ChannelRef, post: RoundPost) -> None: ...

@@ -1,0 +1,102 @@
+"""APScheduler 3.x wrapper: jobs rebuilt from the database at every start.
+
+The database is the source of truth for when rounds open and close; the scheduler only wakes
+the engine at the right moments. Every job calls :meth:`Engine.reconcile`, which applies
+whatever is due, so a missed or duplicated wake-up is harmless. A minute tick also reconciles
+(catching anything a job missed), refreshes participation counts and delivers the outbox.
+
+One scheduler per deployment: APScheduler 3 does not support two schedulers sharing a job
+store, and we keep none (no pickled jobs) — they are rebuilt from config + database.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.engine import Engine
+from bot.models import RoundState
+
+log = logging.getLogger(__name__)
+UTC = ZoneInfo("UTC")
+
+
+class Scheduler:
+    """Keeps one date job per pending transition and a periodic tick."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        on_tick: Callable[[], Awaitable[None]],
+        tick_seconds: float = 60.0,
+    ) -> None:
+        self.engine = engine
+        self.on_tick = on_tick
+        self.tick_seconds = tick_seconds
+        # Late-open grace is the engine's business (it skips stale openings); the scheduler
+        # must never drop a run silently, so misfire grace is unbounded and runs coalesce.
+        self.aps = AsyncIOScheduler(
+            timezone=UTC,
+            job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
+        )
+        self._started = False
+
+    async def start(self) -> None:
+        await self.engine.reconcile()
+        self.aps.start()
+        self._started = True
+        self.aps.add_job(self._tick, "interval", seconds=self.tick_seconds, id="tick")
+        await self.rebuild()
+
+    async def stop(self) -> None:
+        if self._started:
+            self.aps.shutdown(wait=False)
+            self._started = False
+
+    async def rebuild(self) -> None:
+        """Replace the date jobs with those the database asks for now."""
+        if not self._started:
+            return
+        wanted: dict[str, datetime] = {}
+        for r in await self.engine.due_rounds():
+            if r.state == RoundState.SCHEDULED:
+                wanted[f"open-{r.id}"] = r.opens_at
+            elif r.state == RoundState.OPEN:
+                wanted[f"close-{r.id}"] = r.closes_at
+                if r.reminder_at is not None and not r.reminder_sent:
+                    wanted[f"remind-{r.id}"] = r.reminder_at
+        for job in self.aps.get_jobs():
+            if job.id != "tick" and job.id not in wanted:
+                job.remove()
+        for job_id, moment in wanted.items():
+            self.aps.add_job(
+                self._wake,
+                "date",
+                run_date=moment.replace(tzinfo=UTC),
+                id=job_id,
+                replace_existing=True,
+            )
+
+    def request_rebuild(self) -> None:
+        if self._started:
+            self.aps.add_job(self.rebuild, id="rebuild", replace_existing=True)
+
+    async def _wake(self) -> None:
+        try:
+            await self.engine.reconcile()
+            await self.on_tick()
+        except Exception:
+            log.exception("scheduled transition failed; the next tick retries")
+        await self.rebuild()
+
+    async def _tick(self) -> None:
+        try:
+            await self.engine.reconcile()
+            await self.engine.post_progress()
+            await self.on_tick()
+        except Exception:
+            log.exception("periodic tick failed; retrying at the next one")

@@ -1,0 +1,142 @@
+"""YAML loading that remembers where each key came from.
+
+Config and pack files are validated with pydantic; its errors carry a location such as
+``("debates", 0, "schedule", "cron")``. To point a person at the right line we keep, for every
+key path, the line it starts on, and render errors as ``config.yaml:14 debates[0].schedule.cron:
+message``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+PathKey = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class LocatedError:
+    """One problem in a file: where it is and what is wrong."""
+
+    file: str
+    line: int | None
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where} {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+
+
+class LocatedErrors(Exception):
+    """A set of :class:`LocatedError` found in one or more files."""
+
+    def __init__(self, errors: Sequence[LocatedError]) -> None:
+        self.errors = list(errors)
+        super().__init__("\n".join(str(e) for e in self.errors))
+
+
+def format_key(path: Iterable[str | int]) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _walk(node: yaml.Node, prefix: PathKey, lines: dict[PathKey, int]) -> None:
+    lines.setdefault(prefix, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
+            path = (*prefix, key)
+            lines[path] = key_node.start_mark.line + 1
+            _walk(value_node, path, lines)
+            lines[path] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _walk(item, (*prefix, index), lines)
+
+
+@dataclass
+class LoadedYaml:
+    """Parsed data with a line for each key path."""
+
+    file: str
+    data: Any
+    lines: dict[PathKey, int]
+
+    def line_for(self, path: Sequence[str | int]) -> int | None:
+        key = tuple(path)
+        while key:
+            if key in self.lines:
+                return self.lines[key]
+            key = key[:-1]
+        return self.lines.get((), None)
+
+    def errors_from(self, exc: ValidationError) -> LocatedErrors:
+        """Turn a pydantic error into located errors against this file."""
+        errors = []
+        for err in exc.errors():
+            loc = [p for p in err["loc"] if isinstance(p, str | int)]
+            # pydantic puts the tag of a union member in the location: drop names that are
+            # not keys of the document so the path reads as the user wrote it.
+            while loc and tuple(loc) not in self.lines and len(loc) > 1:
+                trimmed = _drop_synthetic(loc, self.lines)
+                if trimmed == loc:
+                    break
+                loc = trimmed
+            message = err["msg"]
+            if err["type"] == "extra_forbidden":
+                message = "unknown key"
+            elif message.startswith("Value error, "):
+                message = message[len("Value error, ") :]
+            elif message.startswith("Assertion failed, "):
+                message = message[len("Assertion failed, ") :]
+            errors.append(LocatedError(self.file, self.line_for(loc), format_key(loc), message))
+        return LocatedErrors(errors)
+
+
+def _drop_synthetic(loc: list[str | int], lines: dict[PathKey, int]) -> list[str | int]:
+    for i in range(1, len(loc)):
+        candidate = loc[:i] + loc[i + 1 :]
+        prefix = tuple(loc[:i])
+        if prefix in lines and tuple(loc[: i + 1]) not in lines:
+            return candidate
+    return loc
+
+
+def load_yaml(path: Path, display_name: str | None = None) -> LoadedYaml:
+    """Parse ``path``; syntax errors become :class:`LocatedErrors` with the line."""
+    name = display_name or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise LocatedErrors([LocatedError(name, None, "", "file not found")]) from None
+    except UnicodeDecodeError as exc:
+        raise LocatedErrors([LocatedError(name, None, "", f"not UTF-8 text: {exc}")]) from None
+    return parse_yaml(text, name)
+
+
+def parse_yaml(text: str, name: str) -> LoadedYaml:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        msg = exc.problem or str(exc)
+        raise LocatedErrors([LocatedError(name, line, "", f"invalid YAML: {msg}")]) from None
+    except yaml.YAMLError as exc:
+        raise LocatedErrors([LocatedError(name, None, "", f"invalid YAML: {exc}")]) from None
+    lines: dict[PathKey, int] = {}
+    if node is not None:
+        _walk(node, (), lines)
+    return LoadedYaml(name, data, lines)
