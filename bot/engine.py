@@ -522,6 +522,21 @@ class Engine:
 
     # ------------------------------------------------------------------ moderators
 
+    async def list_arguments(self, round_id: int) -> list[tuple[int, str, bool]]:
+        """(number, text, hidden) of every argument of an open round, for moderators."""
+        r = self._require_open(round_id)
+
+        def read(conn: Connection) -> list[tuple[int, str, bool]]:
+            a = table("argument")
+            rows = conn.execute(
+                sa.select(a.c.number, a.c.text, a.c.hidden)
+                .where(a.c.round_id == r.id)
+                .order_by(a.c.number)
+            )
+            return [(int(n), str(t), bool(h)) for n, t, h in rows]
+
+        return await self.db.read(read)
+
     async def set_hidden(self, round_id: int, number: int, hidden: bool) -> None:
         r = self._require_open(round_id)
         arg_id = r.argument_by_number(number)
