@@ -18,7 +18,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
@@ -169,7 +171,34 @@ class ManualSchedule(_Model):
     manual: Literal[True]
 
 
-Schedule = CronSchedule | AtSchedule | EverySchedule | ManualSchedule
+def _schedule_kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        for key in ("cron", "at", "every", "manual"):
+            if key in value:
+                return key
+        return None
+    for kind, cls in (
+        ("cron", CronSchedule),
+        ("at", AtSchedule),
+        ("every", EverySchedule),
+        ("manual", ManualSchedule),
+    ):
+        if isinstance(value, cls):
+            return kind
+    return None
+
+
+Schedule = Annotated[
+    Annotated[CronSchedule, Tag("cron")]
+    | Annotated[AtSchedule, Tag("at")]
+    | Annotated[EverySchedule, Tag("every")]
+    | Annotated[ManualSchedule, Tag("manual")],
+    Discriminator(
+        _schedule_kind,
+        custom_error_type="schedule",
+        custom_error_message="give one of cron, at, every or manual",
+    ),
+]
 
 
 class ConsoleChannel(_Model):
@@ -327,7 +356,10 @@ class Config(_Model):
 
 def load_config(path: Path, *, check_packs: bool = True) -> Config:
     """Read and validate ``path``; relative paths in it are relative to its directory."""
-    loaded = load_yaml(path, display_name=path.name if path.parent == Path() else str(path))
+    try:
+        loaded = load_yaml(path, display_name=path.name)
+    except LocatedErrors as exc:
+        raise ConfigError(exc.errors) from None
     data = loaded.data if loaded.data is not None else {}
     if not isinstance(data, dict):
         raise ConfigError([LocatedError(loaded.file, 1, "", "the file must hold a mapping")])
@@ -382,6 +414,7 @@ def check_debates_against_packs(
         known_ids = set(pack.item_ids())
         for q_index, question in enumerate(debate.questions):
             if question not in known_ids:
+                qpath = ("debates", index, "questions", q_index)
                 errors.append(
                     LocatedError(
                         file,

@@ -82,3 +82,47 @@ def _check_item(item: str, name: str, low: int, high: int, names: dict[str, int]
         last = _value(end, name, low, high, names)
         if last < first:
             raise ValueError(f"{name} range {base} goes backwards")
+
+
+_DOW_NAMES = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
+
+
+def _crontab_days_of_week(field: str) -> str:
+    """Crontab counts weekdays from Sunday = 0 (7 too); APScheduler 3 counts from Monday = 0.
+
+    Numbers would silently shift every schedule by a day, so the field is rewritten as an
+    explicit list of day names, which both agree on.
+    """
+    if field == "*":
+        return "*"
+    names = {d: i for i, d in enumerate(_DOW_NAMES)}
+    days: set[int] = set()
+    for item in field.split(","):
+        base, _, step_text = item.partition("/")
+        step = int(step_text) if step_text else 1
+        if base == "*":
+            first, last = 0, 6
+        else:
+            start, dash, end = base.partition("-")
+            first = names.get(start.lower())
+            first = int(start) % 7 if first is None else first
+            if dash:
+                last_name = names.get(end.lower())
+                last = (7 if end == "7" else int(end)) if last_name is None else last_name
+            else:
+                last = first
+        days.update(d % 7 for d in range(first, last + 1, step))
+    return ",".join(_DOW_NAMES[d] for d in sorted(days))
+
+
+def crontab_trigger_fields(expr: str) -> dict[str, str]:
+    """The keyword arguments of APScheduler's ``CronTrigger`` for a crontab line."""
+    validate_crontab(expr)
+    minute, hour, day, month, dow = expr.split()
+    return {
+        "minute": minute,
+        "hour": hour,
+        "day": day,
+        "month": month,
+        "day_of_week": _crontab_days_of_week(dow),
+    }

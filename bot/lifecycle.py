@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.config import AtSchedule, CronSchedule, EverySchedule, Schedule
+from bot.cron import crontab_trigger_fields
 from bot.models import RoundState
 
 TRANSITIONS: dict[RoundState, frozenset[RoundState]] = {
@@ -81,7 +82,7 @@ def next_opening(
     """The first opening strictly after ``after`` (all datetimes naive UTC), or None."""
     aware_after = after.replace(tzinfo=ZoneInfo("UTC"))
     if isinstance(schedule, CronSchedule):
-        trigger = CronTrigger.from_crontab(schedule.cron, timezone=tz)
+        trigger = CronTrigger(**crontab_trigger_fields(schedule.cron), timezone=tz)
         fire = trigger.get_next_fire_time(None, aware_after + timedelta(microseconds=1))
         return None if fire is None else _naive_utc(fire)
     if isinstance(schedule, AtSchedule):

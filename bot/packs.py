@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -29,7 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-from bot.yamlpos import LocatedError, LocatedErrors, load_yaml
+from bot.yamlpos import LoadedYaml, LocatedError, LocatedErrors, format_key, load_yaml
 
 __all__ = [
     "CONTEXT_MAX_CHARS",
@@ -281,7 +282,23 @@ def load_pack(path: Path, display_name: str | None = None) -> Pack:
     try:
         return Pack.model_validate(loaded.data, context=context)
     except ValidationError as exc:
-        raise PackError(loaded.errors_from(exc).errors) from None
+        raise PackError(_located(loaded, exc)) from None
+
+
+def _located(loaded: LoadedYaml, exc: ValidationError) -> list[LocatedError]:
+    """Errors of ``exc`` against the file, keeping the full key of a missing field.
+
+    :meth:`LoadedYaml.errors_from` trims location parts that are not keys of the document, to
+    hide the tags pydantic adds for union members. A missing field is by definition not in the
+    document, and pack models have no tagged unions, so its key is restored in full.
+    """
+    located = loaded.errors_from(exc).errors
+    out: list[LocatedError] = []
+    for raw, err in zip(exc.errors(), located, strict=True):
+        if raw["type"] == "missing":
+            err = replace(err, key=format_key(p for p in raw["loc"] if isinstance(p, str | int)))
+        out.append(err)
+    return out
 
 
 def load_packs(directory: Path) -> dict[str, Pack]:
@@ -305,9 +322,10 @@ def load_packs(directory: Path) -> dict[str, Pack]:
             errors.extend(exc.errors)
             continue
         if pack.id in packs:
+            line = load_yaml(path, name).line_for(("id",))
             errors.append(
                 LocatedError(
-                    name, None, "id", f"pack id {pack.id!r} is also used by {files[pack.id]}"
+                    name, line, "id", f"pack id {pack.id!r} is also used by {files[pack.id]}"
                 )
             )
             continue

@@ -1,0 +1,265 @@
+"""The engine end to end through the console adapter, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from bot.app import App
+from bot.models import RoundState, table
+
+
+def count(app: App, name: str, **where: Any) -> int:
+    t = table(name)
+    query = sa.select(sa.func.count()).select_from(t)
+    for key, value in where.items():
+        query = query.where(t.c[key] == value)
+    return int(app.db.read_sync(lambda conn: conn.execute(query).scalar_one()))
+
+
+async def say(app: App, line: str) -> str:
+    console = app.adapters["console"]
+    replies = await console.feed(line)  # type: ignore[attr-defined]
+    return "\n".join(r.text for r in replies)
+
+
+async def open_round(app: App) -> int:
+    reply = await say(app, "@alice !debat ouvrir capitalisme-numerique")
+    assert "ouvert" in reply
+    return max(r.id for r in app.engine.open_rounds())
+
+
+async def test_whole_round_on_console(db_url: str, config_factory: Any, app_factory: Any) -> None:
+    app, out = await app_factory(config_factory(database_url=db_url))
+    round_id = await open_round(app)
+    await app.publisher.deliver()
+    announcement = out.getvalue()
+    assert "[general] Débat « Le capitalisme numérique »" in announcement
+    assert "Source : Progressive Alliance" in announcement
+
+    r = app.engine.open_rounds()[0]
+    first, second = r.stances[0], r.stances[1]
+    assert "enregistré" in await say(app, f"@bob dm !position {first} Un argument pour.")
+    assert "enregistré" in await say(app, f"@carol dm !position {second} Un argument contre.")
+    await say(app, f"@dave dm !position {first}")
+    await say(app, f"@erin dm !position {second} Encore un argument.")
+    # Changing one's stance replaces it: still one position for erin.
+    await say(app, f"@erin dm !position {first}")
+    assert count(app, "position", round_id=round_id) == 4
+    assert count(app, "argument", round_id=round_id) == 3
+
+    # Results are not released while the round is open.
+    assert "Synthèse" not in out.getvalue()
+
+    for voter in ("bob", "carol", "dave", "erin"):
+        prompt = await say(app, f"@{voter} dm !voter")
+        while "Répondez" in prompt:
+            prompt = await say(app, f"@{voter} dm d")
+        assert "tous les arguments" in prompt
+    # Each of 4 voters votes on every argument but their own.
+    assert count(app, "vote", round_id=round_id) == 4 * 3 - 3
+
+    mine = await say(app, "@bob dm !ma-position")
+    assert "Un argument pour." in mine
+
+    reply = await say(app, "@alice !debat fermer")
+    assert "fermé" in reply
+    await app.publisher.deliver()
+    text = out.getvalue()
+    assert "[general] Synthèse du tour" in text
+    assert "Participants : 4." in text
+    info = await app.engine.round_info(round_id)
+    assert info is not None and info.state == RoundState.SUMMARISED
+
+    summary = await app.engine.summary(round_id)
+    assert summary is not None
+    tally = {row["stance"]: row["count"] for row in summary["tally"]}
+    assert tally[first] == 3 and tally[second] == 1
+    assert sorted(a["text"] for a in summary["arguments"]) == [
+        "Encore un argument.",
+        "Un argument contre.",
+        "Un argument pour.",
+    ]
+    for arg in summary["arguments"]:
+        assert arg["votes"] == 3 and arg["agree"] == 3
+
+    exported = await say(app, "@alice !debat exporter json")
+    assert "Export" in exported
+    files = list((app.config.data_dir / "exports").glob("*.json"))
+    assert files and json.loads(files[0].read_text())["round"]["id"] == round_id
+
+
+async def test_bad_input_is_refused_and_changes_nothing(
+    db_url: str, config_factory: Any, app_factory: Any
+) -> None:
+    app, _ = await app_factory(config_factory(database_url=db_url))
+    round_id = await open_round(app)
+    stance = app.engine.open_rounds()[0].stances[0]
+    await say(app, f"@bob dm !position {stance} Premier argument.")
+    before = (count(app, "position"), count(app, "argument"), count(app, "vote"))
+
+    assert "Position inconnue" in await say(app, "@bob dm !position peut-être")
+    too_long = "x" * 1001
+    assert "maximum est 1000" in await say(app, f"@bob dm !position {stance} {too_long}")
+    assert "vide" in await say(app, f"@bob dm !position {stance} \u202e\u200b")
+    assert "Aucun tour ouvert ne porte le code" in await say(app, "@bob dm !position ZZZZZ pour")
+    assert "réservée aux modérateurs" in await say(app, "@bob !debat fermer")
+    assert "Commande inconnue" in await say(app, "@bob dm !nimportequoi")
+    assert "Durée invalide" in await say(app, "@alice !debat prolonger demain")
+    assert (count(app, "position"), count(app, "argument"), count(app, "vote")) == before
+    info = await app.engine.round_info(round_id)
+    assert info is not None and info.state == RoundState.OPEN
+
+    # Bidi overrides and control characters are stripped, the rest is kept.
+    await say(app, f"@carol dm !position {stance} abc\u202edef\x07ghi")
+    texts = app.db.read_sync(
+        lambda conn: list(conn.execute(sa.select(table("argument").c.text)).scalars())
+    )
+    assert "abcdefghi" in texts
+
+    # A closed round refuses politely.
+    await say(app, "@alice !debat fermer")
+    assert "Aucun tour de débat n'est ouvert" in await say(app, f"@bob dm !position {stance}")
+    try:
+        await app.engine.submit_position(round_id, "console", "bob", stance)
+    except Exception as exc:
+        assert getattr(exc, "key", None) == "round_closed"
+    else:
+        raise AssertionError("a closed round accepted a position")
+
+
+async def test_rate_limit(db_url: str, config_factory: Any, app_factory: Any) -> None:
+    app, _ = await app_factory(
+        config_factory(database_url=db_url, limits={"actions_per_minute": 5})
+    )
+    await open_round(app)
+    stance = app.engine.open_rounds()[0].stances[0]
+    replies = [await say(app, f"@bob dm !position {stance}") for _ in range(7)]
+    assert sum("Trop de demandes" in r for r in replies) == 2
+    assert "enregistrée" in await say(app, f"@carol dm !position {stance}")
+
+
+async def test_double_click_creates_one_position(
+    db_url: str, config_factory: Any, app_factory: Any
+) -> None:
+    app, _ = await app_factory(config_factory(database_url=db_url))
+    round_id = await open_round(app)
+    stances = app.engine.open_rounds()[0].stances
+    await asyncio.gather(
+        *(app.engine.submit_position(round_id, "discord", "42", stances[i % 2]) for i in range(20))
+    )
+    assert count(app, "position", round_id=round_id) == 1
+
+
+async def test_withdraw_removes_everything(
+    db_url: str, config_factory: Any, app_factory: Any
+) -> None:
+    app, _ = await app_factory(config_factory(database_url=db_url))
+    round_id = await open_round(app)
+    stance = app.engine.open_rounds()[0].stances[0]
+    await say(app, f"@bob dm !position {stance} Mon argument.")
+    await say(app, f"@carol dm !position {stance} Le sien.")
+    await say(app, "@bob dm !voter")
+    await say(app, "@bob dm d")
+    await say(app, "@carol dm !voter")
+    await say(app, "@carol dm p")
+    assert count(app, "vote", round_id=round_id) == 2
+    assert "retirés" in await say(app, "@bob dm !retirer")
+    assert count(app, "position", round_id=round_id) == 1
+    assert count(app, "argument", round_id=round_id) == 1
+    assert count(app, "vote", round_id=round_id) == 0
+    assert "rien donné" in await say(app, "@bob dm !retirer")
+
+
+async def test_positions_survive_a_restart(
+    db_url: str, config_factory: Any, app_factory: Any
+) -> None:
+    config = config_factory(database_url=db_url)
+    app, _ = await app_factory(config, start=False)
+    await app.start()
+    round_id = await open_round(app)
+    stance = app.engine.open_rounds()[0].stances[0]
+    acknowledged = await asyncio.gather(
+        *(app.engine.submit_position(round_id, "console", f"u{i}", stance) for i in range(50))
+    )
+    assert len(acknowledged) == 50
+    await app.stop()
+
+    again, _ = await app_factory(config)
+    assert count(again, "position", round_id=round_id) == 50
+    # The open round, its salt and its arguments come back: members carry on.
+    mine = await again.engine.my_position(round_id, "console", "u7")
+    assert mine.stance == stance
+    await again.engine.submit_position(round_id, "console", "u7", stance, "Après redémarrage.")
+    assert count(again, "position", round_id=round_id) == 50
+
+
+async def test_transitions_happen_once_even_when_raced(
+    db_url: str, config_factory: Any, app_factory: Any
+) -> None:
+    config = config_factory(database_url=db_url)
+    one, _ = await app_factory(config)
+    two, _ = await app_factory(config)
+    round_id = await open_round(one)
+    await two.engine.start()  # the second process sees the round open
+    results = await asyncio.gather(
+        one.engine.close_round(round_id), two.engine.close_round(round_id)
+    )
+    assert sorted(results) == [False, True]
+    assert count(one, "round_summary", round_id=round_id) == 1
+    assert count(one, "outbox", round_id=round_id, kind="summary") == 1
+
+
+async def test_downtime_recovery(db_url: str, config_factory: Any, app_factory: Any) -> None:
+    """Rounds due while the bot was down: close+summarise, open late within grace, skip older."""
+    config = config_factory(database_url=db_url, late_open_grace="1h")
+    app, _ = await app_factory(config)
+    engine = app.engine
+    debate = config.debates[0]
+    now = engine.clock()
+    overdue = await engine._create_round(debate, now - timedelta(hours=2), "schedule")
+    await engine.apply(overdue, __import__("bot.lifecycle").lifecycle.Action.OPEN)
+    late = await engine._create_round(debate, now - timedelta(minutes=30), "schedule")
+    stale = await engine._create_round(debate, now - timedelta(hours=3), "schedule")
+
+    def backdate(conn: sa.Connection) -> None:
+        r = table("round")
+        conn.execute(
+            sa.update(r).where(r.c.id == overdue).values(closes_at=now - timedelta(minutes=1))
+        )
+        conn.execute(
+            sa.update(r).where(r.c.id == stale).values(closes_at=now + timedelta(hours=1))
+        )
+
+    await app.db.write(backdate)
+    await engine.reconcile()
+    states = {r.id: r.state for r in await engine.list_rounds()}
+    assert states[overdue] == RoundState.SUMMARISED
+    assert states[late] == RoundState.OPEN
+    assert states[stale] == RoundState.SKIPPED
+
+
+async def test_reminder_and_extend(db_url: str, config_factory: Any, app_factory: Any) -> None:
+    config = config_factory(database_url=db_url)
+    debates = [
+        config.debates[0].model_copy(update={"reminder_before_close": timedelta(minutes=10)})
+    ]
+    app, out = await app_factory(config.model_copy(update={"debates": debates}))
+    round_id = await open_round(app)
+    reply = await say(app, "@alice !debat prolonger 2h")
+    assert "prolongé" in reply
+    info = await app.engine.round_info(round_id)
+    assert info is not None and info.closes_at - info.opens_at == timedelta(hours=3)
+    # Jump to the reminder time.
+    app.engine.clock = lambda: info.closes_at - timedelta(minutes=5)  # type: ignore[method-assign]
+    await app.engine.reconcile()
+    await app.publisher.deliver()
+    assert "Rappel : le tour" in out.getvalue()
+    app.engine.clock = lambda: info.closes_at + timedelta(seconds=1)  # type: ignore[method-assign]
+    await app.engine.reconcile()
+    again = await app.engine.round_info(round_id)
+    assert again is not None and again.state == RoundState.SUMMARISED
