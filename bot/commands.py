@@ -163,7 +163,8 @@ class TextCommands:
         stance, number = await self.engine.submit_position(
             r.id, msg.platform, msg.user_id, stance_word, argument or None
         )
-        lines = [self.m("position_recorded", stance=self.m.stance_label(stance), code=r.code)]
+        label = self.engine.stance_label(r.debate_id, stance)
+        lines = [self.m("position_recorded", stance=label, code=r.code)]
         if number is not None:
             lines.append(self.m("argument_recorded", number=number))
         return [self._private("\n".join(lines))]
@@ -175,7 +176,8 @@ class TextCommands:
         if mine.stance is None:
             lines = [self.m("my_position_none", code=r.code)]
         else:
-            lines = [self.m("my_position", code=r.code, stance=self.m.stance_label(mine.stance))]
+            label = self.engine.stance_label(r.debate_id, mine.stance)
+            lines = [self.m("my_position", code=r.code, stance=label)]
         if mine.arguments:
             lines.append(self.m("my_arguments"))
             lines.extend(f"• {n} — {escape_markdown(t)}" for n, t in mine.arguments)

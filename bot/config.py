@@ -175,7 +175,7 @@ def _schedule_kind(value: Any) -> str | None:
     if isinstance(value, dict):
         for key in ("cron", "at", "every", "manual"):
             if key in value:
-                return key
+                return f"{key}-schedule"
         return None
     for kind, cls in (
         ("cron", CronSchedule),
@@ -184,15 +184,15 @@ def _schedule_kind(value: Any) -> str | None:
         ("manual", ManualSchedule),
     ):
         if isinstance(value, cls):
-            return kind
+            return f"{kind}-schedule"
     return None
 
 
 Schedule = Annotated[
-    Annotated[CronSchedule, Tag("cron")]
-    | Annotated[AtSchedule, Tag("at")]
-    | Annotated[EverySchedule, Tag("every")]
-    | Annotated[ManualSchedule, Tag("manual")],
+    Annotated[CronSchedule, Tag("cron-schedule")]
+    | Annotated[AtSchedule, Tag("at-schedule")]
+    | Annotated[EverySchedule, Tag("every-schedule")]
+    | Annotated[ManualSchedule, Tag("manual-schedule")],
     Discriminator(
         _schedule_kind,
         custom_error_type="schedule",

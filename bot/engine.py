@@ -228,10 +228,16 @@ class Engine:
         if pack is None:
             return list(debate.stances)
         try:
-            item = pack.item(question_id)
+            return pack.stances_for(question_id, debate.stances)
         except KeyError:
             return list(debate.stances)
-        return list(item.stances) if item.stances else list(debate.stances)
+
+    def stance_label(self, debate_id: str, stance: str) -> str:
+        """The stance's label in the bot's language: the pack's own, else the catalogue's."""
+        debate = self._debate_or_none(debate_id)
+        pack = self.packs.get(debate.pack) if debate else None
+        label = pack.stance_label(stance, self.config.language) if pack else None
+        return label or self.messages.stance_label(stance)
 
     def question(self, debate_id: str, question_id: str) -> PackItem | None:
         debate = self._debate_or_none(debate_id)
@@ -819,7 +825,7 @@ class Engine:
             },
             "language": lang,
             "stances": stances,
-            "stance_labels": {s: self.messages.stance_label(s) for s in stances},
+            "stance_labels": {s: self.stance_label(row.debate_id, s) for s in stances},
             "min_group_size": self.config.anonymity.min_group_size,
             "positions": {aliases[k]: s for k, s in positions.items()},
             "arguments": [
@@ -1069,7 +1075,7 @@ class Engine:
         context = item.context.get(lang) if item else ""
         source = source_line(pack, lang) if pack else ""
         stances = self.stances_for(debate, info.question_id) if debate else list(DEFAULT_STANCES)
-        labels = tuple((s, m.stance_label(s)) for s in stances)
+        labels = tuple((s, self.stance_label(info.debate_id, s)) for s in stances)
         closes = self.format_time(info.closes_at)
         title = debate.title if debate else info.debate_id
         attachments: tuple[Attachment, ...] = ()

@@ -5,15 +5,19 @@ of a debate asks one item of its pack. Every prompt and context exists in French
 ``context.fr`` is always an excerpt of the source, word for word, and so is ``prompt.fr`` when
 ``quote`` is true. :func:`normalise_for_match` is the comparison used to check that.
 
+Stances other than the four defaults (``pour``, ``contre``, ``nuance``, ``abstention``) are
+shown with the labels the pack gives them in ``stance_labels``, in French and English.
+
 Packs are validated when they are loaded: unknown keys, bad ids, duplicate item ids, an ``id``
-that differs from the file name, empty texts and over-long contexts are all reported with the
-file, the line and the field, e.g. ``debates/x.yaml:14 items[3].prompt.fr: Field required``.
+that differs from the file name, empty texts, over-long contexts and labels, and custom stances
+without a label are all reported with the file, the line and the field, e.g.
+``debates/x.yaml:14 items[3].prompt.fr: Field required``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -22,6 +26,7 @@ from typing import Annotated, Any
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -40,6 +45,8 @@ __all__ = [
     "PackError",
     "PackItem",
     "PackSource",
+    "STANCE_LABEL_MAX_CHARS",
+    "StanceLabel",
     "default_packs_dir",
     "load_pack",
     "load_packs",
@@ -53,6 +60,9 @@ DEFAULT_STANCES: tuple[str, ...] = ("pour", "contre", "nuance", "abstention")
 CONTEXT_MAX_CHARS = 300
 """Longest context excerpt, per language."""
 
+STANCE_LABEL_MAX_CHARS = 40
+"""Longest stance label, per language."""
+
 LANGUAGES: tuple[str, ...] = ("fr", "en")
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9-]*")
@@ -61,6 +71,7 @@ _DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
 # Context keys used while a pack is loaded from a file (see ``load_pack``).
 _CTX_STEM = "file_stem"
 _CTX_SEEN_ITEMS = "seen_item_ids"
+_CTX_LABELLED = "labelled_stances"
 
 
 # --- field checks -----------------------------------------------------------------------------
@@ -88,6 +99,29 @@ def _context_length(value: str) -> str:
             f"too long: {len(value)} characters, a context has at most {CONTEXT_MAX_CHARS}"
         )
     return value
+
+
+def _label_length(value: str) -> str:
+    if len(value) > STANCE_LABEL_MAX_CHARS:
+        raise ValueError(
+            f"too long: {len(value)} characters, a stance label has at most "
+            f"{STANCE_LABEL_MAX_CHARS}"
+        )
+    if "\n" in value or "\r" in value:
+        raise ValueError("a stance label fits on one line")
+    return value
+
+
+def _unlabelled(stances: Sequence[str], labelled: Collection[str]) -> list[str]:
+    """The stances of ``stances`` that are not defaults and have no label in ``labelled``."""
+    return [s for s in stances if s not in DEFAULT_STANCES and s not in labelled]
+
+
+def _unlabelled_message(missing: Sequence[str]) -> str:
+    names = ", ".join(repr(s) for s in missing)
+    if len(missing) == 1:
+        return f"stance {names} has no label: give it one in stance_labels, with fr and en"
+    return f"stances {names} have no label: give them one in stance_labels, with fr and en"
 
 
 def _stance_list(value: list[str]) -> list[str]:
@@ -120,6 +154,7 @@ def _seed_name(value: str) -> str:
 NonEmptyStr = Annotated[str, AfterValidator(_non_empty)]
 Slug = Annotated[str, AfterValidator(_slug)]
 ContextStr = Annotated[str, AfterValidator(_non_empty), AfterValidator(_context_length)]
+LabelStr = Annotated[str, AfterValidator(_non_empty), AfterValidator(_label_length)]
 StanceList = Annotated[list[Slug], AfterValidator(_stance_list)]
 
 
@@ -150,6 +185,19 @@ class ContextText(LocalizedText):
 
     fr: ContextStr
     en: ContextStr
+
+
+class StanceLabel(LocalizedText):
+    """The label of a stance: at most :data:`STANCE_LABEL_MAX_CHARS` per language, one line."""
+
+    fr: LabelStr
+    en: LabelStr
+
+
+def _as_stance_label(value: Any) -> Any:
+    if isinstance(value, LocalizedText) and not isinstance(value, StanceLabel):
+        return value.model_dump()
+    return value
 
 
 class PackSource(BaseModel):
@@ -199,6 +247,18 @@ class PackItem(BaseModel):
             seen.add(value)
         return value
 
+    @field_validator("stances")
+    @classmethod
+    def _labelled(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        # While a file is loaded, the pack's labelled stances are passed in the validation
+        # context so that a missing label is reported on the item that uses the stance.
+        labelled = info.context.get(_CTX_LABELLED) if isinstance(info.context, dict) else None
+        if value is not None and isinstance(labelled, frozenset):
+            missing = _unlabelled(value, labelled)
+            if missing:
+                raise ValueError(_unlabelled_message(missing))
+        return value
+
     @field_validator("context", mode="before")
     @classmethod
     def _accept_localized_text(cls, value: Any) -> Any:
@@ -215,6 +275,11 @@ class Pack(BaseModel):
     id: Slug
     title: NonEmptyStr
     source: PackSource
+    # Declared before ``stances`` and ``items``, which are validated after it and checked
+    # against it.
+    stance_labels: dict[Slug, Annotated[StanceLabel, BeforeValidator(_as_stance_label)]] = Field(
+        default_factory=dict, validate_default=True
+    )
     stances: StanceList | None = None
     items: Annotated[list[PackItem], Field(min_length=1)]
 
@@ -225,6 +290,43 @@ class Pack(BaseModel):
         if isinstance(stem, str) and value != stem:
             raise ValueError(f"the pack id {value!r} must equal the file name {stem!r}")
         return value
+
+    @field_validator("stance_labels")
+    @classmethod
+    def _share_labelled(
+        cls, value: dict[str, StanceLabel], info: ValidationInfo
+    ) -> dict[str, StanceLabel]:
+        if isinstance(info.context, dict) and _CTX_LABELLED in info.context:
+            info.context[_CTX_LABELLED] = frozenset(value)
+        return value
+
+    @field_validator("stances")
+    @classmethod
+    def _pack_stances_labelled(
+        cls, value: list[str] | None, info: ValidationInfo
+    ) -> list[str] | None:
+        labels = info.data.get("stance_labels")
+        if value is not None and isinstance(labels, dict):
+            missing = _unlabelled(value, labels)
+            if missing:
+                raise ValueError(_unlabelled_message(missing))
+        return value
+
+    @model_validator(mode="after")
+    def _items_labelled(self) -> Pack:
+        # Items built in code, or validated without the loading context, are checked here.
+        problems = [
+            f"items[{index}] ({item.id}): {', '.join(missing)}"
+            for index, item in enumerate(self.items)
+            if (missing := _unlabelled(item.stances or (), self.stance_labels))
+        ]
+        if problems:
+            raise ValueError(
+                "stances without a label: "
+                + "; ".join(problems)
+                + ". Give each one a label in stance_labels, with fr and en"
+            )
+        return self
 
     @model_validator(mode="after")
     def _unique_item_ids(self) -> Pack:
@@ -245,6 +347,15 @@ class Pack(BaseModel):
     def item_ids(self) -> list[str]:
         """Item ids in the order of the file."""
         return [item.id for item in self.items]
+
+    def stance_label(self, stance: str, lang: str) -> str | None:
+        """The pack's label for ``stance`` in ``lang`` (``fr``, ``en``, ``fr-FR``...).
+
+        ``None`` when the pack gives the stance no label: the default stances are labelled by
+        the bot's own messages, and a stance of the debate configuration may be unknown here.
+        """
+        label = self.stance_labels.get(stance)
+        return label.get(lang) if label is not None else None
 
     def stances_for(self, item_id: str, fallback: Sequence[str]) -> list[str]:
         """The stances of an item: its own, else the pack's, else ``fallback``."""
@@ -278,7 +389,11 @@ def load_pack(path: Path, display_name: str | None = None) -> Pack:
                 )
             ]
         )
-    context: dict[str, Any] = {_CTX_STEM: path.stem, _CTX_SEEN_ITEMS: set()}
+    context: dict[str, Any] = {
+        _CTX_STEM: path.stem,
+        _CTX_SEEN_ITEMS: set(),
+        _CTX_LABELLED: None,
+    }
     try:
         return Pack.model_validate(loaded.data, context=context)
     except ValidationError as exc:

@@ -19,7 +19,6 @@ from itertools import groupby
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from bot.db import Database
@@ -189,22 +188,48 @@ class GroupWriter:
                 }
         if rows:
             # Later operations of the same member in one batch win, as they would one by one.
-            kind = type(items[0])
-            conn.execute(self._upsert(conn, kind), list(rows.values()))
+            self._upsert(conn, type(items[0]), list(rows.values()))
         return results
 
     @staticmethod
-    def _upsert(conn: Connection, kind: type) -> Any:
-        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    def _upsert(conn: Connection, kind: type, rows: list[dict[str, Any]]) -> None:
+        """One upsert for the whole group, straight to the driver (this is the hot path).
+
+        PostgreSQL gets a single statement over ``unnest`` arrays (one round trip for the
+        batch); SQLite, in-process, gets the driver's ``executemany``.
+        """
         if kind is StanceOp:
-            t = table("position")
-            stmt = insert(t)
-            return stmt.on_conflict_do_update(
-                index_elements=[t.c.round_id, t.c.participant],
-                set_={"stance": stmt.excluded.stance},
+            name, key, value, cols = (
+                "position",
+                "round_id, participant",
+                "stance",
+                (
+                    "round_id",
+                    "participant",
+                    "stance",
+                ),
             )
-        t = table("vote")
-        stmt = insert(t)
-        return stmt.on_conflict_do_update(
-            index_elements=[t.c.argument_id, t.c.voter], set_={"value": stmt.excluded.value}
-        )
+            types = ("integer", "varchar", "varchar")
+        else:
+            name, key, value, cols = (
+                "vote",
+                "argument_id, voter",
+                "value",
+                (
+                    "round_id",
+                    "argument_id",
+                    "voter",
+                    "value",
+                ),
+            )
+            types = ("integer", "integer", "varchar", "integer")
+        column_list = ", ".join(cols)
+        conflict = f"ON CONFLICT ({key}) DO UPDATE SET {value} = excluded.{value}"
+        if conn.dialect.name == "postgresql":
+            arrays = ", ".join(f"%({c})s::{t}[]" for c, t in zip(cols, types, strict=True))
+            sql = f"INSERT INTO {name} ({column_list}) SELECT * FROM unnest({arrays}) {conflict}"
+            conn.exec_driver_sql(sql, {c: [row[c] for row in rows] for c in cols})
+            return
+        marks = ", ".join("?" for _ in cols)
+        sql = f"INSERT INTO {name} ({column_list}) VALUES ({marks}) {conflict}"
+        conn.exec_driver_sql(sql, [tuple(row[c] for c in cols) for row in rows])

@@ -85,14 +85,7 @@ class LoadedYaml:
         """Turn a pydantic error into located errors against this file."""
         errors = []
         for err in exc.errors():
-            loc = [p for p in err["loc"] if isinstance(p, str | int)]
-            # pydantic puts the tag of a union member in the location: drop names that are
-            # not keys of the document so the path reads as the user wrote it.
-            while loc and tuple(loc) not in self.lines and len(loc) > 1:
-                trimmed = _drop_synthetic(loc, self.lines)
-                if trimmed == loc:
-                    break
-                loc = trimmed
+            loc = self._document_path([p for p in err["loc"] if isinstance(p, str | int)])
             message = err["msg"]
             if err["type"] == "extra_forbidden":
                 message = "unknown key"
@@ -103,14 +96,31 @@ class LoadedYaml:
             errors.append(LocatedError(self.file, self.line_for(loc), format_key(loc), message))
         return LocatedErrors(errors)
 
+    def _document_path(self, loc: list[str | int]) -> list[str | int]:
+        """Drop the names pydantic inserts for union members (tags, validator names).
 
-def _drop_synthetic(loc: list[str | int], lines: dict[PathKey, int]) -> list[str | int]:
-    for i in range(1, len(loc)):
-        candidate = loc[:i] + loc[i + 1 :]
-        prefix = tuple(loc[:i])
-        if prefix in lines and tuple(loc[: i + 1]) not in lines:
-            return candidate
-    return loc
+        A part is synthetic when it is not a key of the document at that place but the part
+        after it is; a missing key (the last part, not in the document) is kept.
+        """
+        out: list[str | int] = []
+        for index, part in enumerate(loc):
+            if (*out, part) in self.lines:
+                out.append(part)
+                continue
+            following = loc[index + 1] if index + 1 < len(loc) else None
+            synthetic = isinstance(part, str) and (
+                part in SYNTHETIC_PARTS or "[" in part or "(" in part
+            )
+            if following is not None and ((*out, following) in self.lines or synthetic):
+                continue
+            out.append(part)
+        return out
+
+
+# Names pydantic puts in error locations that are not keys of the file (union tags).
+SYNTHETIC_PARTS = frozenset(
+    {"cron-schedule", "at-schedule", "every-schedule", "manual-schedule", "console", "discord", "matrix"}
+)
 
 
 def load_yaml(path: Path, display_name: str | None = None) -> LoadedYaml:
