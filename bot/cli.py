@@ -327,6 +327,7 @@ def cmd_purge(config: Config, args: argparse.Namespace) -> int:
         count = db.write_sync(purge)
     finally:
         db.close()
-    verb = "deleted" if args.yes else "would delete (add --yes)"
-    print(f"{verb} {count} round(s) closed before {cutoff:%Y-%m-%d %H:%M} UTC")
+    verb = "deleted" if args.yes else "would delete"
+    hint = "" if args.yes else " (add --yes to delete them)"
+    print(f"{verb} {count} round(s) closed before {cutoff:%Y-%m-%d %H:%M} UTC{hint}")
     return EXIT_OK

@@ -40,12 +40,12 @@ from bot.yamlpos import LoadedYaml, LocatedError, LocatedErrors, format_key, loa
 __all__ = [
     "CONTEXT_MAX_CHARS",
     "DEFAULT_STANCES",
+    "STANCE_LABEL_MAX_CHARS",
     "LocalizedText",
     "Pack",
     "PackError",
     "PackItem",
     "PackSource",
-    "STANCE_LABEL_MAX_CHARS",
     "StanceLabel",
     "default_packs_dir",
     "load_pack",

@@ -15,6 +15,7 @@ from bot.packs import (
     PackError,
     PackItem,
     PackSource,
+    StanceLabel,
     default_packs_dir,
     load_pack,
     load_packs,
@@ -33,6 +34,11 @@ source:
   url: "https://example.org/texte"
   seed: "demo.txt"
 stances: [pour, contre, abstention]
+stance_labels:
+  oui:
+    fr: "Oui"
+    en: "Yes"
+  non: {fr: "Non", en: "No"}
 items:
   - id: premiere-question
     section: "Première partie"
@@ -118,6 +124,54 @@ def test_stances_item_then_pack_then_fallback(tmp_path: Path) -> None:
         pack.stances_for("absente", DEFAULT_STANCES)
 
 
+def test_stance_labels_load(tmp_path: Path) -> None:
+    pack = load_pack(write_pack(tmp_path, VALID))
+    assert set(pack.stance_labels) == {"oui", "non"}
+    assert pack.stance_labels["oui"] == StanceLabel(fr="Oui", en="Yes")
+
+
+@pytest.mark.parametrize(
+    ("stance", "lang", "expected"),
+    [
+        ("oui", "fr", "Oui"),
+        ("oui", "en", "Yes"),
+        ("non", "fr-CA", "Non"),
+        ("non", "de", "No"),
+        ("pour", "fr", None),
+        ("absente", "en", None),
+    ],
+)
+def test_stance_label(tmp_path: Path, stance: str, lang: str, expected: str | None) -> None:
+    pack = load_pack(write_pack(tmp_path, VALID))
+    assert pack.stance_label(stance, lang) == expected
+
+
+def test_stance_labels_are_optional_without_custom_stances(tmp_path: Path) -> None:
+    text = VALID.replace("    stances: [oui, non]\n", "").replace(
+        VALID[VALID.index("stance_labels:") : VALID.index("items:")], ""
+    )
+    pack = load_pack(write_pack(tmp_path, text))
+    assert pack.stance_labels == {}
+    assert pack.stance_label("pour", "fr") is None
+
+
+def test_default_stances_may_be_relabelled(tmp_path: Path) -> None:
+    text = VALID.replace(
+        "stance_labels:\n", 'stance_labels:\n  nuance: {fr: "Ça dépend", en: "It depends"}\n'
+    )
+    pack = load_pack(write_pack(tmp_path, text))
+    assert pack.stance_label("nuance", "fr") == "Ça dépend"
+    assert pack.stance_label("contre", "fr") is None
+
+
+def test_labels_for_stances_the_pack_does_not_use_are_allowed(tmp_path: Path) -> None:
+    # A debate of config.yaml may offer its own stances for a pack that lists none.
+    text = VALID.replace(
+        "stance_labels:\n", 'stance_labels:\n  peut-etre: {fr: "Peut-être", en: "Maybe"}\n'
+    )
+    assert load_pack(write_pack(tmp_path, text)).stance_label("peut-etre", "en") == "Maybe"
+
+
 def test_unquoted_yaml_dates_are_accepted(tmp_path: Path) -> None:
     text = VALID.replace('date: "2018-09-01"', "date: 2018-09-01")
     assert load_pack(write_pack(tmp_path, text)).source.date == "2018-09-01"
@@ -175,6 +229,57 @@ def test_models_can_be_built_in_code() -> None:
     )
     assert pack.stances_for("q", ["a", "b"]) == ["a", "b"]
     assert pack.item("q").context.get("en") == "Excerpt."
+
+
+def test_stance_labels_can_be_built_in_code() -> None:
+    item = PackItem(
+        id="q",
+        section="S",
+        quote=False,
+        prompt=LocalizedText(fr="Qui ?", en="Who?"),
+        context=LocalizedText(fr="Extrait.", en="Excerpt."),
+        stances=["etats", "citoyens"],
+    )
+    pack = Pack(
+        id="p",
+        title="T",
+        source=PackSource(title="T", author="A", date="2020"),
+        stance_labels={
+            "etats": LocalizedText(fr="États", en="States"),
+            "citoyens": StanceLabel(fr="Citoyens", en="Citizens"),
+        },
+        items=[item],
+    )
+    assert pack.stance_label("etats", "fr") == "États"
+    assert pack.stance_label("citoyens", "en") == "Citizens"
+    with pytest.raises(ValidationError, match=r"items\[0\] \(q\): citoyens"):
+        Pack(
+            id="p",
+            title="T",
+            source=PackSource(title="T", author="A", date="2020"),
+            stance_labels={"etats": LocalizedText(fr="États", en="States")},
+            items=[item],
+        )
+
+
+def test_missing_stance_label_rejected_in_code() -> None:
+    data = {
+        "id": "p",
+        "title": "T",
+        "source": {"title": "T", "author": "A", "date": "2020"},
+        "stances": ["oui", "non"],
+        "items": [
+            {
+                "id": "q",
+                "section": "S",
+                "quote": False,
+                "prompt": {"fr": "Oui ?", "en": "Yes?"},
+                "context": {"fr": "Extrait.", "en": "Excerpt."},
+            }
+        ],
+    }
+    with pytest.raises(ValidationError, match="stances 'oui', 'non' have no label"):
+        Pack.model_validate(data)
 
 
 def test_duplicate_item_ids_rejected_in_code() -> None:
@@ -272,6 +377,87 @@ def test_duplicate_item_id_points_at_the_duplicate(tmp_path: Path) -> None:
     assert err.key == "items[1].id"
     assert err.line == line_of(text, "- id: premiere-question", occurrence=2)
     assert "duplicate item id 'premiere-question'" in err.message
+
+
+def test_item_stance_without_label(tmp_path: Path) -> None:
+    text = VALID.replace("stances: [oui, non]", "stances: [oui, non, peut-etre]")
+    [err] = load_broken(tmp_path, text).errors
+    assert (err.file, err.line, err.key) == (
+        "debates/demo.yaml",
+        line_of(text, "stances: [oui, non, peut-etre]"),
+        "items[0].stances",
+    )
+    assert err.message == (
+        "stance 'peut-etre' has no label: give it one in stance_labels, with fr and en"
+    )
+    assert str(err).startswith(f"debates/demo.yaml:{err.line} items[0].stances: stance ")
+
+
+def test_every_unlabelled_item_is_reported(tmp_path: Path) -> None:
+    text = VALID.replace('  non: {fr: "Non", en: "No"}\n', "").replace(
+        '      en: "Another excerpt."\n',
+        '      en: "Another excerpt."\n    stances: [non, etats]\n',
+    )
+    errors = load_broken(tmp_path, text).errors
+    assert [(err.line, err.key) for err in errors] == [
+        (line_of(text, "stances: [oui, non]"), "items[0].stances"),
+        (line_of(text, "stances: [non, etats]"), "items[1].stances"),
+    ]
+    assert errors[0].message.startswith("stance 'non' has no label")
+    assert errors[1].message.startswith("stances 'non', 'etats' have no label")
+
+
+def test_pack_stance_without_label(tmp_path: Path) -> None:
+    text = VALID.replace("stances: [pour, contre, abstention]", "stances: [pour, contre, bof]")
+    [err] = load_broken(tmp_path, text).errors
+    assert (err.line, err.key) == (line_of(text, "stances: [pour, contre, bof]"), "stances")
+    assert err.message.startswith("stance 'bof' has no label")
+
+
+def test_bad_stance_label_key(tmp_path: Path) -> None:
+    text = VALID.replace("  non: {", "  Non: {")
+    errors = load_broken(tmp_path, text).errors
+    assert [(err.line, err.key) for err in errors] == [
+        (line_of(text, "  Non: {"), "stance_labels.Non")
+    ]
+    assert "not a valid id" in errors[0].message
+
+
+@pytest.mark.parametrize(
+    ("label", "message"),
+    [
+        ('""', "must not be empty"),
+        ('"  "', "must not be empty"),
+        ('"' + "x" * 41 + '"', "too long: 41 characters, a stance label has at most 40"),
+        ('"Oui\\nvraiment"', "a stance label fits on one line"),
+    ],
+)
+def test_bad_stance_label(tmp_path: Path, label: str, message: str) -> None:
+    text = VALID.replace('fr: "Oui"', f"fr: {label}")
+    [err] = load_broken(tmp_path, text).errors
+    assert (err.line, err.key, err.message) == (
+        line_of(text, f"fr: {label}"),
+        "stance_labels.oui.fr",
+        message,
+    )
+
+
+def test_stance_label_needs_both_languages(tmp_path: Path) -> None:
+    text = VALID.replace('  non: {fr: "Non", en: "No"}', '  non: {fr: "Non"}')
+    [err] = load_broken(tmp_path, text).errors
+    assert (err.line, err.key, err.message) == (
+        line_of(text, "  non: {"),
+        "stance_labels.non.en",
+        "Field required",
+    )
+
+
+def test_stance_label_unknown_language(tmp_path: Path) -> None:
+    text = VALID.replace(
+        '  non: {fr: "Non", en: "No"}', '  non: {fr: "Non", en: "No", de: "Nein"}'
+    )
+    [err] = load_broken(tmp_path, text).errors
+    assert (err.key, err.message) == ("stance_labels.non.de", "unknown key")
 
 
 def test_over_long_context(tmp_path: Path) -> None:
@@ -457,6 +643,35 @@ def test_bundled_packs_load() -> None:
 def test_bundled_pack_sizes(pack_id: str, minimum: int) -> None:
     pack = load_packs(default_packs_dir())[pack_id]
     assert len(pack.items) >= minimum
+
+
+@pytest.mark.parametrize("pack_id", sorted(BUNDLED))
+def test_bundled_custom_stances_are_labelled(pack_id: str) -> None:
+    pack = load_packs(default_packs_dir())[pack_id]
+    used = {s for item in pack.items for s in item.stances or ()} | set(pack.stances or ())
+    for stance in sorted(used - set(DEFAULT_STANCES)):
+        for lang in ("fr", "en"):
+            label = pack.stance_label(stance, lang)
+            assert label, f"{pack_id}: {stance} has no {lang} label"
+            assert label != stance, f"{pack_id}: the {lang} label of {stance} is its id"
+            assert label[0].isupper(), f"{pack_id}: {label!r} should start with a capital"
+            assert len(label) <= 40
+
+
+def test_bundled_labels_read_as_answers() -> None:
+    packs = load_packs(default_packs_dir())
+    pa = packs["progressive-alliance-2018"]
+    expected = {
+        "etats": ("États", "States"),
+        "presque-tous": ("Presque tous", "Almost all"),
+        "faciliter-la-vie": ("Faciliter la vie", "Making life easier"),
+        "rifkin": ("Rifkin", "Rifkin"),
+        "en-mieux": ("En mieux", "For the better"),
+    }
+    for stance, (fr, en) in expected.items():
+        assert (pa.stance_label(stance, "fr"), pa.stance_label(stance, "en")) == (fr, en)
+    assert packs["technologies-libertes"].stance_label("droit", "en") == "Through the law"
+    assert packs["coproduction-big-data"].stance_label("fiscalite", "fr") == "Par la fiscalité"
 
 
 def test_progressive_alliance_covers_every_section_in_order() -> None:

@@ -1,0 +1,134 @@
+"""The debate-bot command line, run as a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(
+    *args: str, stdin: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=ROOT,
+    )
+
+
+def write_config(tmp_path: Path, debate_extra: str = "") -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        f"""
+language: fr
+data_dir: {tmp_path / "data"}
+platforms:
+  console: {{enabled: true, channel: general, moderators: [alice]}}
+debates:
+  - id: capitalisme-numerique
+    title: "Le capitalisme numérique"
+    pack: progressive-alliance-2018
+    schedule: {{manual: true}}
+    round_duration: 1h
+    stances: [pour, contre, nuance, abstention]
+    channels:
+      - {{platform: console, channel: general}}
+{debate_extra}""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_run_reads_console_lines_until_end_of_input(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    lines = "\n".join(
+        [
+            "@alice !debat ouvrir capitalisme-numerique",
+            "@bob dm !aide",
+            "@carol !debat fermer",
+            "ceci n'est pas une commande",
+        ]
+    )
+    res = cli("run", "--config", str(config), stdin=lines + "\n")
+    assert res.returncode == 0, res.stderr
+    out = res.stdout
+    assert "[general] Débat « Le capitalisme numérique »" in out
+    assert "[dm:alice] Tour" in out and "ouvert" in out
+    assert "[dm:bob] Participer au débat" in out
+    assert "[dm:carol] Cette commande est réservée aux modérateurs." in out
+    assert "Format : @<utilisateur>" in out
+    # Every post is one block: blocks are separated by a blank line and start with a channel.
+    blocks = [b for b in out.strip().split("\n\n") if b.startswith("[")]
+    assert len(blocks) >= 4
+
+    rounds = cli("rounds", "--config", str(config), "--json")
+    assert rounds.returncode == 0, rounds.stderr
+    listed = json.loads(rounds.stdout)
+    assert len(listed) == 1 and listed[0]["state"] == "open"
+    assert listed[0]["question"]
+
+
+def test_demo_runs_a_whole_round(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    res = cli("demo", "--config", str(config), "--participants", "9", "--seconds", "3")
+    assert res.returncode == 0, res.stderr
+    assert "[general] Débat" in res.stdout
+    assert "[general] Synthèse du tour" in res.stdout
+    assert "Participants : 9." in res.stdout
+
+    rounds = json.loads(cli("rounds", "--config", str(config), "--json").stdout)
+    assert rounds[-1]["state"] == "summarised" and rounds[-1]["participants"] >= 1
+    out = tmp_path / "export.csv"
+    res = cli(
+        "export",
+        "--config",
+        str(config),
+        "--round",
+        str(rounds[-1]["id"]),
+        "--format",
+        "csv",
+        "--output",
+        str(out),
+    )
+    assert res.returncode == 0, res.stderr
+    assert out.read_text(encoding="utf-8").splitlines()[0].startswith("number,text,stance")
+    res = cli(
+        "export", "--config", str(config), "--debate", "capitalisme-numerique", "--format", "json"
+    )
+    assert json.loads(res.stdout)["round"]["debate_id"] == "capitalisme-numerique"
+    res = cli("export", "--config", str(config), "--debate", "nope")
+    assert res.returncode == 1 and "no summarised round" in res.stderr
+
+    time.sleep(1.1)
+    res = cli("purge", "--config", str(config), "--older-than", "1s", "--yes")
+    assert res.returncode == 0 and res.stdout.startswith("deleted 1 round(s)")
+    assert json.loads(cli("rounds", "--config", str(config), "--json").stdout) == []
+
+
+def test_packs_commands() -> None:
+    listed = cli("packs", "list")
+    assert listed.returncode == 0
+    assert "progressive-alliance-2018" in listed.stdout
+    shown = cli("packs", "show", "ecran-total")
+    assert shown.returncode == 0 and "Source" in shown.stdout
+    missing = cli("packs", "show", "nope")
+    assert missing.returncode == 2 and "unknown pack" in missing.stderr
+
+
+def test_purge(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    res = cli("purge", "--config", str(config), "--older-than", "30d")
+    assert res.returncode == 0 and "would delete 0" in res.stdout
+    bad = cli("purge", "--config", str(config), "--older-than", "soon")
+    assert bad.returncode == 2
