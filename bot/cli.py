@@ -294,40 +294,34 @@ def cmd_export(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_purge(config: Config, args: argparse.Namespace) -> int:
-    import sqlalchemy as sa
-
-    from bot.db import Database
-    from bot.engine import utcnow
-    from bot.models import RoundState, table
-
     try:
         age: timedelta = parse_duration(args.older_than)
     except ValueError as exc:
         print(f"--older-than: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    cutoff = utcnow() - age
+    return asyncio.run(_purge(config, age, dry_run=not args.yes))
+
+
+async def _purge(config: Config, age: timedelta, dry_run: bool) -> int:
+    from bot.anonymity import load_or_create_secret
+    from bot.db import Database
+    from bot.engine import Engine, utcnow
+    from bot.packs import load_packs
+
     db = Database(config.resolved_database_url())
     try:
-        db.migrate()
-        r = table("round")
-        where = sa.and_(
-            r.c.closes_at < cutoff,
-            r.c.state.in_([RoundState.SUMMARISED.value, RoundState.SKIPPED.value]),
+        await asyncio.to_thread(db.migrate)
+        engine = Engine(
+            config,
+            db,
+            load_packs(config.resolved_packs_dir()),
+            load_or_create_secret(config.data_dir, config.secret()),
         )
-
-        def purge(conn: sa.Connection) -> int:
-            ids = list(conn.execute(sa.select(r.c.id).where(where)).scalars())
-            if args.yes and ids:
-                for name in ("vote", "argument", "position", "round_summary", "outbox"):
-                    t = table(name)
-                    conn.execute(sa.delete(t).where(t.c.round_id.in_(ids)))
-                conn.execute(sa.delete(r).where(r.c.id.in_(ids)))
-            return len(ids)
-
-        count = db.write_sync(purge)
+        count = await engine.purge(age, dry_run=dry_run)
+        await engine.stop()
     finally:
         db.close()
-    verb = "deleted" if args.yes else "would delete"
-    hint = "" if args.yes else " (add --yes to delete them)"
-    print(f"{verb} {count} round(s) closed before {cutoff:%Y-%m-%d %H:%M} UTC{hint}")
+    verb = "would delete" if dry_run else "deleted"
+    hint = " (add --yes to delete them)" if dry_run else ""
+    print(f"{verb} {count} round(s) closed before {utcnow() - age:%Y-%m-%d %H:%M} UTC{hint}")
     return EXIT_OK

@@ -294,6 +294,8 @@ class Config(_Model):
     database_url: str | None = None
     packs_dir: Path | None = None
     late_open_grace: timedelta = timedelta(hours=1)
+    # Closed rounds older than this are deleted with everything in them (None: keep).
+    retention: timedelta | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     anonymity: AnonymityConfig = Field(default_factory=AnonymityConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
@@ -309,10 +311,10 @@ class Config(_Model):
             raise ValueError(f"unknown time zone {value!r} (e.g. Europe/Paris, UTC)") from None
         return value
 
-    @field_validator("late_open_grace", mode="before")
+    @field_validator("late_open_grace", "retention", mode="before")
     @classmethod
-    def _dur(cls, value: Any) -> timedelta:
-        return _duration(value)
+    def _dur(cls, value: Any) -> timedelta | None:
+        return None if value is None else _duration(value)
 
     @field_validator("database_url")
     @classmethod

@@ -104,8 +104,8 @@ def _crontab_days_of_week(field: str) -> str:
             first, last = 0, 6
         else:
             start, dash, end = base.partition("-")
-            first = names.get(start.lower())
-            first = int(start) % 7 if first is None else first
+            named = names.get(start.lower())
+            first = int(start) % 7 if named is None else named
             if dash:
                 last_name = names.get(end.lower())
                 last = (7 if end == "7" else int(end)) if last_name is None else last_name

@@ -962,6 +962,37 @@ class Engine:
             self.on_schedule_change()
         return created
 
+    async def purge(self, older_than: timedelta, *, dry_run: bool = False) -> int:
+        """Delete summarised or skipped rounds closed more than ``older_than`` ago."""
+        cutoff = self.clock() - older_than
+
+        def purge(conn: Connection) -> int:
+            r = table("round")
+            ids = list(
+                conn.execute(
+                    sa.select(r.c.id).where(
+                        r.c.closes_at < cutoff,
+                        r.c.state.in_([RoundState.SUMMARISED.value, RoundState.SKIPPED.value]),
+                    )
+                ).scalars()
+            )
+            if ids and not dry_run:
+                for name in ("vote", "argument", "position", "round_summary", "outbox"):
+                    t = table(name)
+                    conn.execute(sa.delete(t).where(t.c.round_id.in_(ids)))
+                conn.execute(sa.delete(r).where(r.c.id.in_(ids)))
+            return len(ids)
+
+        removed: int = await self.writer.call(purge)
+        if removed and not dry_run:
+            log.info("purged %d round(s) closed before %s", removed, cutoff)
+        return removed
+
+    async def apply_retention(self) -> int:
+        if self.config.retention is None:
+            return 0
+        return await self.purge(self.config.retention)
+
     # ------------------------------------------------------------------ reading
 
     async def participation(self, round_id: int) -> int:

@@ -405,13 +405,18 @@ def _located(loaded: LoadedYaml, exc: ValidationError) -> list[LocatedError]:
 
     :meth:`LoadedYaml.errors_from` trims location parts that are not keys of the document, to
     hide the tags pydantic adds for union members. A missing field is by definition not in the
-    document, and pack models have no tagged unions, so its key is restored in full.
+    document, and pack models have no tagged unions, so its key is restored in full. A bad key
+    of a mapping (``stance_labels``) is reported on that key, without pydantic's ``[key]``.
     """
     located = loaded.errors_from(exc).errors
     out: list[LocatedError] = []
     for raw, err in zip(exc.errors(), located, strict=True):
+        parts = [p for p in raw["loc"] if isinstance(p, str | int)]
         if raw["type"] == "missing":
-            err = replace(err, key=format_key(p for p in raw["loc"] if isinstance(p, str | int)))
+            err = replace(err, key=format_key(parts))
+        elif parts and parts[-1] == "[key]":
+            key_path = parts[:-1]
+            err = replace(err, key=format_key(key_path), line=loaded.line_for(key_path))
         out.append(err)
     return out
 

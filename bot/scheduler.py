@@ -97,6 +97,7 @@ class Scheduler:
         try:
             await self.engine.reconcile()
             await self.engine.post_progress()
+            await self.engine.apply_retention()
             await self.on_tick()
         except Exception:
             log.exception("periodic tick failed; retrying at the next one")

@@ -57,6 +57,24 @@ class CallOp:
 
 Op = StanceOp | VoteOp | CallOp
 
+# table, conflict key, updated column, columns, PostgreSQL array types
+_UPSERTS: dict[type, tuple[str, str, str, tuple[str, ...], tuple[str, ...]]] = {
+    StanceOp: (
+        "position",
+        "round_id, participant",
+        "stance",
+        ("round_id", "participant", "stance"),
+        ("integer", "varchar", "varchar"),
+    ),
+    VoteOp: (
+        "vote",
+        "argument_id, voter",
+        "value",
+        ("round_id", "argument_id", "voter", "value"),
+        ("integer", "integer", "varchar", "integer"),
+    ),
+}
+
 
 class GroupWriter:
     """Serialises every write through one task and one thread, committing in groups."""
@@ -198,31 +216,7 @@ class GroupWriter:
         PostgreSQL gets a single statement over ``unnest`` arrays (one round trip for the
         batch); SQLite, in-process, gets the driver's ``executemany``.
         """
-        if kind is StanceOp:
-            name, key, value, cols = (
-                "position",
-                "round_id, participant",
-                "stance",
-                (
-                    "round_id",
-                    "participant",
-                    "stance",
-                ),
-            )
-            types = ("integer", "varchar", "varchar")
-        else:
-            name, key, value, cols = (
-                "vote",
-                "argument_id, voter",
-                "value",
-                (
-                    "round_id",
-                    "argument_id",
-                    "voter",
-                    "value",
-                ),
-            )
-            types = ("integer", "integer", "varchar", "integer")
+        name, key, value, cols, types = _UPSERTS[kind]
         column_list = ", ".join(cols)
         conflict = f"ON CONFLICT ({key}) DO UPDATE SET {value} = excluded.{value}"
         if conn.dialect.name == "postgresql":

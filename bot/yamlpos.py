@@ -119,7 +119,15 @@ class LoadedYaml:
 
 # Names pydantic puts in error locations that are not keys of the file (union tags).
 SYNTHETIC_PARTS = frozenset(
-    {"cron-schedule", "at-schedule", "every-schedule", "manual-schedule", "console", "discord", "matrix"}
+    {
+        "cron-schedule",
+        "at-schedule",
+        "every-schedule",
+        "manual-schedule",
+        "console",
+        "discord",
+        "matrix",
+    }
 )
 
 

@@ -132,3 +132,30 @@ def test_purge(tmp_path: Path) -> None:
     assert res.returncode == 0 and "would delete 0" in res.stdout
     bad = cli("purge", "--config", str(config), "--older-than", "soon")
     assert bad.returncode == 2
+
+
+def test_run_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    import signal
+
+    config = write_config(tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "--config", str(config)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.stdin is not None
+    proc.stdin.write("@alice !debat ouvrir capitalisme-numerique\n")
+    proc.stdin.flush()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        rounds = json.loads(cli("rounds", "--config", str(config), "--json").stdout)
+        if rounds:
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "ouvert" in out
