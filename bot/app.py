@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 from bot.anonymity import load_or_create_secret
 from bot.commands import TextCommands
 from bot.config import Config
-from bot.db import Database
+from bot.db import Database, InstanceLock
 from bot.engine import Engine
 from bot.events import ChannelRef, PostKind, RoundPost
 from bot.models import table
@@ -144,6 +144,7 @@ class App:
     ) -> None:
         self.config = config
         self.db = Database(config.resolved_database_url())
+        self.instance_lock = InstanceLock(self.db, config.data_dir)
         self.packs = load_packs(config.resolved_packs_dir())
         secret = load_or_create_secret(config.data_dir, config.secret())
         self.engine = Engine(config, self.db, self.packs, secret)
@@ -167,6 +168,7 @@ class App:
 
     async def start(self) -> None:
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        self.instance_lock.acquire()
         await asyncio.to_thread(self.db.migrate)
         await self.engine.start()
         for name, adapter in self.adapters.items():
@@ -191,6 +193,7 @@ class App:
                 log.warning("some posts stay in the outbox for the next start")
         await self.publisher.stop()
         await self.engine.stop()
+        self.instance_lock.release()
         self.db.close()
         self._started = False
 

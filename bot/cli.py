@@ -13,7 +13,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot import __version__
+from bot.anonymity import SecretError
 from bot.config import Config, ConfigError, config_warnings, load_config
+from bot.db import InstanceLockError
 from bot.durations import parse_duration
 from bot.yamlpos import LocatedErrors
 
@@ -134,6 +136,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for error in exc.errors:
             print(error, file=sys.stderr)
         return EXIT_USAGE
+    except (InstanceLockError, SecretError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         return EXIT_OK
     return EXIT_USAGE

@@ -70,6 +70,60 @@ def migrate(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
+class InstanceLockError(Exception):
+    """Another bot process already runs on this database."""
+
+
+class InstanceLock:
+    """One bot process per database: a file lock for SQLite, an advisory lock for PostgreSQL.
+
+    Two processes would each run a scheduler and deliver the same outbox (APScheduler 3 does
+    not support two schedulers on one deployment); transitions would still happen once, but
+    posts could be sent twice. The lock is released when the process exits, even on a crash.
+    """
+
+    PG_KEY = 0x64656261  # "deba"
+
+    def __init__(self, db: Database, data_dir: Path) -> None:
+        self.db = db
+        self.data_dir = data_dir
+        self._file: Any = None
+        self._conn: Connection | None = None
+
+    def acquire(self) -> None:
+        if self.db.dialect == "postgresql":
+            conn = self.db.engine.connect()
+            got = conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({self.PG_KEY})").scalar()
+            conn.commit()
+            if not got:
+                conn.close()
+                raise InstanceLockError(
+                    "another debate-bot process is already running on this PostgreSQL database"
+                )
+            self._conn = conn
+            return
+        import fcntl
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(self.data_dir / "debate-bot.lock", "w")  # noqa: SIM115
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise InstanceLockError(
+                f"another debate-bot process is already running with {self.data_dir}"
+            ) from None
+        self._file = handle
+
+    def release(self) -> None:
+        if self._conn is not None:
+            self._conn.close()  # closing the session releases the advisory lock
+            self._conn = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
 class Database:
     """Owns the SQLAlchemy engine and the threads that talk to it.
 

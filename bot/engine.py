@@ -753,7 +753,12 @@ class Engine:
             )
             return bool(res.rowcount == 1)
 
-        done: bool = await self.writer.call(update)
+        try:
+            done: bool = await self.writer.call(update)
+        except Exception:
+            if closing is not None:
+                self._open[round_id] = closing  # still open in the database: keep serving it
+            raise
         if closing is not None:
             self.limiter.forget(author for _, author, _ in closing.arguments.values())
         if done:

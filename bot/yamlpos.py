@@ -104,6 +104,8 @@ class LoadedYaml:
         """
         out: list[str | int] = []
         for index, part in enumerate(loc):
+            if part == "[key]":  # pydantic's marker for an error in a mapping key
+                continue
             if (*out, part) in self.lines:
                 out.append(part)
                 continue

@@ -201,14 +201,19 @@ async def test_positions_survive_a_restart(
 async def test_transitions_happen_once_even_when_raced(
     db_url: str, config_factory: Any, app_factory: Any
 ) -> None:
+    from bot.db import Database
+    from bot.engine import Engine
+
     config = config_factory(database_url=db_url)
     one, _ = await app_factory(config)
-    two, _ = await app_factory(config)
     round_id = await open_round(one)
-    await two.engine.start()  # the second process sees the round open
-    results = await asyncio.gather(
-        one.engine.close_round(round_id), two.engine.close_round(round_id)
-    )
+    # A second engine on the same database (as another process would be) sees the round open.
+    db = Database(config.resolved_database_url())
+    two = Engine(config, db, one.packs, b"s" * 32)
+    await two.start()
+    results = await asyncio.gather(one.engine.close_round(round_id), two.close_round(round_id))
+    await two.stop()
+    db.close()
     assert sorted(results) == [False, True]
     assert count(one, "round_summary", round_id=round_id) == 1
     assert count(one, "outbox", round_id=round_id, kind="summary") == 1
@@ -263,3 +268,18 @@ async def test_reminder_and_extend(db_url: str, config_factory: Any, app_factory
     await app.engine.reconcile()
     again = await app.engine.round_info(round_id)
     assert again is not None and again.state == RoundState.SUMMARISED
+
+
+async def test_one_process_per_database(
+    db_url: str, config_factory: Any, app_factory: Any
+) -> None:
+    import pytest
+
+    from bot.db import InstanceLockError
+
+    config = config_factory(database_url=db_url)
+    await app_factory(config)
+    second, _ = await app_factory(config, start=False)
+    with pytest.raises(InstanceLockError, match="already running"):
+        await second.start()
+    second.db.close()

@@ -1,0 +1,1060 @@
+"""The Matrix adapter: rounds posted in rooms, members answering the bot in direct messages.
+
+On Matrix a reaction or a poll answer is visible to the whole room, so members answer in a
+direct message (DM); the room only sees announcements, summaries and moderator commands.
+
+How it keeps Matrix's promises:
+
+* **Sync position.** nio's own store saves the sync token *before* the event callbacks run, so
+  a crash mid-handler would skip events. The adapter does not use nio's callbacks or token
+  store: a sync loop hands each sync's events, in order, to one worker, and the worker writes
+  ``sync_token`` only after it has handled all of them. A restart resumes from that token with
+  ``full_state=True`` (nio keeps no room state across restarts). A limited timeline (more
+  events than the sync filter returns) is completed with ``/messages`` back to the previous
+  token.
+* **At most once.** Before an event is acted on, its id is appended to ``seen_events`` (and
+  kept in memory); a replayed event is dropped. Only event ids are written there: no user id,
+  no room id, no time — nothing that links an event to a position.
+* **No history.** The first sync of a fresh bot (no token yet) is history: invites are
+  handled, messages are not. In a room the bot has just joined, messages before its arrival
+  are history too, except in a DM, where what the member wrote after inviting the bot counts
+  (Element sends the first message before the bot has joined).
+* **Invites.** Accepted for rooms in ``allowed_rooms`` (a room id, an alias, or ``:server`` for
+  rooms whose id or alias is on that server, or whose inviter is) and for the rooms named in the
+  debates' channels; DM invites (``is_direct``) from anyone. Others are declined. Invites from
+  the first sync (sent while the bot was offline) are handled like any other.
+* **Rate limits.** nio retries a 429 forever; here it is told not to, and the client retries
+  itself, honouring ``retry_after_ms`` while the total wait for one request stays under
+  ``max_rate_limit_wait``; beyond that the request fails (the core's outbox retries posts).
+* **Reconnection.** A failed sync is retried with exponential back-off; the worker and the
+  token are untouched, so nothing is lost when the homeserver restarts.
+* **Encryption.** Device keys and the Olm/Megolm store live in ``data_dir/matrix``. Messages
+  are sent with ``ignore_unverified_devices=True``: a bot cannot compare emoji with each member,
+  and refusing to send to unverified devices would mean never answering anyone. The content
+  is still encrypted for each device of the room; what is given up is the protection against
+  a device injected by a malicious homeserver (see docs/matrix.md).
+* **No pings.** Every message is an ``m.notice`` with ``"m.mentions": {}``, an HTML
+  ``formatted_body`` and a plain ``body``; member text arrives escaped by the core and stays
+  escaped in both. Content is split so that no event comes near the 65,536-byte limit.
+* **Progress.** ``PROGRESS`` posts edit the round's announcement (``m.replace``) with the
+  participation count when this process posted that announcement; otherwise they are ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import logging
+import os
+import re
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import nio
+
+from bot.commands import VOTE_ANSWERS
+from bot.events import (
+    Attachment,
+    ChannelRef,
+    Incoming,
+    PostKind,
+    Reply,
+    RoundPost,
+    Visibility,
+)
+from bot.render import markdown_to_html, markdown_to_plain
+from bot.text import split_text
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "matrix"
+MAX_EVENT_BYTES = 65_536
+# Bytes of body + formatted_body per event. Encryption turns the content into base64
+# (4/3 larger) inside a JSON envelope, so the plain budget stays well under half the limit.
+CONTENT_BUDGET = 24_000
+SEEN_LIMIT = 10_000
+SYNC_TIMEOUT_MS = 30_000
+TIMELINE_LIMIT = 50
+READY_TIMEOUT = 60.0
+ROOM_WAIT = 30.0
+DECRYPT_WAIT = 10.0
+GAP_PAGES = 20
+MEGOLM = "m.megolm.v1.aes-sha2"
+_REPLY_FALLBACK = re.compile(r"^(?:>[^\n]*\n)+\n", re.DOTALL)
+
+T = TypeVar("T")
+
+
+class MatrixError(RuntimeError):
+    """A Matrix request failed (the message names the request, never a user)."""
+
+
+# ---------------------------------------------------------------------------------- content
+
+
+def _size(content: dict[str, Any]) -> int:
+    return len(json.dumps(content, ensure_ascii=False).encode("utf-8"))
+
+
+def notice_content(plain: str, html: str, msgtype: str = "m.notice") -> dict[str, Any]:
+    """One message content: plain and HTML bodies, and no mention of anyone."""
+    return {
+        "msgtype": msgtype,
+        "body": plain,
+        "format": "org.matrix.custom.html",
+        "formatted_body": html,
+        "m.mentions": {},
+    }
+
+
+def message_contents(
+    text: str, html: str | None = None, budget: int = CONTENT_BUDGET
+) -> list[dict[str, Any]]:
+    """Contents for ``text`` (light Markdown), split so each event stays under ``budget``.
+
+    ``html`` is used as is when the whole message fits in one event; otherwise each piece is
+    rendered from its own Markdown so that no HTML tag is cut in half.
+    """
+    plain = markdown_to_plain(text)
+    whole = notice_content(plain, html if html is not None else markdown_to_html(text))
+    if _size(whole) <= budget:
+        return [whole]
+    limit = max(1, len(text))
+    while True:
+        limit = max(1, limit // 2)
+        pieces = split_text(text, limit)
+        contents = [notice_content(markdown_to_plain(p), markdown_to_html(p)) for p in pieces]
+        if limit == 1 or all(_size(c) <= budget for c in contents):
+            return contents
+
+
+def _strip_reply_fallback(body: str) -> str:
+    """Drop the quoted ``> <@user> …`` block older clients put before a reply."""
+    return _REPLY_FALLBACK.sub("", body, count=1)
+
+
+# ---------------------------------------------------------------------------------- files
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` atomically, readable by the bot's user only."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError):
+        log.warning("%s is unreadable; starting without it", path.name)
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+class SeenEvents:
+    """Recently acted-on event ids, in memory and in an append-only file.
+
+    The file holds one event id per line and nothing else; it is compacted to the newest
+    ``limit`` ids when it grows past twice that.
+    """
+
+    def __init__(self, path: Path, limit: int = SEEN_LIMIT) -> None:
+        self.path = path
+        self.limit = limit
+        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._lines = 0
+        if path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if line:
+                    self._ids[line] = None
+                    self._lines += 1
+            while len(self._ids) > limit:
+                self._ids.popitem(last=False)
+
+    def __contains__(self, event_id: str) -> bool:
+        return event_id in self._ids
+
+    def add(self, event_id: str) -> bool:
+        """Remember ``event_id`` (on disk before returning); False if it was already seen."""
+        if event_id in self._ids:
+            return False
+        self._ids[event_id] = None
+        while len(self._ids) > self.limit:
+            self._ids.popitem(last=False)
+        if self._lines >= 2 * self.limit:
+            _write_private(self.path, "".join(f"{e}\n" for e in self._ids))
+            self._lines = len(self._ids)
+            return True
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as handle:
+            handle.write(event_id + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        self._lines += 1
+        return True
+
+
+# ---------------------------------------------------------------------------------- client
+
+
+class _Client(nio.AsyncClient):  # type: ignore[misc]
+    """nio's client with a bounded answer to rate limiting.
+
+    nio sleeps and retries a 429 forever. Here nio is configured to give up at once
+    (``max_limit_exceeded=0``) and this ``send`` retries instead, as long as the total wait
+    for one request stays within ``max_rate_limit_wait``. Streaming bodies (uploads) are not
+    replayable here; the adapter retries those whole.
+    """
+
+    max_rate_limit_wait: float = 60.0
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        data: Any = None,
+        headers: dict[str, str] | None = None,
+        trace_context: Any = None,
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> Any:
+        waited = 0.0
+        while True:
+            response = await super().send(method, path, data, headers, trace_context, timeout)
+            if response.status != 429 or not isinstance(data, str | bytes | None):
+                return response
+            delay = await retry_after(response)
+            if waited + delay > self.max_rate_limit_wait:
+                log.warning("rate limited for longer than %.0fs; giving up", waited + delay)
+                return response
+            log.info("rate limited; retrying in %.1fs", delay)
+            response.release()
+            await asyncio.sleep(delay)
+            waited += delay
+
+
+async def retry_after(response: Any) -> float:
+    """Seconds a 429 response asks to wait (``retry_after_ms``, else ``Retry-After``)."""
+    try:
+        body = await response.json(content_type=None)
+    except Exception:
+        body = {}
+    if isinstance(body, dict) and isinstance(body.get("retry_after_ms"), int | float):
+        return max(0.0, float(body["retry_after_ms"]) / 1000)
+    header = response.headers.get("Retry-After") if response.headers is not None else None
+    if header is not None:
+        with contextlib.suppress(ValueError):
+            return max(0.0, float(header))
+    return 1.0
+
+
+# ---------------------------------------------------------------------------------- adapter
+
+
+@dataclass
+class _Invite:
+    room_id: str
+    inviter: str | None
+    is_direct: bool
+    alias: str | None
+
+
+@dataclass
+class _Batch:
+    """What one sync asks the worker to do, and the token to save once it is done."""
+
+    token: str
+    invites: list[_Invite] = field(default_factory=list)
+    events: list[tuple[str, Any]] = field(default_factory=list)
+    first: bool = False
+
+
+@dataclass
+class _Creators:
+    room_version: str
+    users: frozenset[str]
+
+    @property
+    def privileged(self) -> bool:
+        """Room version 12 and later give creators unlimited power (MSC4289)."""
+        version = self.room_version
+        return not (version.isdigit() and int(version) < 12)
+
+
+class MatrixAdapter:
+    """The :class:`~bot.ports.ChatPort` for Matrix, over ``nio.AsyncClient`` with encryption."""
+
+    platform = PLATFORM
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.config = app.config.platforms.matrix
+        self.engine = app.engine
+        self.commands = app.commands
+        self.store_dir = app.config.data_dir / "matrix"
+        self.timeline_limit = TIMELINE_LIMIT
+        self.sync_timeout_ms = SYNC_TIMEOUT_MS
+        self.reconnect_min_delay = 0.5
+        self.reconnect_max_delay = 30.0
+        self.client: _Client | None = None
+        self._queue: asyncio.Queue[_Batch] = asyncio.Queue()
+        self._synced = asyncio.Condition()
+        self._ready = asyncio.Event()
+        self._sync_task: asyncio.Task[None] | None = None
+        self._worker_task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._seen: SeenEvents | None = None
+        self._direct: dict[str, str] = {}
+        self._direct_invites: set[str] = set()
+        self._aliases: dict[str, str] = {}
+        self._creators: dict[str, _Creators] = {}
+        self._last_bot_event: dict[str, str] = {}
+        self._announcements: dict[tuple[str, int], str] = {}
+        self._published: set[tuple[str, int, str, int]] = set()
+        self._dm_lock = asyncio.Lock()
+        self._password: str | None = None
+
+    # ------------------------------------------------------------------ files
+
+    @property
+    def _token_path(self) -> Path:
+        return self.store_dir / "sync_token"
+
+    @property
+    def _session_path(self) -> Path:
+        return self.store_dir / "session.json"
+
+    @property
+    def _direct_path(self) -> Path:
+        return self.store_dir / "direct_rooms.json"
+
+    def _load_token(self) -> str | None:
+        try:
+            token = self._token_path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        return token or None
+
+    def _save_token(self, token: str) -> None:
+        _write_private(self._token_path, token + "\n")
+
+    def _save_direct(self) -> None:
+        _write_private(self._direct_path, json.dumps(self._direct, indent=1, sort_keys=True))
+
+    def _pickle_key(self) -> str:
+        path = self.store_dir / "pickle_key"
+        if not path.exists():
+            _write_private(path, secrets.token_urlsafe(32))
+        return path.read_text(encoding="utf-8").strip()
+
+    # ------------------------------------------------------------------ start / stop
+
+    async def start(self) -> None:
+        """Log in, then sync in the background; returns once the first sync is handled."""
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.store_dir, 0o700)
+        self._seen = SeenEvents(self.store_dir / "seen_events")
+        self._direct = {
+            str(k): str(v) for k, v in _read_json(self._direct_path).items() if isinstance(v, str)
+        }
+        self.client = _Client(
+            self.config.homeserver,
+            self.config.user_id,
+            store_path=str(self.store_dir),
+            config=nio.AsyncClientConfig(
+                max_limit_exceeded=0,
+                max_timeouts=2,
+                max_timeout_retry_wait_time=2,
+                request_timeout=60,
+                encryption_enabled=True,
+                store_sync_tokens=False,
+                pickle_key=self._pickle_key(),
+            ),
+        )
+        self.client.max_rate_limit_wait = self.config.max_rate_limit_wait
+        await self._login()
+        if self.client.should_upload_keys:
+            await self._check(self.client.keys_upload(), "keys upload")
+        await self._resolve_configured_aliases()
+        self._closing = False
+        self._worker_task = asyncio.create_task(self._work(), name="matrix-worker")
+        self._sync_task = asyncio.create_task(self._sync_loop(), name="matrix-sync")
+        try:
+            await asyncio.wait_for(self._ready.wait(), READY_TIMEOUT)
+        except TimeoutError:
+            log.warning("the first Matrix sync is not done yet; carrying on in the background")
+            return
+        await self._join_configured_rooms()
+
+    async def stop(self) -> None:
+        self._closing = True
+        if self._sync_task is not None:
+            self._sync_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sync_task
+            self._sync_task = None
+        if self._worker_task is not None:
+            # Let the event in hand finish; what is still queued is replayed at the next start.
+            self._queue.put_nowait(_Batch(token=""))
+            try:
+                await asyncio.wait_for(asyncio.shield(self._worker_task), 5)
+            except (TimeoutError, asyncio.CancelledError):
+                self._worker_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._worker_task
+            self._worker_task = None
+        if self.client is not None:
+            await self.client.close()
+        self._ready.clear()
+
+    # ------------------------------------------------------------------ login
+
+    async def _login(self) -> None:
+        client = self._require_client()
+        token = os.environ.get(self.config.access_token_env or "") or None
+        password = os.environ.get(self.config.password_env or "") or None
+        self._password = password
+        if token is not None:
+            client.access_token = token
+            who = await client.whoami()
+            if not isinstance(who, nio.WhoamiResponse) or not who.device_id:
+                raise MatrixError(f"the access token was refused: {who}")
+            if who.user_id != self.config.user_id:
+                raise MatrixError(
+                    f"the access token belongs to {who.user_id}, not {self.config.user_id}"
+                )
+            client.restore_login(who.user_id, who.device_id, token)
+            return
+        if password is None:
+            raise MatrixError(
+                f"set {self.config.access_token_env or 'an access token'} or "
+                f"{self.config.password_env or 'a password'} in the environment"
+            )
+        session = _read_json(self._session_path)
+        if session.get("user_id") == self.config.user_id and session.get("device_id"):
+            client.restore_login(
+                self.config.user_id, str(session["device_id"]), str(session["access_token"])
+            )
+            who = await client.whoami()
+            if isinstance(who, nio.WhoamiResponse):
+                return
+            log.info("the stored Matrix session is no longer valid; logging in again")
+        await self._password_login()
+
+    async def _password_login(self) -> None:
+        client = self._require_client()
+        assert self._password is not None
+        # With a device id set (restored session), the homeserver keeps that same device.
+        response = await client.login(self._password, device_name=self.config.device_name)
+        if not isinstance(response, nio.LoginResponse):
+            raise MatrixError(f"password login failed: {response}")
+        _write_private(
+            self._session_path,
+            json.dumps(
+                {
+                    "user_id": response.user_id,
+                    "device_id": response.device_id,
+                    "access_token": response.access_token,
+                }
+            ),
+        )
+
+    def _require_client(self) -> _Client:
+        if self.client is None:
+            raise MatrixError("the Matrix adapter is not started")
+        return self.client
+
+    @property
+    def user_id(self) -> str:
+        return str(self._require_client().user_id)
+
+    # ------------------------------------------------------------------ sync
+
+    def _sync_filter(self) -> dict[str, Any]:
+        return {
+            "presence": {"not_types": ["*"]},
+            "room": {
+                "timeline": {"limit": self.timeline_limit},
+                "state": {"lazy_load_members": False},
+                "ephemeral": {"not_types": ["*"]},
+            },
+        }
+
+    async def _sync_loop(self) -> None:
+        client = self._require_client()
+        since = self._load_token()
+        fresh = since is None
+        first = True
+        delay = self.reconnect_min_delay
+        previous = since
+        while True:
+            try:
+                response = await client.sync(
+                    timeout=0 if first else self.sync_timeout_ms,
+                    sync_filter=self._sync_filter(),
+                    since=since if first else None,
+                    full_state=True if first and since else None,
+                )
+                if isinstance(response, nio.SyncResponse):
+                    batch = await self._collect(response, history=first and fresh, since=previous)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("Matrix sync failed (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.reconnect_max_delay)
+                continue
+            if not isinstance(response, nio.SyncResponse):
+                log.warning("Matrix sync refused (%s); retrying in %.1fs", response, delay)
+                if getattr(response, "status_code", None) == "M_UNKNOWN_TOKEN" and self._password:
+                    with contextlib.suppress(Exception):
+                        await self._password_login()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.reconnect_max_delay)
+                continue
+            delay = self.reconnect_min_delay
+            batch.first = first
+            previous = response.next_batch
+            first = False
+            self._queue.put_nowait(batch)
+            async with self._synced:
+                self._synced.notify_all()
+            await self._crypto_upkeep()
+
+    async def _crypto_upkeep(self) -> None:
+        """What nio's ``sync_forever`` does between syncs: to-device messages and keys."""
+        client = self._require_client()
+        try:
+            if client.outgoing_to_device_messages:
+                await client.send_to_device_messages()
+            if client.should_upload_keys:
+                await client.keys_upload()
+            if client.should_query_keys:
+                await client.keys_query()
+            if client.should_claim_keys:
+                await client.keys_claim(client.get_users_for_key_claiming())
+        except (nio.LocalProtocolError, OSError, TimeoutError) as exc:
+            log.debug("key upkeep deferred: %s", exc)
+        except Exception as exc:  # aiohttp errors during a homeserver restart
+            log.info("key upkeep failed, next sync retries: %s", exc)
+
+    async def _collect(self, response: Any, *, history: bool, since: str | None) -> _Batch:
+        """Sort one sync into invites and the events the worker may act on."""
+        batch = _Batch(token=response.next_batch)
+        for room_id, info in response.rooms.invite.items():
+            batch.invites.append(self._invite_from(room_id, info.invite_state))
+        for room_id, info in response.rooms.join.items():
+            for event in info.state:
+                self._note_state(room_id, event)
+            timeline = list(info.timeline.events)
+            for event in timeline:
+                self._note_state(room_id, event)
+            if history:
+                continue
+            start, joined_now = self._actionable_start(room_id, timeline)
+            if info.timeline.limited and since and not joined_now and info.timeline.prev_batch:
+                timeline = await self._fill_gap(room_id, info.timeline.prev_batch, since) + (
+                    timeline
+                )
+                start, _ = self._actionable_start(room_id, timeline)
+            batch.events.extend((room_id, event) for event in timeline[start:])
+        return batch
+
+    def _invite_from(self, room_id: str, state: Iterable[Any]) -> _Invite:
+        invite = _Invite(room_id=room_id, inviter=None, is_direct=False, alias=None)
+        for event in state:
+            if isinstance(event, nio.InviteMemberEvent) and event.state_key == self.user_id:
+                invite.inviter = event.sender
+                invite.is_direct = bool(event.content.get("is_direct"))
+            elif isinstance(event, nio.InviteAliasEvent):
+                invite.alias = event.canonical_alias
+        return invite
+
+    def _note_state(self, room_id: str, event: Any) -> None:
+        if isinstance(event, nio.RoomCreateEvent):
+            content = event.source.get("content", {})
+            users = {event.sender}
+            if isinstance(content.get("creator"), str):
+                users.add(content["creator"])
+            extra = content.get("additional_creators")
+            if isinstance(extra, list):
+                users.update(u for u in extra if isinstance(u, str))
+            self._creators[room_id] = _Creators(
+                str(content.get("room_version", "1")), frozenset(users)
+            )
+
+    def _actionable_start(self, room_id: str, timeline: list[Any]) -> tuple[int, bool]:
+        """Index of the first event to act on, and whether the bot joined in this timeline.
+
+        Events before the bot joined are history; in a DM, what the member wrote after
+        inviting the bot counts.
+        """
+        me = self.user_id
+        joined_at = invited_at = None
+        for index, event in enumerate(timeline):
+            if isinstance(event, nio.RoomMemberEvent) and event.state_key == me:
+                if event.membership == "join" and event.prev_membership != "join":
+                    joined_at = index
+                elif event.membership == "invite":
+                    invited_at = index
+        if joined_at is None:
+            return 0, False
+        if invited_at is not None and invited_at < joined_at and room_id in self._direct_invites:
+            return invited_at + 1, True
+        return joined_at + 1, True
+
+    async def _fill_gap(self, room_id: str, prev_batch: str, since: str) -> list[Any]:
+        """Events a limited timeline left out, oldest first, down to the previous token."""
+        client = self._require_client()
+        events: list[Any] = []
+        start = prev_batch
+        for _ in range(GAP_PAGES):
+            response = await client.room_messages(
+                room_id, start=start, end=since, direction=nio.MessageDirection.back, limit=100
+            )
+            if not isinstance(response, nio.RoomMessagesResponse):
+                log.warning("could not fetch missed events of room %s: %s", room_id, response)
+                break
+            for event in response.chunk:
+                if (
+                    isinstance(event, nio.RoomMemberEvent)
+                    and event.state_key == self.user_id
+                    and event.membership == "join"
+                    and event.prev_membership != "join"
+                ):
+                    events.reverse()
+                    return events
+                events.append(event)
+            if not response.chunk or not response.end or response.end == start:
+                break
+            start = response.end
+        events.reverse()
+        return events
+
+    async def _wait_synced(self, ready: Callable[[], bool], timeout: float) -> bool:  # noqa: ASYNC109
+        deadline = time.monotonic() + timeout
+        async with self._synced:
+            while not ready():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._synced.wait(), remaining)
+        return True
+
+    # ------------------------------------------------------------------ worker
+
+    async def _work(self) -> None:
+        while True:
+            batch = await self._queue.get()
+            if self._closing:
+                return
+            for invite in batch.invites:
+                if self._closing:
+                    return
+                try:
+                    await self._handle_invite(invite)
+                except Exception:
+                    log.exception("could not handle an invite to room %s", invite.room_id)
+            for room_id, event in batch.events:
+                if self._closing:
+                    return
+                try:
+                    await self._handle_event(room_id, event)
+                except Exception:
+                    log.exception("could not handle an event in room %s", room_id)
+            if batch.token:
+                self._save_token(batch.token)
+            if batch.first:
+                self._ready.set()
+
+    # ------------------------------------------------------------------ invites
+
+    async def _handle_invite(self, invite: _Invite) -> None:
+        client = self._require_client()
+        if invite.room_id in client.rooms:
+            return
+        if invite.is_direct or await self._invite_allowed(invite):
+            response = await client.join(invite.room_id)
+            if not isinstance(response, nio.JoinResponse):
+                raise MatrixError(f"joining room {invite.room_id} failed: {response}")
+            if invite.is_direct and invite.inviter:
+                self._direct_invites.add(invite.room_id)
+                self._direct[invite.inviter] = invite.room_id
+                self._save_direct()
+            log.info("joined room %s", invite.room_id)
+        else:
+            await client.room_leave(invite.room_id)
+            log.info("declined an invite to room %s (not in allowed_rooms)", invite.room_id)
+
+    def _configured_keys(self) -> set[str]:
+        keys = {
+            channel.key
+            for debate in self.app.config.debates
+            for channel in debate.channels
+            if channel.platform == PLATFORM
+        }
+        for r in self.engine.open_rounds():
+            keys.update(c.channel for c in r.channels if c.platform == PLATFORM)
+        return keys
+
+    async def _invite_allowed(self, invite: _Invite) -> bool:
+        for entry in [*self.config.allowed_rooms, *self._configured_keys()]:
+            if entry.startswith("!") and entry == invite.room_id:
+                return True
+            if entry.startswith("#"):
+                if entry == invite.alias or await self._resolve(entry) == invite.room_id:
+                    return True
+            if entry.startswith(":"):
+                names = (invite.room_id, invite.alias or "", invite.inviter or "")
+                if any(name.endswith(entry) for name in names):
+                    return True
+        return False
+
+    # ------------------------------------------------------------------ rooms and aliases
+
+    async def _resolve(self, key: str) -> str | None:
+        """Room id for a configured key (a room id, or an alias resolved once)."""
+        if not key.startswith("#"):
+            return key
+        if key in self._aliases:
+            return self._aliases[key]
+        response = await self._require_client().room_resolve_alias(key)
+        if not isinstance(response, nio.RoomResolveAliasResponse):
+            log.warning("room alias %s does not resolve: %s", key, response)
+            return None
+        self._aliases[key] = response.room_id
+        return str(response.room_id)
+
+    async def _resolve_configured_aliases(self) -> None:
+        for key in self._configured_keys():
+            if key.startswith("#"):
+                with contextlib.suppress(Exception):
+                    await self._resolve(key)
+
+    async def _join_configured_rooms(self) -> None:
+        client = self._require_client()
+        for key in sorted(self._configured_keys()):
+            room_id = await self._resolve(key)
+            if room_id is not None and room_id not in client.rooms:
+                response = await client.join(key)
+                if not isinstance(response, nio.JoinResponse):
+                    log.info("not in room %s yet (invite the bot): %s", key, response)
+
+    async def _round_channels(self) -> dict[str, ChannelRef]:
+        """Room id -> the channel reference rounds use for it (an id or an alias)."""
+        mapping: dict[str, ChannelRef] = {}
+        for key in sorted(self._configured_keys()):
+            room_id = await self._resolve(key)
+            if room_id is not None:
+                mapping.setdefault(room_id, ChannelRef(PLATFORM, key))
+        for r in self.engine.open_rounds():
+            for channel in r.channels:
+                if channel.platform == PLATFORM:
+                    room_id = await self._resolve(channel.channel)
+                    if room_id is not None:
+                        mapping[room_id] = channel
+        return mapping
+
+    async def _room_id_for(self, channel: ChannelRef) -> str:
+        room_id = await self._resolve(channel.channel)
+        if room_id is None:
+            raise MatrixError(f"room {channel.channel} not found")
+        client = self._require_client()
+        if room_id not in client.rooms:
+            response = await client.join(channel.channel)
+            if not isinstance(response, nio.JoinResponse):
+                raise MatrixError(f"the bot is not in room {channel.channel}: {response}")
+            if not await self._wait_synced(lambda: room_id in client.rooms, ROOM_WAIT):
+                raise MatrixError(f"room {channel.channel} did not show up in the sync")
+        return room_id
+
+    async def _creators_of(self, room_id: str) -> _Creators:
+        known = self._creators.get(room_id)
+        if known is not None:
+            return known
+        response = await self._require_client().room_get_state(room_id)
+        if isinstance(response, nio.RoomGetStateResponse):
+            for raw in response.events:
+                if raw.get("type") == "m.room.create":
+                    self._note_state(room_id, nio.RoomCreateEvent.from_dict(raw))
+        return self._creators.get(room_id, _Creators("1", frozenset()))
+
+    async def is_moderator(self, room: Any, user_id: str) -> bool:
+        """Power level >= ``moderator_power_level``, or a creator of a v12+ room."""
+        if room.power_levels.get_user_level(user_id) >= self.config.moderator_power_level:
+            return True
+        creators = await self._creators_of(room.room_id)
+        return creators.privileged and user_id in creators.users
+
+    def _is_direct_room(self, room: Any, user_id: str, round_rooms: Iterable[str]) -> bool:
+        if self._direct.get(user_id) == room.room_id:
+            return True
+        if room.room_id in round_rooms:
+            return False
+        others = set(room.users) - {self.user_id}
+        return others == {user_id}
+
+    # ------------------------------------------------------------------ events
+
+    async def _handle_event(self, room_id: str, event: Any) -> None:
+        client = self._require_client()
+        if isinstance(event, nio.MegolmEvent):
+            event = await self._decrypt(event)
+            if event is None:
+                return
+        if not isinstance(event, nio.RoomMessageText | nio.ReactionEvent):
+            return
+        if event.sender == self.user_id:
+            return
+        room = client.rooms.get(room_id)
+        if room is None:
+            return
+        assert self._seen is not None
+        if event.event_id in self._seen:
+            return
+        content = event.source.get("content", {})
+        relation = content.get("m.relates_to") or {}
+        if relation.get("rel_type") == "m.replace":
+            return  # an edit: the original was handled (or refused) already
+        channels = await self._round_channels()
+        direct = self._is_direct_room(room, event.sender, channels)
+        if isinstance(event, nio.ReactionEvent):
+            if not direct or event.key not in VOTE_ANSWERS:
+                return
+            if self._last_bot_event.get(room_id) != event.reacts_to:
+                return
+            text = event.key
+        else:
+            text = _strip_reply_fallback(event.body or "").strip()
+            if not direct and not text.startswith("!"):
+                return  # ordinary conversation in a room is none of the bot's business
+        if not self._seen.add(event.event_id):
+            return
+        if direct:
+            if self._direct.get(event.sender) != room_id:
+                self._direct[event.sender] = room_id
+                self._save_direct()
+            shared = tuple(
+                ref
+                for rid, ref in channels.items()
+                if rid != room_id
+                and rid in client.rooms
+                and event.sender in client.rooms[rid].users
+                and not client.rooms[rid].users[event.sender].invited
+            )
+            msg = Incoming(PLATFORM, event.sender, text, None, False, shared)
+        else:
+            channel = channels.get(room_id, ChannelRef(PLATFORM, room_id))
+            moderator = await self.is_moderator(room, event.sender)
+            msg = Incoming(PLATFORM, event.sender, text, channel, moderator, (channel,))
+        replies = await self.commands.handle(msg)
+        for reply in replies:
+            await self._deliver(msg, room, direct, reply)
+
+    async def _decrypt(self, event: Any) -> Any | None:
+        """Decrypt a Megolm event, waiting a little for its key to arrive."""
+        client = self._require_client()
+        requested = False
+
+        def attempt() -> Any | None:
+            try:
+                return client.decrypt_event(event)
+            except Exception:
+                return None
+
+        decrypted = attempt()
+        deadline = time.monotonic() + DECRYPT_WAIT
+        while decrypted is None and time.monotonic() < deadline:
+            if not requested:
+                requested = True
+                with contextlib.suppress(Exception):
+                    await client.request_room_key(event)
+            await self._wait_synced(lambda: False, min(1.0, deadline - time.monotonic()))
+            decrypted = attempt()
+        if decrypted is None:
+            log.warning("an event in room %s could not be decrypted", event.room_id)
+        return decrypted
+
+    async def _deliver(self, msg: Incoming, room: Any, direct: bool, reply: Reply) -> None:
+        if direct:
+            target = room.room_id
+        elif reply.visibility == Visibility.CHANNEL and not (
+            reply.attachments and room.join_rule == "public"
+        ):
+            target = room.room_id
+        else:
+            target = await self.direct_room(msg.user_id)
+        event_ids = await self._send_text(target, reply.text, reply.html)
+        for attachment in reply.attachments:
+            event_ids.append(await self._send_file(target, attachment))
+        if event_ids and target != room.room_id or direct:
+            self._last_bot_event[target] = event_ids[-1]
+
+    async def direct_room(self, user_id: str) -> str:
+        """The member's DM with the bot: the known one, an existing one, or a new one."""
+        client = self._require_client()
+        async with self._dm_lock:
+            known = self._direct.get(user_id)
+            if known and known in client.rooms and user_id in client.rooms[known].users:
+                return known
+            round_rooms = set(await self._round_channels())
+            for room in client.rooms.values():
+                if room.room_id not in round_rooms and set(room.users) == {self.user_id, user_id}:
+                    self._direct[user_id] = room.room_id
+                    self._save_direct()
+                    return str(room.room_id)
+            response = await client.room_create(
+                is_direct=True,
+                invite=[user_id],
+                preset=nio.RoomPreset.trusted_private_chat,
+                initial_state=[
+                    {
+                        "type": "m.room.encryption",
+                        "state_key": "",
+                        "content": {"algorithm": MEGOLM},
+                    }
+                ],
+            )
+            if not isinstance(response, nio.RoomCreateResponse):
+                raise MatrixError(f"could not open a direct message: {response}")
+            room_id = str(response.room_id)
+            self._direct[user_id] = room_id
+            self._save_direct()
+            if not await self._wait_synced(lambda: room_id in client.rooms, ROOM_WAIT):
+                raise MatrixError(f"the new direct message {room_id} did not show up")
+            return room_id
+
+    # ------------------------------------------------------------------ sending
+
+    async def _check(self, call: Awaitable[T], what: str) -> T:
+        response = await call
+        if isinstance(response, nio.ErrorResponse):
+            raise MatrixError(f"{what} failed: {response}")
+        return response
+
+    async def _room_send(self, room_id: str, content: dict[str, Any]) -> str:
+        client = self._require_client()
+        # Unverified devices get the keys too: see the module docstring and docs/matrix.md.
+        response = await self._check(
+            client.room_send(
+                room_id, "m.room.message", content, ignore_unverified_devices=True
+            ),
+            f"sending to room {room_id}",
+        )
+        return str(response.event_id)
+
+    async def _send_text(self, room_id: str, text: str, html: str | None = None) -> list[str]:
+        return [await self._room_send(room_id, c) for c in message_contents(text, html)]
+
+    async def _send_file(self, room_id: str, attachment: Attachment) -> str:
+        client = self._require_client()
+        room = client.rooms.get(room_id)
+        encrypt = bool(room is not None and room.encrypted)
+        waited = 0.0
+        while True:
+            response, keys = await client.upload(
+                io.BytesIO(attachment.data),
+                content_type=attachment.mime,
+                filename=attachment.filename,
+                encrypt=encrypt,
+                filesize=len(attachment.data),
+            )
+            if isinstance(response, nio.UploadResponse):
+                break
+            if getattr(response, "status_code", None) != "M_LIMIT_EXCEEDED":
+                raise MatrixError(f"uploading {attachment.filename} failed: {response}")
+            delay = (getattr(response, "retry_after_ms", None) or 1000) / 1000
+            if waited + delay > self.config.max_rate_limit_wait:
+                raise MatrixError(f"uploading {attachment.filename}: rate limited too long")
+            await asyncio.sleep(delay)
+            waited += delay
+        image = attachment.mime.startswith("image/")
+        content: dict[str, Any] = {
+            "msgtype": "m.image" if image else "m.file",
+            "body": attachment.filename,
+            "filename": attachment.filename,
+            "info": {"mimetype": attachment.mime, "size": len(attachment.data)},
+            "m.mentions": {},
+        }
+        if image:
+            content["info"].update(_png_size(attachment.data))
+        if keys is not None:
+            content["file"] = {**keys, "url": response.content_uri}
+        else:
+            content["url"] = response.content_uri
+        return await self._room_send(room_id, content)
+
+    # ------------------------------------------------------------------ ChatPort
+
+    async def publish(self, channel: ChannelRef, post: RoundPost) -> None:
+        room_id = await self._room_id_for(channel)
+        if post.kind == PostKind.PROGRESS:
+            await self._edit_announcement(room_id, post)
+            return
+        parts: list[tuple[str, dict[str, Any] | Attachment]] = [
+            ("text", c) for c in message_contents(post.text, post.html)
+        ]
+        parts.extend(("file", a) for a in post.attachments)
+        sent: list[str] = []
+        for index, (kind, part) in enumerate(parts):
+            key = (room_id, post.round_id, post.kind.value, index)
+            if key in self._published:
+                continue  # delivered before a failure further on; the outbox is retrying
+            if kind == "text":
+                assert isinstance(part, dict)
+                sent.append(await self._room_send(room_id, part))
+            else:
+                assert isinstance(part, Attachment)
+                sent.append(await self._send_file(room_id, part))
+            self._published.add(key)
+        for index in range(len(parts)):
+            self._published.discard((room_id, post.round_id, post.kind.value, index))
+        if post.kind == PostKind.ANNOUNCEMENT and len(parts) == 1 and sent:
+            self._announcements[(room_id, post.round_id)] = sent[0]
+
+    async def _edit_announcement(self, room_id: str, post: RoundPost) -> None:
+        original = self._announcements.get((room_id, post.round_id))
+        if original is None:
+            return
+        announcement = await self.engine.build_post(post.round_id, PostKind.ANNOUNCEMENT)
+        if announcement is None:
+            return
+        contents = message_contents(announcement.text + "\n\n" + post.text)
+        if len(contents) != 1:
+            return
+        new = contents[0]
+        content = {
+            **new,
+            "body": "* " + new["body"],
+            "formatted_body": "* " + new["formatted_body"],
+            "m.new_content": new,
+            "m.relates_to": {"rel_type": "m.replace", "event_id": original},
+        }
+        await self._room_send(room_id, content)
+
+
+def _png_size(data: bytes) -> dict[str, int]:
+    """Width and height of a PNG (from its IHDR chunk), for clients that lay images out."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
+        return {
+            "w": int.from_bytes(data[16:20], "big"),
+            "h": int.from_bytes(data[20:24], "big"),
+        }
+    return {}
