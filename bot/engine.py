@@ -13,6 +13,7 @@ import logging
 import random
 import secrets
 import time
+import unicodedata
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -323,6 +324,13 @@ class Engine:
 
         lowered = word.strip().lower()
         stance = STANCE_ALIASES.get(lowered, lowered)
+        if stance not in r.stances:
+            # Members may also type a stance's label, with or without accents ("États").
+            wanted = _fold(word)
+            for candidate in r.stances:
+                if wanted in (_fold(candidate), _fold(self.stance_label(r.debate_id, candidate))):
+                    stance = candidate
+                    break
         if stance not in r.stances:
             raise EngineError(
                 "unknown_stance",
@@ -1126,7 +1134,10 @@ class Engine:
                     context=context,
                     source=source,
                     closes=closes,
-                    stances=", ".join(label for _, label in labels),
+                    stances=", ".join(
+                        label if _fold(label) == _fold(s) else f"{label} (`{s}`)"
+                        for s, label in labels
+                    ),
                     code=info.code,
                 )
             )
@@ -1167,6 +1178,13 @@ class Engine:
             statement_voting=debate.statement_voting if debate else True,
             argument_max_chars=debate.argument_max_chars if debate else 1000,
         )
+
+
+def _fold(text: str) -> str:
+    """Lowercase without accents, dashes as spaces: how people type a stance."""
+    decomposed = unicodedata.normalize("NFKD", text.strip().lower())
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(plain.replace("-", " ").split())
 
 
 def _chart(summary: dict[str, Any]) -> Attachment | None:

@@ -283,3 +283,18 @@ async def test_one_process_per_database(
     with pytest.raises(InstanceLockError, match="already running"):
         await second.start()
     second.db.close()
+
+
+async def test_stances_by_id_alias_or_label(
+    db_url: str, config_factory: Any, app_factory: Any
+) -> None:
+    app, _ = await app_factory(config_factory(database_url=db_url))
+    await open_round(app)
+    r = app.engine.open_rounds()[0]
+    english = {"pour": "for", "contre": "against", "nuance": "mixed", "abstention": "abstain"}
+    for stance in r.stances:
+        label = app.engine.stance_label(r.debate_id, stance)
+        assert app.engine.parse_stance(r, stance) == stance
+        assert app.engine.parse_stance(r, label.upper()) == stance
+        if stance in english:
+            assert app.engine.parse_stance(r, english[stance]) == stance
