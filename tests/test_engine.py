@@ -6,10 +6,13 @@ import asyncio
 import json
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
 from bot.app import App
+from bot.config import CronSchedule
+from bot.lifecycle import Action
 from bot.models import RoundState, table
 
 
@@ -227,7 +230,7 @@ async def test_downtime_recovery(db_url: str, config_factory: Any, app_factory: 
     debate = config.debates[0]
     now = engine.clock()
     overdue = await engine._create_round(debate, now - timedelta(hours=2), "schedule")
-    await engine.apply(overdue, __import__("bot.lifecycle").lifecycle.Action.OPEN)
+    await engine.apply(overdue, Action.OPEN)
     late = await engine._create_round(debate, now - timedelta(minutes=30), "schedule")
     stale = await engine._create_round(debate, now - timedelta(hours=3), "schedule")
 
@@ -298,3 +301,40 @@ async def test_stances_by_id_alias_or_label(
         assert app.engine.parse_stance(r, label.upper()) == stance
         if stance in english:
             assert app.engine.parse_stance(r, english[stance]) == stance
+
+
+async def test_scheduler_closes_the_round_on_time(config_factory: Any, app_factory: Any) -> None:
+    config = config_factory()
+    debates = [config.debates[0].model_copy(update={"round_duration": timedelta(seconds=2)})]
+    app, out = await app_factory(config.model_copy(update={"debates": debates}))
+    round_id = await open_round(app)
+    stance = app.engine.open_rounds()[0].stances[0]
+    await say(app, f"@bob dm !position {stance}")
+    for _ in range(100):
+        info = await app.engine.round_info(round_id)
+        if info is not None and info.state == RoundState.SUMMARISED:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("the round was not closed by its scheduled job")
+    for _ in range(50):
+        if "Synthèse du tour" in out.getvalue():
+            break
+        await asyncio.sleep(0.1)
+    assert "Synthèse du tour" in out.getvalue()
+    # Too few participants for a breakdown: the tally is withheld.
+    assert "Trop peu de participants" in out.getvalue()
+
+
+async def test_scheduled_debate_gets_its_next_round(config_factory: Any, app_factory: Any) -> None:
+    config = config_factory()
+    debates = [config.debates[0].model_copy(update={"schedule": CronSchedule(cron="0 18 * * 1")})]
+    app, _ = await app_factory(config.model_copy(update={"debates": debates}))
+    rounds = await app.engine.list_rounds()
+    assert len(rounds) == 1 and rounds[0].state == RoundState.SCHEDULED
+    local = rounds[0].opens_at.replace(tzinfo=ZoneInfo("UTC"))
+    local = local.astimezone(config.tz)
+    assert (local.weekday(), local.hour, local.minute) == (0, 18, 0)
+    # Restarting does not schedule it twice.
+    await app.engine.ensure_scheduled()
+    assert len(await app.engine.list_rounds()) == 1
