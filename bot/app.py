@@ -181,17 +181,18 @@ class App:
     async def stop(self) -> None:
         """Stop taking input, flush every acknowledged write, close the database."""
         await self.scheduler.stop()
-        for adapter in self.adapters.values():
-            try:
-                await adapter.stop()
-            except Exception:
-                log.exception("adapter did not stop cleanly")
         if self._started:
+            # Flush owed posts while the adapters are still connected.
             try:
                 await asyncio.wait_for(self.publisher.deliver(), timeout=10)
             except Exception:
                 log.warning("some posts stay in the outbox for the next start")
         await self.publisher.stop()
+        for adapter in self.adapters.values():
+            try:
+                await adapter.stop()
+            except Exception:
+                log.exception("adapter did not stop cleanly")
         await self.engine.stop()
         self.instance_lock.release()
         self.db.close()

@@ -301,6 +301,10 @@ class Engine:
         codes = ", ".join(sorted(r.code for r in candidates))
         raise EngineError("ambiguous_round", codes=codes)
 
+    def open_round_by_id(self, round_id: int) -> OpenRound | None:
+        """The open round with this id, or None once it is closed (or never opened)."""
+        return self._open.get(round_id)
+
     def _require_open(self, round_id: int) -> OpenRound:
         r = self._open.get(round_id)
         if r is None:
@@ -518,8 +522,9 @@ class Engine:
         self._require_voting(r)
         participant = self._participant(r, platform, user_id)
         info = r.arguments.get(argument_id)
-        if info is None or info[2]:
-            raise EngineError("unknown_argument", number="?", code=r.code)
+        if info is None or info[2] or argument_id < 0:
+            number = info[0] if info is not None else "?"
+            raise EngineError("unknown_argument", number=number, code=r.code)
         if info[1] == participant:
             raise EngineError("vote_own")
         try:

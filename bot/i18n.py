@@ -63,8 +63,7 @@ CATALOGUES: dict[str, dict[str, str]] = {
         ),
         "no_open_round": "Aucun tour de débat n'est ouvert en ce moment.",
         "ambiguous_round": (
-            "Plusieurs tours sont ouverts ({codes}). Précisez le code : `!position <code>"
-            " <position> [argument]`."
+            "Plusieurs tours sont ouverts ({codes}) : précisez le code du tour qui vous intéresse."
         ),
         "unknown_round": "Aucun tour ouvert ne porte le code {code}.",
         "round_closed": "Ce tour est fermé : les réponses ne sont plus acceptées.",
@@ -161,10 +160,7 @@ CATALOGUES: dict[str, dict[str, str]] = {
             " start again."
         ),
         "no_open_round": "No debate round is open right now.",
-        "ambiguous_round": (
-            "Several rounds are open ({codes}). Give the code: `!position <code> <stance>"
-            " [argument]`."
-        ),
+        "ambiguous_round": "Several rounds are open ({codes}): give the code of the round.",
         "unknown_round": "No open round has the code {code}.",
         "round_closed": "This round is closed: answers are no longer accepted.",
         "rate_limited": "Too many requests in a short time. Try again in a minute.",

@@ -1,0 +1,832 @@
+"""The Discord adapter: the bot's posts as embeds and buttons, members' answers as interactions.
+
+:class:`DiscordAdapter` is the :class:`~bot.ports.ChatPort` for Discord. It owns a
+:class:`DebateBot` (a :class:`discord.ext.commands.Bot`) that loads the extensions in ``cogs/``
+(the ``/debat`` commands and the persistent buttons) and syncs the application commands once, in
+``setup_hook``. The bot asks for no privileged intent and never receives ordinary messages:
+members act through slash commands, buttons and modals only, and every answer to a member is
+ephemeral.
+
+Rendering rules shared with the cogs live here: Discord's size limits, escaping member text,
+answering an interaction privately, telling moderators apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import logging
+import os
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, cast
+from zoneinfo import ZoneInfo
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.engine import EngineError
+from bot.events import Attachment, ChannelRef, PostKind, RoundPost
+from bot.text import escape_markdown, split_text
+
+if TYPE_CHECKING:
+    from bot.app import App
+    from bot.config import DiscordConfig
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "discord"
+EXTENSIONS = ("cogs.debate", "cogs.moderation")
+ANNOUNCEMENTS_FILE = "discord-announcements.json"
+
+# Discord's limits (https://discord.com/developers/docs/resources/message).
+MESSAGE_LIMIT = 2000
+EMBED_TITLE_LIMIT = 256
+EMBED_DESCRIPTION_LIMIT = 4096
+EMBED_FOOTER_LIMIT = 2048
+EMBED_TOTAL_LIMIT = 6000
+EMBEDS_PER_MESSAGE = 10
+CONTEXT_EXCERPT = 900
+# A summary longer than this many messages is cut: the full text is one export away.
+SUMMARY_MESSAGES_MAX = 3
+COLOUR = discord.Colour(0x4C72B0)
+# Set on the client as the default, and passed explicitly where discord.py would otherwise
+# leave it out (edits of the bot's own messages).
+NO_MENTIONS = discord.AllowedMentions.none()
+UTC = ZoneInfo("UTC")
+
+
+# What the bot needs in the channels it posts to (docs/discord.md says why, one by one).
+BOT_PERMISSIONS = discord.Permissions(
+    view_channel=True,
+    send_messages=True,
+    embed_links=True,
+    attach_files=True,
+    read_message_history=True,
+)
+SCOPES = ("bot", "applications.commands")
+
+
+def invite_url(application_id: int) -> str:
+    """The link that adds the bot to a server with its scopes and permissions."""
+    return discord.utils.oauth_url(application_id, permissions=BOT_PERMISSIONS, scopes=SCOPES)
+
+
+class DiscordConfigError(RuntimeError):
+    """The Discord adapter cannot start with this configuration or environment."""
+
+
+# ---------------------------------------------------------------------------------- texts
+
+# What only the Discord adapter says (buttons, modals, slash-command answers). Everything a
+# member is refused with comes from the engine's catalogue (``EngineError.render``).
+TEXTS: dict[str, dict[str, str]] = {
+    "fr": {
+        "button_argue": "Argumenter",
+        "button_vote": "Voter sur les arguments",
+        "button_mine": "Ma position",
+        "button_withdraw": "Retirer ma participation",
+        "button_withdraw_confirm": "Oui, tout retirer",
+        "button_agree": "D'accord",
+        "button_disagree": "Pas d'accord",
+        "button_pass": "Passer",
+        "button_hide": "Masquer",
+        "button_restore": "Rétablir",
+        "button_back": "Retour à la liste",
+        "button_previous": "Précédents",
+        "button_next": "Suivants",
+        "modal_title": "Argument — tour {code}",
+        "modal_label": "Votre argument (publié sans votre nom)",
+        "modal_placeholder": "Un argument à la fois, {max} caractères au plus.",
+        "field_closes": "Clôture",
+        "field_participation": "Participations",
+        "field_code": "Code du tour",
+        "announcement_footer": (
+            "Vos réponses ne sont visibles que par vous et sont enregistrées anonymement."
+        ),
+        "announcement_closed": "Tour fermé : la synthèse est publiée ci-dessous.",
+        "reminder": "⏰ Rappel : le tour **{code}** ferme {relative}.\n« {question} »",
+        "position_hint": (
+            "Vous pouvez ajouter un argument avec « Argumenter » ou changer de position à"
+            " tout moment."
+        ),
+        "vote_prompt": "**Argument n° {number}** ({remaining} restant(s)) :",
+        "vote_recorded": "Vote enregistré.",
+        "withdraw_confirm": (
+            "Retirer votre position, vos arguments et vos votes du tour {code} ? C'est définitif."
+        ),
+        "rounds_none": "Aucun tour de débat n'est ouvert en ce moment.",
+        "rounds_header": "**Tours ouverts**",
+        "rounds_line": "• **{code}** — {question} — ferme {relative} {channels}",
+        "moderation_header": "Arguments du tour {code} ({count}) — page {page}/{pages}",
+        "moderation_hint": "Choisissez un argument pour le masquer ou le rétablir.",
+        "moderation_none": "Aucun argument dans le tour {code} pour l'instant.",
+        "moderation_pick": "Choisir un argument",
+        "moderation_visible": "visible",
+        "moderation_hidden": "masqué",
+        "moderation_argument": "**Argument n° {number}** ({status}) :",
+        "summary_more": (
+            "… La synthèse complète est dans l'export : `/debat exporter` (modération)."
+        ),
+        "error": "Une erreur inattendue est survenue. Réessayez dans un instant.",
+        "help": (
+            "**Participer au débat** (vos réponses sont anonymes et visibles par vous seul)\n"
+            "• Les boutons sous l'annonce du tour : une position, « Argumenter »,"
+            " « Voter sur les arguments », « Ma position »\n"
+            "• `/debat position` — donner ou changer votre position, avec un argument"
+            " facultatif\n"
+            "• `/debat ma-position` — voir votre position et vos arguments\n"
+            "• `/debat retirer` — retirer votre position, vos arguments et vos votes\n"
+            "• `/debat voter` — voter sur les arguments des autres\n"
+            "• `/debat rounds` — les tours ouverts\n"
+            "Si plusieurs tours sont ouverts, précisez le tour avec l'option `tour`."
+        ),
+        "help_moderator": (
+            "**Modération**\n"
+            "• `/debat ouvrir` — ouvrir un tour maintenant\n"
+            "• `/debat fermer` — fermer le tour et publier la synthèse\n"
+            "• `/debat prolonger` — prolonger (ex. `2h`, `1d`)\n"
+            "• `/debat exporter` — exporter la synthèse (md, csv, json, html)\n"
+            "• `/debat moderation` — masquer ou rétablir un argument"
+        ),
+    },
+    "en": {
+        "button_argue": "Add an argument",
+        "button_vote": "Vote on arguments",
+        "button_mine": "My position",
+        "button_withdraw": "Withdraw my participation",
+        "button_withdraw_confirm": "Yes, withdraw everything",
+        "button_agree": "Agree",
+        "button_disagree": "Disagree",
+        "button_pass": "Pass",
+        "button_hide": "Hide",
+        "button_restore": "Restore",
+        "button_back": "Back to the list",
+        "button_previous": "Previous",
+        "button_next": "Next",
+        "modal_title": "Argument — round {code}",
+        "modal_label": "Your argument (published without your name)",
+        "modal_placeholder": "One argument at a time, at most {max} characters.",
+        "field_closes": "Closes",
+        "field_participation": "Participants",
+        "field_code": "Round code",
+        "announcement_footer": "Only you see your answers; they are recorded anonymously.",
+        "announcement_closed": "Round closed: the summary is posted below.",
+        "reminder": "⏰ Reminder: round **{code}** closes {relative}.\n“{question}”",
+        "position_hint": (
+            "You can add an argument with “Add an argument” or change your stance at any time."
+        ),
+        "vote_prompt": "**Argument #{number}** ({remaining} left):",
+        "vote_recorded": "Vote recorded.",
+        "withdraw_confirm": (
+            "Withdraw your stance, arguments and votes in round {code}? This cannot be undone."
+        ),
+        "rounds_none": "No debate round is open right now.",
+        "rounds_header": "**Open rounds**",
+        "rounds_line": "• **{code}** — {question} — closes {relative} {channels}",
+        "moderation_header": "Arguments of round {code} ({count}) — page {page}/{pages}",
+        "moderation_hint": "Pick an argument to hide or restore it.",
+        "moderation_none": "No argument in round {code} yet.",
+        "moderation_pick": "Pick an argument",
+        "moderation_visible": "visible",
+        "moderation_hidden": "hidden",
+        "moderation_argument": "**Argument #{number}** ({status}):",
+        "summary_more": "… The full summary is in the export: `/debat exporter` (moderators).",
+        "error": "Something went wrong. Please try again in a moment.",
+        "help": (
+            "**Taking part** (your answers are anonymous and only you see them)\n"
+            "• The buttons under the round announcement: a stance, “Add an argument”,"
+            " “Vote on arguments”, “My position”\n"
+            "• `/debate position` — give or change your stance, with an optional argument\n"
+            "• `/debate my-position` — see your stance and arguments\n"
+            "• `/debate withdraw` — withdraw your stance, arguments and votes\n"
+            "• `/debate vote` — vote on other members' arguments\n"
+            "• `/debate rounds` — the open rounds\n"
+            "When several rounds are open, name the round with the `round` option."
+        ),
+        "help_moderator": (
+            "**Moderation**\n"
+            "• `/debate open` — open a round now\n"
+            "• `/debate close` — close the round and post the summary\n"
+            "• `/debate extend` — extend (e.g. `2h`, `1d`)\n"
+            "• `/debate export` — export the summary (md, csv, json, html)\n"
+            "• `/debate moderation` — hide or restore an argument"
+        ),
+    },
+}
+
+# English names and descriptions of the application commands, keyed by their French default
+# (the string given to ``locale_str`` in the cogs). ``tests/discord`` checks that every
+# localisable string the cogs sync has an entry here.
+COMMAND_TRANSLATIONS_EN: dict[str, str] = {
+    "debat": "debate",
+    "Débats citoyens : donner sa position, voter, consulter les tours": (
+        "Civic debates: give your stance, vote, see the rounds"
+    ),
+    "position": "position",
+    "Donner ou changer votre position (anonyme), avec un argument facultatif": (
+        "Give or change your stance (anonymous), with an optional argument"
+    ),
+    "Votre position": "stance",
+    "Un argument facultatif, publié sans votre nom": (
+        "An optional argument, published without your name"
+    ),
+    "argument": "argument",
+    "tour": "round",
+    "Code du tour (seulement si plusieurs tours sont ouverts)": (
+        "Round code (only when several rounds are open)"
+    ),
+    "ma-position": "my-position",
+    "Voir votre position et vos arguments": "See your stance and arguments",
+    "retirer": "withdraw",
+    "Retirer votre position, vos arguments et vos votes": (
+        "Withdraw your stance, arguments and votes"
+    ),
+    "voter": "vote",
+    "Voter sur les arguments des autres participants": "Vote on other participants' arguments",
+    "rounds": "rounds",
+    "Les tours de débat ouverts": "The open debate rounds",
+    "aide": "help",
+    "Comment participer": "How to take part",
+    "ouvrir": "open",
+    "Ouvrir un tour maintenant (modération)": "Open a round now (moderators)",
+    "debat-id": "debate",
+    "Le débat dont ouvrir un tour": "The debate to open a round of",
+    "fermer": "close",
+    "Fermer le tour et publier la synthèse (modération)": (
+        "Close the round and post the summary (moderators)"
+    ),
+    "prolonger": "extend",
+    "Prolonger le tour (modération)": "Extend the round (moderators)",
+    "duree": "duration",
+    "Durée à ajouter, par exemple 2h ou 1d": "Time to add, e.g. 2h or 1d",
+    "exporter": "export",
+    "Exporter la synthèse d'un tour fermé (modération)": (
+        "Export the summary of a closed round (moderators)"
+    ),
+    "format": "format",
+    "Format du fichier": "File format",
+    "Code du tour (par défaut le dernier tour fermé de ce salon)": (
+        "Round code (default: the latest closed round of this channel)"
+    ),
+    "Markdown (.md)": "Markdown (.md)",
+    "CSV (tableur)": "CSV (spreadsheet)",
+    "JSON (données)": "JSON (data)",
+    "HTML (page web)": "HTML (web page)",
+    "moderation": "moderation",
+    "Masquer ou rétablir un argument (modération)": "Hide or restore an argument (moderators)",
+}
+
+_ENGLISH = (discord.Locale.american_english, discord.Locale.british_english)
+
+
+class CommandTranslator(app_commands.Translator):
+    """French names and descriptions by default, English for English-speaking clients."""
+
+    async def translate(
+        self,
+        string: app_commands.locale_str,
+        locale: discord.Locale,
+        context: app_commands.TranslationContextTypes,
+    ) -> str | None:
+        if locale in _ENGLISH:
+            return COMMAND_TRANSLATIONS_EN.get(string.message)
+        if locale is discord.Locale.french:
+            return string.message
+        return None
+
+
+class DiscordTexts:
+    """The Discord adapter's own sentences in the configured language."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language if language in TEXTS else "fr"
+        self._catalogue = TEXTS[self.language]
+
+    def __call__(self, key: str, **fields: Any) -> str:
+        return self._catalogue[key].format(**fields)
+
+
+# ---------------------------------------------------------------------------------- helpers
+
+
+def escape_member_text(text: str) -> str:
+    """Member text as typed: Markdown escaped, mentions of every kind neutralised."""
+    return discord.utils.escape_mentions(escape_markdown(text))
+
+
+def fit(text: str, limit: int) -> str:
+    """``text`` shortened to ``limit`` characters at a word boundary, with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 2]
+    space = max(cut.rfind(" "), cut.rfind("\n"))
+    if space > limit // 2:
+        return cut[:space].rstrip() + " …"  # whole words, then the ellipsis
+    return text[: limit - 1] + "…"  # one very long word: cut it
+
+
+def timestamp(moment: datetime, style: str = "R") -> str:
+    """A Discord timestamp (shown in each reader's own time zone) for a naive UTC time."""
+    epoch = int(moment.replace(tzinfo=UTC).timestamp())
+    return f"<t:{epoch}:{style}>"
+
+
+def split_message(text: str) -> list[str]:
+    """``text`` in chunks Discord accepts as message content, never cutting a word."""
+    return split_text(text, MESSAGE_LIMIT) or [""]
+
+
+def take(text: str, limit: int) -> tuple[str, str]:
+    """The longest head of ``text`` within ``limit`` that ends between words, and the rest."""
+    if len(text) <= limit:
+        return text, ""
+    head = split_text(text, limit)[0]
+    return head, text[len(head) :].lstrip()
+
+
+def member_id(interaction: discord.Interaction[Any]) -> str:
+    """The platform user id, handed to the engine (which turns it into a pseudonym at once)."""
+    return str(interaction.user.id)
+
+
+def channel_ref(interaction: discord.Interaction[Any]) -> ChannelRef | None:
+    return (
+        None
+        if interaction.channel_id is None
+        else ChannelRef(PLATFORM, str(interaction.channel_id))
+    )
+
+
+def is_moderator(interaction: discord.Interaction[Any], settings: DiscordConfig) -> bool:
+    """Manage Server (or Administrator) in this channel, or one of the moderator roles."""
+    if interaction.guild_id is None:
+        return False
+    permissions = interaction.permissions
+    if permissions.manage_guild or permissions.administrator:
+        return True
+    roles = getattr(interaction.user, "roles", [])
+    wanted = set(settings.moderator_role_ids)
+    return any(role.id in wanted for role in roles)
+
+
+def to_file(attachment: Attachment) -> discord.File:
+    return discord.File(io.BytesIO(attachment.data), filename=Path(attachment.filename).name)
+
+
+async def answer(
+    interaction: discord.Interaction[Any],
+    text: str,
+    *,
+    embed: discord.Embed | None = None,
+    view: discord.ui.View | None = None,
+    files: Sequence[Attachment] = (),
+) -> None:
+    """Answer privately: the deferred response, or a new ephemeral one; long text is split.
+
+    After a defer the first chunk replaces the "thinking" message (or the message whose button
+    was clicked) and the view, if any, goes with it; further chunks follow as ephemeral
+    follow-ups.
+    """
+    chunks = split_message(text)
+    first, rest = chunks[0], chunks[1:]
+    attachments = [to_file(a) for a in files]
+    if interaction.response.is_done():
+        await interaction.edit_original_response(
+            content=first, embed=embed, view=view, attachments=attachments
+        )
+    else:
+        extra: dict[str, Any] = {}
+        if embed is not None:
+            extra["embed"] = embed
+        if view is not None:
+            extra["view"] = view
+        if attachments:
+            extra["files"] = attachments
+        await interaction.response.send_message(first, ephemeral=True, **extra)
+    for chunk in rest:
+        await interaction.followup.send(chunk, ephemeral=True)
+
+
+async def refuse(interaction: discord.Interaction[Any], error: EngineError) -> None:
+    """Answer privately with the engine's localised explanation."""
+    adapter = adapter_of(interaction)
+    await answer(interaction, error.render(adapter.messages))
+
+
+def adapter_of(interaction: discord.Interaction[Any]) -> DiscordAdapter:
+    client = interaction.client
+    if not isinstance(client, DebateBot):
+        raise TypeError("the interaction does not come from the debate bot")
+    return client.adapter
+
+
+class AnnouncementViews(Protocol):
+    """The cog that knows the announcement's buttons (``cogs.debate``)."""
+
+    def announcement_view(self, post: RoundPost) -> discord.ui.View: ...
+
+
+# ---------------------------------------------------------------------------------- storage
+
+
+class AnnouncementStore:
+    """The message id of each announcement the bot posted, per round and channel.
+
+    Kept in a small JSON file in the data directory so that a restarted bot still edits the
+    same message. These are ids of the bot's own messages, never member data.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._ids: dict[str, int] | None = None
+        self._lock = asyncio.Lock()
+
+    @staticmethod
+    def _key(round_id: int, channel_id: int) -> str:
+        return f"{round_id}:{channel_id}"
+
+    async def _load(self) -> dict[str, int]:
+        if self._ids is None:
+            self._ids = await asyncio.to_thread(self._read)
+        return self._ids
+
+    def _read(self) -> dict[str, int]:
+        try:
+            raw = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            log.warning("%s is unreadable (%s); announcements will not be edited", self.path, exc)
+            return {}
+        return {str(k): int(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
+
+    def _write(self, ids: dict[str, int]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(ids, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, self.path)
+
+    async def get(self, round_id: int, channel_id: int) -> int | None:
+        async with self._lock:
+            return (await self._load()).get(self._key(round_id, channel_id))
+
+    async def remember(self, round_id: int, channel_id: int, message_id: int) -> None:
+        async with self._lock:
+            ids = dict(await self._load())
+            ids[self._key(round_id, channel_id)] = message_id
+            await asyncio.to_thread(self._write, ids)
+            self._ids = ids
+
+    async def keep_only(self, round_ids: set[int]) -> None:
+        """Forget the announcements of rounds that no longer exist (purged)."""
+        async with self._lock:
+            ids = await self._load()
+            kept = {k: v for k, v in ids.items() if int(k.split(":", 1)[0]) in round_ids}
+            if kept != ids:
+                await asyncio.to_thread(self._write, kept)
+            self._ids = kept
+
+    async def forget(self, round_id: int, channel_id: int) -> None:
+        async with self._lock:
+            ids = dict(await self._load())
+            if ids.pop(self._key(round_id, channel_id), None) is not None:
+                await asyncio.to_thread(self._write, ids)
+            self._ids = ids
+
+
+# ---------------------------------------------------------------------------------- the bot
+
+
+class DebateTree(app_commands.CommandTree["DebateBot"]):
+    """Turns failed checks and unexpected errors into a private answer."""
+
+    async def on_error(
+        self, interaction: discord.Interaction[DebateBot], error: app_commands.AppCommandError
+    ) -> None:
+        adapter = self.client.adapter
+        original = getattr(error, "original", error)
+        if isinstance(original, EngineError):
+            text = original.render(adapter.messages)
+        elif isinstance(error, app_commands.CheckFailure):
+            text = adapter.messages("not_moderator")
+        else:
+            command = interaction.command.qualified_name if interaction.command else "?"
+            log.error("/%s failed", command, exc_info=original)
+            text = adapter.texts("error")
+        with contextlib.suppress(discord.HTTPException):
+            await answer(interaction, text)
+
+
+class DebateBot(commands.Bot):
+    """The discord.py client: guilds intent only, no message cache, mentions disabled."""
+
+    def __init__(self, adapter: DiscordAdapter) -> None:
+        # The bot never joins a voice channel: no warning about missing voice libraries.
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
+        intents = discord.Intents.none()
+        intents.guilds = True
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            help_command=None,
+            intents=intents,
+            tree_cls=DebateTree,
+            allowed_mentions=NO_MENTIONS,
+            max_messages=None,
+            member_cache_flags=discord.MemberCacheFlags.none(),
+            chunk_guilds_at_startup=False,
+        )
+        self.adapter = adapter
+
+    async def setup_hook(self) -> None:
+        # Runs once per login, never on reconnects: the right place for the command sync
+        # (``on_ready`` fires again after every reconnect and would burn the daily limits).
+        await self.tree.set_translator(CommandTranslator())
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        await self.adapter.sync_commands()
+
+
+# ---------------------------------------------------------------------------------- adapter
+
+
+class DiscordAdapter:
+    """The :class:`~bot.ports.ChatPort` for Discord."""
+
+    platform = PLATFORM
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.engine = app.engine
+        self.settings = app.config.platforms.discord
+        self.messages = app.engine.messages
+        self.texts = DiscordTexts(app.config.language)
+        self.announcements = AnnouncementStore(app.config.data_dir / ANNOUNCEMENTS_FILE)
+        self.bot = DebateBot(self)
+        self._gateway: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def token(self) -> str:
+        name = self.settings.token_env
+        token = os.environ.get(name, "").strip()
+        if not token:
+            raise DiscordConfigError(
+                f"the Discord bot token is missing: set the environment variable {name} "
+                "(platforms.discord.token_env) to the token from the developer portal"
+            )
+        return token
+
+    async def start(self) -> None:
+        """Log in (REST), run ``setup_hook``, then keep the gateway connection in a task.
+
+        Logging in first makes a bad token fail the start loudly; the gateway connection
+        reconnects by itself for as long as the bot runs.
+        """
+        try:
+            await self.bot.login(self.token())
+        except Exception:
+            await self.bot.close()  # the HTTP session opened by the attempt
+            raise
+        await self.announcements.keep_only({r.id for r in await self.engine.list_rounds()})
+        self._gateway = asyncio.get_running_loop().create_task(
+            self._run_gateway(), name="discord-gateway"
+        )
+
+    async def _run_gateway(self) -> None:
+        try:
+            await self.bot.connect(reconnect=True)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("the Discord gateway connection stopped")
+
+    async def stop(self) -> None:
+        await self.bot.close()
+        if self._gateway is not None:
+            self._gateway.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._gateway
+            self._gateway = None
+
+    async def sync_commands(self) -> None:
+        """Register the application commands in each configured guild (instant), and
+        globally only when asked (global commands take a while to appear)."""
+        tree = self.bot.tree
+        for guild_id in self.settings.guild_ids:
+            guild = discord.Object(id=guild_id)
+            tree.copy_global_to(guild=guild)
+            try:
+                synced = await tree.sync(guild=guild)
+            except discord.Forbidden:
+                log.error(
+                    "cannot register the slash commands in guild %s: invite the bot with the "
+                    "applications.commands scope (see docs/discord.md)",
+                    guild_id,
+                )
+                continue
+            log.info("synced %d application command(s) in guild %s", len(synced), guild_id)
+        if self.settings.sync_commands_globally:
+            synced = await tree.sync()
+            log.info("synced %d global application command(s)", len(synced))
+        elif not self.settings.guild_ids:
+            log.warning(
+                "no platforms.discord.guild_ids and sync_commands_globally is false: the /debat "
+                "commands are not registered anywhere (buttons still work)"
+            )
+
+    # ------------------------------------------------------------------ ChatPort
+
+    async def publish(self, channel: ChannelRef, post: RoundPost) -> None:
+        if channel.platform != PLATFORM:
+            raise ValueError(f"{channel} is not a Discord channel")
+        if self.bot.is_closed() or self.bot.user is None:
+            raise RuntimeError("the Discord adapter is not running; the post stays queued")
+        target = self.bot.get_partial_messageable(int(channel.channel))
+        try:
+            if post.kind == PostKind.ANNOUNCEMENT:
+                await self._announce(target, post)
+            elif post.kind == PostKind.PROGRESS:
+                await self._refresh(target, post)
+            elif post.kind == PostKind.REMINDER:
+                await self._remind(target, post)
+            elif post.kind == PostKind.SUMMARY:
+                await self._summarise(target, post)
+            else:
+                await self._close(target, post)
+        except discord.Forbidden as exc:
+            # The outbox retries; say what the organiser has to fix meanwhile.
+            raise RuntimeError(
+                f"the bot may not post in Discord channel {target.id}: give it View Channel, "
+                "Send Messages, Embed Links, Attach Files and Read Message History there "
+                "(docs/discord.md)"
+            ) from exc
+
+    def _is_open(self, round_id: int) -> bool:
+        return any(r.id == round_id for r in self.engine.open_rounds())
+
+    def _components(self) -> AnnouncementViews:
+        cog = self.bot.get_cog("DebateCog")
+        if cog is None:
+            raise RuntimeError("the cogs.debate extension is not loaded")
+        return cast(AnnouncementViews, cog)
+
+    async def _announce(self, target: discord.PartialMessageable, post: RoundPost) -> None:
+        # Delivered late (the bot was down until after the close): no buttons to offer.
+        is_open = self._is_open(post.round_id)
+        embed = self.announcement_embed(post, closed=not is_open)
+        view = self._components().announcement_view(post) if is_open else None
+        known = await self.announcements.get(post.round_id, target.id)
+        if known is not None:
+            # A retried delivery (the first attempt posted but was not marked delivered):
+            # edit that message rather than announce twice.
+            with contextlib.suppress(discord.NotFound):
+                await target.get_partial_message(known).edit(
+                    embed=embed, view=view, allowed_mentions=NO_MENTIONS
+                )
+                return
+        if view is None:
+            message = await target.send(embed=embed)
+        else:
+            message = await target.send(embed=embed, view=view)
+        await self.announcements.remember(post.round_id, target.id, message.id)
+
+    async def _refresh(self, target: discord.PartialMessageable, post: RoundPost) -> None:
+        """Edit the participation count (and close time) into the announcement."""
+        known = await self.announcements.get(post.round_id, target.id)
+        if known is None:
+            log.info("no announcement of round %s in %s to refresh", post.round_id, target.id)
+            return
+        embed = self.announcement_embed(post, closed=not self._is_open(post.round_id))
+        try:
+            await target.get_partial_message(known).edit(embed=embed, allowed_mentions=NO_MENTIONS)
+        except discord.NotFound:
+            # Deleted by someone; later refreshes have nothing to edit either.
+            await self.announcements.forget(post.round_id, target.id)
+
+    async def _remind(self, target: discord.PartialMessageable, post: RoundPost) -> None:
+        text = self.texts(
+            "reminder",
+            code=post.round_code,
+            relative=timestamp(post.closes_at),
+            question=post.question,
+        )
+        known = await self.announcements.get(post.round_id, target.id)
+        reference = (
+            None
+            if known is None
+            else discord.MessageReference(
+                message_id=known, channel_id=target.id, fail_if_not_exists=False
+            )
+        )
+        chunks = split_message(text)
+        for index, chunk in enumerate(chunks):
+            if index == 0 and reference is not None:
+                await target.send(chunk, reference=reference)
+            else:
+                await target.send(chunk)
+
+    async def _summarise(self, target: discord.PartialMessageable, post: RoundPost) -> None:
+        batches = self.summary_embeds(post)
+        files = [to_file(a) for a in post.attachments]
+        for index, embeds in enumerate(batches):
+            if index == 0 and files:
+                await target.send(embeds=embeds, files=files)
+            else:
+                await target.send(embeds=embeds)
+        await self._mark_closed(target, post)
+
+    async def _close(self, target: discord.PartialMessageable, post: RoundPost) -> None:
+        for chunk in split_message(post.text):
+            await target.send(chunk)
+        await self._mark_closed(target, post)
+
+    async def _mark_closed(self, target: discord.PartialMessageable, post: RoundPost) -> None:
+        """Take the buttons off the announcement (best effort: the post itself is out)."""
+        known = await self.announcements.get(post.round_id, target.id)
+        if known is None:
+            return
+        try:
+            await target.get_partial_message(known).edit(
+                embed=self.announcement_embed(post, closed=True),
+                view=None,
+                allowed_mentions=NO_MENTIONS,
+            )
+        except discord.HTTPException as exc:
+            log.warning("could not close the announcement of round %s: %s", post.round_id, exc)
+
+    # ------------------------------------------------------------------ rendering
+
+    def announcement_embed(self, post: RoundPost, *, closed: bool = False) -> discord.Embed:
+        t = self.texts
+        title = fit(
+            self.messages("announcement_title", title=post.debate_title, code=post.round_code),
+            EMBED_TITLE_LIMIT,
+        )
+        parts = [f"**{fit(post.question, 1000)}**"]
+        if post.context:
+            excerpt = fit(" ".join(post.context.split()), CONTEXT_EXCERPT)
+            parts.append("> " + excerpt)
+        if post.source:
+            parts.append(f"*{fit(post.source, 500)}*")
+        if closed:
+            parts.append(f"**{t('announcement_closed')}**")
+        embed = discord.Embed(
+            title=title,
+            description=fit("\n\n".join(parts), EMBED_DESCRIPTION_LIMIT),
+            colour=discord.Colour.dark_grey() if closed else COLOUR,
+        )
+        embed.add_field(
+            name=t("field_closes"),
+            value=f"{timestamp(post.closes_at, 'f')} ({timestamp(post.closes_at)})",
+            inline=True,
+        )
+        embed.add_field(
+            name=t("field_participation"), value=str(post.participation or 0), inline=True
+        )
+        embed.add_field(name=t("field_code"), value=f"`{post.round_code}`", inline=True)
+        embed.set_footer(text=fit(t("announcement_footer"), EMBED_FOOTER_LIMIT))
+        return embed
+
+    def summary_embeds(self, post: RoundPost) -> list[list[discord.Embed]]:
+        """The summary as batches of embeds, one batch per message, within Discord's limits.
+
+        Embeds are filled greedily (4,096 characters each, 6,000 a message), cut between
+        words; past ``SUMMARY_MESSAGES_MAX`` messages the text ends with a pointer to the
+        export. The first embed carries the title and the chart (``attachment://``). Member
+        text in ``post.text`` is already escaped by the core.
+        """
+        head, _, body = post.text.partition("\n")
+        title = fit(head.strip().strip("*").strip(), EMBED_TITLE_LIMIT)
+        more = self.texts("summary_more")
+        rest = body.strip()
+        batches: list[list[discord.Embed]] = [[]]
+        size = len(title)
+        truncated = False
+        while rest:
+            budget = EMBED_TOTAL_LIMIT - size
+            if len(batches) == SUMMARY_MESSAGES_MAX and len(rest) > budget and not truncated:
+                rest = fit(rest, budget - len(more) - 2) + "\n\n" + more
+                truncated = True
+            room = min(EMBED_DESCRIPTION_LIMIT, budget)
+            full = len(batches[-1]) >= EMBEDS_PER_MESSAGE or room < min(len(rest), 200)
+            if full and len(batches) < SUMMARY_MESSAGES_MAX:
+                batches.append([])
+                size = 0
+                continue
+            piece, rest = take(rest, room)
+            batches[-1].append(discord.Embed(description=piece, colour=COLOUR))
+            size += len(piece)
+        if not batches[0]:
+            batches[0].append(discord.Embed(colour=COLOUR))
+        first = batches[0][0]
+        first.title = title
+        charts = [a for a in post.attachments if a.mime.startswith("image/")]
+        if charts:
+            first.set_image(url=f"attachment://{Path(charts[0].filename).name}")
+        return batches

@@ -1,0 +1,729 @@
+"""What members use: the ``/debat`` member commands and the persistent buttons.
+
+Every button's custom id names the round (and, for a vote, the argument) it acts on and nothing
+about who clicks it, so any button keeps working after a restart: the component classes are
+``DynamicItem`` s that discord.py rebuilds from the custom id. The argument modal is handled the
+same way, from its custom id, by an ``on_interaction`` listener.
+
+Every answer is ephemeral, and every handler that reaches the database defers first so the
+interaction is acknowledged well within Discord's three seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, Self
+
+import discord
+from discord import app_commands
+from discord.app_commands import locale_str
+from discord.ext import commands
+
+from bot.adapters.discord import (
+    DebateBot,
+    answer,
+    escape_member_text,
+    fit,
+    is_moderator,
+    member_id,
+    refuse,
+    timestamp,
+)
+from bot.engine import VOTE_VALUES, EngineError, OpenRound
+from bot.events import RoundPost
+from cogs import DebatCog, guarded
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "discord"
+_ROUND = r"(?P<round>[0-9]{1,20})"
+STANCE_ID = re.compile(rf"debat:stance:{_ROUND}:(?P<stance>[a-z0-9][a-z0-9-]{{0,63}})")
+ARGUE_ID = re.compile(rf"debat:argue:{_ROUND}")
+VOTE_ID = re.compile(rf"debat:vote:{_ROUND}")
+MINE_ID = re.compile(rf"debat:mine:{_ROUND}")
+WITHDRAW_ID = re.compile(rf"debat:withdraw:{_ROUND}")
+WITHDRAW_CONFIRM_ID = re.compile(rf"debat:withdraw-confirm:{_ROUND}")
+VOTE_ANSWER_ID = re.compile(
+    rf"debat:vote-answer:{_ROUND}:(?P<argument>[0-9]{{1,20}}):(?P<value>agree|disagree|pass)"
+)
+ARGUE_MODAL_ID = re.compile(rf"debat:argue-modal:{_ROUND}")
+ARGUMENT_FIELD = "argument"
+STANCES_PER_ROW = 5
+STANCE_ROWS = 4
+
+Button = discord.ui.Button[discord.ui.View]
+
+
+def _cog(interaction: discord.Interaction[Any]) -> DebateCog:
+    client = interaction.client
+    cog = client.get_cog("DebateCog") if isinstance(client, DebateBot) else None
+    if not isinstance(cog, DebateCog):
+        raise RuntimeError("the cogs.debate extension is not loaded")
+    return cog
+
+
+# ---------------------------------------------------------------------------------- components
+
+
+class StanceButton(discord.ui.DynamicItem[Button], template=STANCE_ID):
+    """Record (or change) a stance: ``debat:stance:<round>:<stance>``."""
+
+    def __init__(
+        self, round_id: int, stance: str, label: str = "", row: int | None = None
+    ) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=fit(label or stance, 80),
+                style=discord.ButtonStyle.primary,
+                custom_id=f"debat:stance:{round_id}:{stance}",
+            ),
+            row=row,
+        )
+        self.round_id = round_id
+        self.stance = stance
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> Self:
+        return cls(int(match["round"]), match["stance"])
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        await guarded(
+            interaction, _cog(interaction).on_stance(interaction, self.round_id, self.stance)
+        )
+
+
+class ArgueButton(discord.ui.DynamicItem[Button], template=ARGUE_ID):
+    """Open the argument modal: ``debat:argue:<round>``."""
+
+    def __init__(self, round_id: int, label: str = "", row: int | None = None) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=label or "…",
+                style=discord.ButtonStyle.secondary,
+                emoji="✍️",
+                custom_id=f"debat:argue:{round_id}",
+            ),
+            row=row,
+        )
+        self.round_id = round_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> Self:
+        return cls(int(match["round"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        await guarded(interaction, _cog(interaction).on_argue(interaction, self.round_id))
+
+
+class VoteButton(discord.ui.DynamicItem[Button], template=VOTE_ID):
+    """Start voting on the arguments: ``debat:vote:<round>``."""
+
+    def __init__(self, round_id: int, label: str = "", row: int | None = None) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=label or "…",
+                style=discord.ButtonStyle.success,
+                emoji="🗳️",
+                custom_id=f"debat:vote:{round_id}",
+            ),
+            row=row,
+        )
+        self.round_id = round_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> Self:
+        return cls(int(match["round"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        await guarded(interaction, _cog(interaction).on_vote_start(interaction, self.round_id))
+
+
+class MineButton(discord.ui.DynamicItem[Button], template=MINE_ID):
+    """Show the member's own position: ``debat:mine:<round>``."""
+
+    def __init__(self, round_id: int, label: str = "", row: int | None = None) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=label or "…",
+                style=discord.ButtonStyle.secondary,
+                emoji="👤",
+                custom_id=f"debat:mine:{round_id}",
+            ),
+            row=row,
+        )
+        self.round_id = round_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> Self:
+        return cls(int(match["round"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        await guarded(interaction, _cog(interaction).on_mine(interaction, self.round_id))
+
+
+class WithdrawButton(discord.ui.DynamicItem[Button], template=WITHDRAW_ID):
+    """Ask for confirmation before withdrawing: ``debat:withdraw:<round>``."""
+
+    def __init__(self, round_id: int, label: str = "", row: int | None = None) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=label or "…",
+                style=discord.ButtonStyle.danger,
+                custom_id=f"debat:withdraw:{round_id}",
+            ),
+            row=row,
+        )
+        self.round_id = round_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> Self:
+        return cls(int(match["round"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        await guarded(interaction, _cog(interaction).on_withdraw(interaction, self.round_id))
+
+
+class WithdrawConfirmButton(discord.ui.DynamicItem[Button], template=WITHDRAW_CONFIRM_ID):
+    """Withdraw stance, arguments and votes: ``debat:withdraw-confirm:<round>``."""
+
+    def __init__(self, round_id: int, label: str = "", row: int | None = None) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=label or "…",
+                style=discord.ButtonStyle.danger,
+                custom_id=f"debat:withdraw-confirm:{round_id}",
+            ),
+            row=row,
+        )
+        self.round_id = round_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> Self:
+        return cls(int(match["round"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        await guarded(
+            interaction, _cog(interaction).on_withdraw_confirm(interaction, self.round_id)
+        )
+
+
+_VOTE_STYLES = {
+    "agree": (discord.ButtonStyle.success, "👍"),
+    "disagree": (discord.ButtonStyle.danger, "👎"),
+    "pass": (discord.ButtonStyle.secondary, "⏭️"),
+}
+
+
+class VoteAnswerButton(discord.ui.DynamicItem[Button], template=VOTE_ANSWER_ID):
+    """Agree / disagree / pass: ``debat:vote-answer:<round>:<argument id>:<value>``."""
+
+    def __init__(self, round_id: int, argument_id: int, value: str, label: str = "") -> None:
+        style, emoji = _VOTE_STYLES[value]
+        super().__init__(
+            discord.ui.Button(
+                label=label or value,
+                style=style,
+                emoji=emoji,
+                custom_id=f"debat:vote-answer:{round_id}:{argument_id}:{value}",
+            )
+        )
+        self.round_id = round_id
+        self.argument_id = argument_id
+        self.value = value
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> Self:
+        return cls(int(match["round"]), int(match["argument"]), match["value"])
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        await guarded(
+            interaction,
+            _cog(interaction).on_vote_answer(
+                interaction, self.round_id, self.argument_id, VOTE_VALUES[self.value]
+            ),
+        )
+
+
+COMPONENTS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
+    StanceButton,
+    ArgueButton,
+    VoteButton,
+    MineButton,
+    WithdrawButton,
+    WithdrawConfirmButton,
+    VoteAnswerButton,
+)
+
+
+class ArgumentModal(discord.ui.Modal):
+    """The form behind "Argumenter"; :meth:`DebateCog.on_interaction` handles the submission."""
+
+    def __init__(self, round_id: int, title: str, label: str, placeholder: str, max_chars: int):
+        super().__init__(title=fit(title, 45), custom_id=f"debat:argue-modal:{round_id}")
+        self.add_item(
+            discord.ui.Label(
+                text=fit(label, 45),
+                component=discord.ui.TextInput(
+                    style=discord.TextStyle.paragraph,
+                    custom_id=ARGUMENT_FIELD,
+                    placeholder=fit(placeholder, 100),
+                    min_length=1,
+                    max_length=max(1, min(max_chars, 4000)),
+                    required=True,
+                ),
+            )
+        )
+
+
+def submitted_text(components: list[dict[str, Any]], custom_id: str) -> str | None:
+    """The value of one text input in a modal submission (action rows or labels)."""
+    for component in components:
+        inner = component.get("components") or (
+            [component["component"]] if "component" in component else []
+        )
+        if inner:
+            found = submitted_text(inner, custom_id)
+            if found is not None:
+                return found
+        elif component.get("custom_id") == custom_id:
+            value = component.get("value")
+            return value if isinstance(value, str) else None
+    return None
+
+
+# ---------------------------------------------------------------------------------- the cog
+
+
+class DebateCog(DebatCog, name="DebateCog"):
+    """Member commands and component handlers."""
+
+    # ------------------------------------------------------------------ views
+
+    def stance_items(self, round_id: int, stances: list[tuple[str, str]]) -> list[StanceButton]:
+        limit = STANCES_PER_ROW * STANCE_ROWS
+        if len(stances) > limit:
+            log.warning("round %s has %d stances; buttons for %d", round_id, len(stances), limit)
+        return [
+            StanceButton(round_id, stance, label, row=index // STANCES_PER_ROW)
+            for index, (stance, label) in enumerate(stances[:limit])
+        ]
+
+    def announcement_view(self, post: RoundPost) -> discord.ui.View:
+        """One button per stance, then Argumenter / Voter sur les arguments / Ma position."""
+        view = discord.ui.View(timeout=None)
+        stances = list(post.stances)
+        for item in self.stance_items(post.round_id, stances):
+            view.add_item(item)
+        row = min(4, (min(len(stances), STANCES_PER_ROW * STANCE_ROWS) - 1) // STANCES_PER_ROW + 1)
+        view.add_item(ArgueButton(post.round_id, self.t("button_argue"), row=row))
+        if post.statement_voting:
+            view.add_item(VoteButton(post.round_id, self.t("button_vote"), row=row))
+        view.add_item(MineButton(post.round_id, self.t("button_mine"), row=row))
+        return view
+
+    def _labels(self, r: OpenRound) -> list[tuple[str, str]]:
+        return [(s, self.engine.stance_label(r.debate_id, s)) for s in r.stances]
+
+    def mine_view(self, r: OpenRound, stance: str | None) -> discord.ui.View:
+        view = discord.ui.View(timeout=None)
+        stances = [(s, label) for s, label in self._labels(r) if s != stance]
+        for item in self.stance_items(r.id, stances[: STANCES_PER_ROW * 3]):
+            view.add_item(item)
+        view.add_item(ArgueButton(r.id, self.t("button_argue"), row=3))
+        if stance is not None:
+            view.add_item(WithdrawButton(r.id, self.t("button_withdraw"), row=3))
+        return view
+
+    def after_position_view(self, r: OpenRound) -> discord.ui.View:
+        view = discord.ui.View(timeout=None)
+        view.add_item(ArgueButton(r.id, self.t("button_argue")))
+        if self._voting(r):
+            view.add_item(VoteButton(r.id, self.t("button_vote")))
+        view.add_item(MineButton(r.id, self.t("button_mine")))
+        return view
+
+    def _voting(self, r: OpenRound) -> bool:
+        try:
+            return self.engine.config.debate(r.debate_id).statement_voting
+        except KeyError:
+            return True
+
+    # ------------------------------------------------------------------ shared use-cases
+
+    async def _record_position(
+        self,
+        interaction: discord.Interaction[Any],
+        round_id: int,
+        stance_word: str,
+        argument: str | None = None,
+    ) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            r = self.open_round(round_id)
+            stance, number = await self.engine.submit_position(
+                round_id, PLATFORM, member_id(interaction), stance_word, argument
+            )
+        except EngineError as err:
+            await refuse(interaction, err)
+            return
+        label = self.engine.stance_label(r.debate_id, stance)
+        lines = [self.m("position_recorded", stance=label, code=r.code)]
+        if number is not None:
+            lines.append(self.m("argument_recorded", number=number))
+        else:
+            lines.append(self.t("position_hint"))
+        await answer(interaction, "\n".join(lines), view=self.after_position_view(r))
+
+    async def _show_mine(self, interaction: discord.Interaction[Any], round_id: int) -> None:
+        try:
+            r = self.open_round(round_id)
+            mine = await self.engine.my_position(round_id, PLATFORM, member_id(interaction))
+        except EngineError as err:
+            await refuse(interaction, err)
+            return
+        if mine.stance is None:
+            lines = [self.m("my_position_none", code=r.code)]
+        else:
+            label = self.engine.stance_label(r.debate_id, mine.stance)
+            lines = [self.m("my_position", code=r.code, stance=label)]
+        if mine.arguments:
+            lines.append(self.m("my_arguments"))
+            lines.extend(f"• {n} — {escape_member_text(fit(t, 1500))}" for n, t in mine.arguments)
+        await answer(interaction, "\n".join(lines), view=self.mine_view(r, mine.stance))
+
+    async def _withdraw(self, interaction: discord.Interaction[Any], round_id: int) -> None:
+        try:
+            r = self.open_round(round_id)
+            removed = await self.engine.withdraw(round_id, PLATFORM, member_id(interaction))
+        except EngineError as err:
+            await refuse(interaction, err)
+            return
+        await answer(
+            interaction, self.m("withdrawn" if removed else "nothing_to_withdraw", code=r.code)
+        )
+
+    async def _vote_prompt(
+        self, interaction: discord.Interaction[Any], round_id: int, prefix: str = ""
+    ) -> None:
+        """Show (by editing the deferred message) the next argument to vote on, or the end."""
+        try:
+            nxt = await self.engine.next_argument(round_id, PLATFORM, member_id(interaction))
+        except EngineError as err:
+            await refuse(interaction, err)
+            return
+        head = f"{prefix}\n" if prefix else ""
+        if nxt is None:
+            await answer(interaction, head + self.m("vote_none_left"))
+            return
+        quoted = "> " + escape_member_text(fit(nxt.text, 1500)).replace("\n", "\n> ")
+        text = (
+            head
+            + self.t("vote_prompt", number=nxt.number, remaining=nxt.remaining)
+            + "\n"
+            + quoted
+        )
+        view = discord.ui.View(timeout=None)
+        for value in ("agree", "disagree", "pass"):
+            view.add_item(
+                VoteAnswerButton(round_id, nxt.argument_id, value, self.t(f"button_{value}"))
+            )
+        await answer(interaction, text, view=view)
+
+    # ------------------------------------------------------------------ component handlers
+
+    async def on_stance(
+        self, interaction: discord.Interaction[Any], round_id: int, stance: str
+    ) -> None:
+        await self._record_position(interaction, round_id, stance)
+
+    async def on_argue(self, interaction: discord.Interaction[Any], round_id: int) -> None:
+        # A modal must be the first response, so no defer here: everything below is in memory.
+        try:
+            r = self.open_round(round_id)
+        except EngineError as err:
+            await refuse(interaction, err)
+            return
+        try:
+            max_chars = self.engine.config.debate(r.debate_id).argument_max_chars
+        except KeyError:
+            max_chars = 1000
+        modal = ArgumentModal(
+            round_id,
+            title=self.t("modal_title", code=r.code),
+            label=self.t("modal_label"),
+            placeholder=self.t("modal_placeholder", max=max_chars),
+            max_chars=max_chars,
+        )
+        await interaction.response.send_modal(modal)
+        # The submission is answered from its custom id by on_interaction (which also works
+        # after a restart), so discord.py need not keep this form in memory.
+        modal.stop()
+
+    async def on_argument_submitted(
+        self, interaction: discord.Interaction[Any], round_id: int, text: str
+    ) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            self.open_round(round_id)
+            number = await self.engine.add_argument(
+                round_id, PLATFORM, member_id(interaction), text
+            )
+        except EngineError as err:
+            await refuse(interaction, err)
+            return
+        await answer(interaction, self.m("argument_recorded", number=number))
+
+    async def on_vote_start(self, interaction: discord.Interaction[Any], round_id: int) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await self._vote_prompt(interaction, round_id)
+
+    async def on_vote_answer(
+        self, interaction: discord.Interaction[Any], round_id: int, argument_id: int, value: int
+    ) -> None:
+        # Edits the private prompt in place (deferred update) with the next argument.
+        await interaction.response.defer()
+        try:
+            await self.engine.vote(round_id, PLATFORM, member_id(interaction), argument_id, value)
+        except EngineError as err:
+            await refuse(interaction, err)
+            return
+        await self._vote_prompt(interaction, round_id, prefix=self.t("vote_recorded"))
+
+    async def on_mine(self, interaction: discord.Interaction[Any], round_id: int) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await self._show_mine(interaction, round_id)
+
+    async def on_withdraw(self, interaction: discord.Interaction[Any], round_id: int) -> None:
+        try:
+            r = self.open_round(round_id)
+        except EngineError as err:
+            await refuse(interaction, err)
+            return
+        view = discord.ui.View(timeout=None)
+        view.add_item(WithdrawConfirmButton(round_id, self.t("button_withdraw_confirm")))
+        await interaction.response.send_message(
+            self.t("withdraw_confirm", code=r.code), view=view, ephemeral=True
+        )
+
+    async def on_withdraw_confirm(
+        self, interaction: discord.Interaction[Any], round_id: int
+    ) -> None:
+        await interaction.response.defer()
+        await self._withdraw(interaction, round_id)
+
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
+        """Argument modal submissions, recognised by their custom id."""
+        if interaction.type is not discord.InteractionType.modal_submit:
+            return
+        data: dict[str, Any] = dict(interaction.data or {})
+        match = ARGUE_MODAL_ID.fullmatch(str(data.get("custom_id", "")))
+        if match is None:
+            return
+        text = submitted_text(list(data.get("components") or []), ARGUMENT_FIELD) or ""
+        await guarded(
+            interaction, self.on_argument_submitted(interaction, int(match["round"]), text)
+        )
+
+    # ------------------------------------------------------------------ slash commands
+
+    async def _stance_choices(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        code = getattr(interaction.namespace, "tour", None)  # options by their Discord name
+        try:
+            r = self.resolve(interaction, code if isinstance(code, str) else None)
+            stances = self._labels(r)
+        except EngineError:
+            stances = []
+        needle = current.strip().lower()
+        return [
+            app_commands.Choice(name=fit(label, 100), value=stance)
+            for stance, label in stances
+            if not needle or needle in stance or needle in label.lower()
+        ][:25]
+
+    async def _round_choices(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await self.round_choices(interaction, current)
+
+    @app_commands.command(
+        name=locale_str("position"),
+        description=locale_str(
+            "Donner ou changer votre position (anonyme), avec un argument facultatif"
+        ),
+    )
+    @app_commands.rename(
+        stance=locale_str("position"), argument=locale_str("argument"), code=locale_str("tour")
+    )
+    @app_commands.describe(
+        stance=locale_str("Votre position"),
+        argument=locale_str("Un argument facultatif, publié sans votre nom"),
+        code=locale_str("Code du tour (seulement si plusieurs tours sont ouverts)"),
+    )
+    @app_commands.autocomplete(stance=_stance_choices, code=_round_choices)
+    async def position(
+        self,
+        interaction: discord.Interaction[Any],
+        stance: app_commands.Range[str, 1, 64],
+        argument: app_commands.Range[str, 1, 4000] | None = None,
+        code: app_commands.Range[str, 1, 16] | None = None,
+    ) -> None:
+        try:
+            r = self.resolve(interaction, code)
+        except EngineError as err:
+            await refuse(interaction, err)
+            return
+        await self._record_position(interaction, r.id, stance, argument)
+
+    @app_commands.command(
+        name=locale_str("ma-position"),
+        description=locale_str("Voir votre position et vos arguments"),
+    )
+    @app_commands.rename(code=locale_str("tour"))
+    @app_commands.describe(
+        code=locale_str("Code du tour (seulement si plusieurs tours sont ouverts)")
+    )
+    @app_commands.autocomplete(code=_round_choices)
+    async def mine(
+        self,
+        interaction: discord.Interaction[Any],
+        code: app_commands.Range[str, 1, 16] | None = None,
+    ) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            r = self.resolve(interaction, code)
+        except EngineError as err:
+            await refuse(interaction, err)
+            return
+        await self._show_mine(interaction, r.id)
+
+    @app_commands.command(
+        name=locale_str("retirer"),
+        description=locale_str("Retirer votre position, vos arguments et vos votes"),
+    )
+    @app_commands.rename(code=locale_str("tour"))
+    @app_commands.describe(
+        code=locale_str("Code du tour (seulement si plusieurs tours sont ouverts)")
+    )
+    @app_commands.autocomplete(code=_round_choices)
+    async def withdraw(
+        self,
+        interaction: discord.Interaction[Any],
+        code: app_commands.Range[str, 1, 16] | None = None,
+    ) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            r = self.resolve(interaction, code)
+        except EngineError as err:
+            await refuse(interaction, err)
+            return
+        await self._withdraw(interaction, r.id)
+
+    @app_commands.command(
+        name=locale_str("voter"),
+        description=locale_str("Voter sur les arguments des autres participants"),
+    )
+    @app_commands.rename(code=locale_str("tour"))
+    @app_commands.describe(
+        code=locale_str("Code du tour (seulement si plusieurs tours sont ouverts)")
+    )
+    @app_commands.autocomplete(code=_round_choices)
+    async def vote(
+        self,
+        interaction: discord.Interaction[Any],
+        code: app_commands.Range[str, 1, 16] | None = None,
+    ) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            r = self.resolve(interaction, code)
+        except EngineError as err:
+            await refuse(interaction, err)
+            return
+        await self._vote_prompt(interaction, r.id)
+
+    @app_commands.command(
+        name=locale_str("rounds"), description=locale_str("Les tours de débat ouverts")
+    )
+    async def rounds(self, interaction: discord.Interaction[Any]) -> None:
+        rounds = self.discord_rounds()
+        if not rounds:
+            await answer(interaction, self.t("rounds_none"))
+            return
+        lines = [self.t("rounds_header")]
+        for r in rounds:
+            channels = " ".join(f"<#{c.channel}>" for c in r.channels if c.platform == PLATFORM)
+            question = self.engine.question_text(r.debate_id, r.question_id)
+            lines.append(
+                self.t(
+                    "rounds_line",
+                    code=r.code,
+                    question=fit(question, 300),
+                    relative=timestamp(r.closes_at),
+                    channels=channels,
+                ).rstrip()
+            )
+        await answer(interaction, "\n".join(lines))
+
+    @app_commands.command(name=locale_str("aide"), description=locale_str("Comment participer"))
+    async def help(self, interaction: discord.Interaction[Any]) -> None:
+        text = self.t("help")
+        if is_moderator(interaction, self.adapter.settings):
+            text += "\n\n" + self.t("help_moderator")
+        await answer(interaction, text)
+
+
+async def setup(bot: commands.Bot) -> None:
+    if not isinstance(bot, DebateBot):
+        raise TypeError("cogs.debate needs the DebateBot of bot.adapters.discord")
+    bot.add_dynamic_items(*COMPONENTS)
+    # override=True: the commands join the shared /debat group, which the tree already knows.
+    await bot.add_cog(DebateCog(bot), override=True)
+
+
+async def teardown(bot: commands.Bot) -> None:
+    bot.remove_dynamic_items(*COMPONENTS)

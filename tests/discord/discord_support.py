@@ -1,0 +1,64 @@
+"""Helpers shared by the Discord tests: the config builder and how to stop an app."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from fake_discord import CHANNEL_ID, GUILD_ID, MODERATOR_ROLE_ID
+
+from bot.app import App
+from bot.config import Config
+
+TOKEN_ENV = "DEBATE_BOT_TEST_DISCORD_TOKEN"
+DEBATE = "capitalisme-numerique"
+QUESTION = "technologie-pour-qui-1"  # stances: profit, personnes, nuance, abstention
+ARGUMENT_MAX = 500
+
+
+def debate(**overrides: Any) -> dict[str, Any]:
+    """The test debate: manual rounds of one question, posted in CHANNEL_ID."""
+    data: dict[str, Any] = {
+        "id": DEBATE,
+        "title": "Le capitalisme numérique",
+        "pack": "progressive-alliance-2018",
+        "questions": [QUESTION],
+        "schedule": {"manual": True},
+        "round_duration": "2d",
+        "argument_max_chars": ARGUMENT_MAX,
+        "channels": [{"platform": "discord", "channel_id": CHANNEL_ID}],
+    }
+    data.update(overrides)
+    return data
+
+
+def discord_config(data_dir: Path, **overrides: Any) -> Config:
+    """Discord only (console off), the test debate, a moderator role."""
+    data: dict[str, Any] = {
+        "language": "fr",
+        "timezone": "Europe/Paris",
+        "data_dir": str(data_dir),
+        "anonymity": {"min_group_size": 3, "secret_env": "DEBATE_BOT_TEST_SECRET_UNSET"},
+        "platforms": {
+            "console": {"enabled": False},
+            "discord": {
+                "enabled": True,
+                "token_env": TOKEN_ENV,
+                "guild_ids": [GUILD_ID],
+                "moderator_role_ids": [MODERATOR_ROLE_ID],
+            },
+        },
+        "debates": [debate()],
+    }
+    data.update(overrides)
+    return Config.model_validate(data)
+
+
+Launch = Callable[[Config], Awaitable[App]]
+
+
+async def stop(app: App) -> None:
+    """Stop an app after its outbox is delivered (``App.stop`` stops the adapters first)."""
+    await app.publisher.deliver()
+    await app.stop()
