@@ -83,6 +83,10 @@ class TextCommands:
         # memory only (keyed by the platform id for the duration of a vote), never stored.
         self._pending: dict[tuple[str, str], _PendingVote] = {}
 
+    def awaiting_vote(self, platform: str, user_id: str) -> bool:
+        """Whether this member was shown an argument and its d/p/n answer is awaited."""
+        return (platform, user_id) in self._pending
+
     def is_command(self, text: str) -> bool:
         return text.lstrip().startswith("!")
 
@@ -167,6 +171,8 @@ class TextCommands:
         lines = [self.m("position_recorded", stance=label, code=r.code)]
         if number is not None:
             lines.append(self.m("argument_recorded", number=number))
+        if msg.channel is not None:
+            lines.append(self.m("answer_privately"))
         return [self._private("\n".join(lines))]
 
     async def _mine(self, msg: Incoming, rest: str) -> list[Reply]:

@@ -226,7 +226,8 @@ class MatrixChannel(_Model):
     @field_validator("room_id")
     @classmethod
     def _room(cls, value: str) -> str:
-        if not re.match(r"^[!#][^:\s]+:\S+$", value):
+        # Room ids from room version 12 on carry no server part ("!<opaque hash>").
+        if not re.match(r"^(![^:\s]+(:\S+)?|#[^:\s]+:\S+)$", value):
             raise ValueError("must be a room id (!abc:example.org) or alias (#room:example.org)")
         return value
 

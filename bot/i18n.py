@@ -73,6 +73,10 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "argument_recorded": "Argument n° {number} enregistré, anonymement.",
         "withdrawn": "Votre position, vos arguments et vos votes du tour {code} sont retirés.",
         "nothing_to_withdraw": "Vous n'avez rien donné dans le tour {code}.",
+        "answer_privately": (
+            "Astuce : ce message était visible dans le salon. Répondez en message privé au bot"
+            " pour que votre position reste anonyme."
+        ),
         "my_position": "Tour {code} — votre position : **{stance}**",
         "my_position_none": "Tour {code} — vous n'avez pas encore donné de position.",
         "my_arguments": "Vos arguments :",
@@ -169,6 +173,10 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "argument_recorded": "Argument #{number} recorded, anonymously.",
         "withdrawn": "Your stance, arguments and votes in round {code} are withdrawn.",
         "nothing_to_withdraw": "You have given nothing in round {code}.",
+        "answer_privately": (
+            "Tip: that message was visible in the channel. Answer the bot in a direct message"
+            " to keep your stance anonymous."
+        ),
         "my_position": "Round {code} — your stance: **{stance}**",
         "my_position_none": "Round {code} — you have not given a stance yet.",
         "my_arguments": "Your arguments:",

@@ -11,6 +11,7 @@ store, and we keep none (no pickled jobs) — they are rebuilt from config + dat
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -94,6 +95,12 @@ class Scheduler:
         await self.rebuild()
 
     async def _tick(self) -> None:
+        try:
+            await self._tick_once()
+        except asyncio.CancelledError:
+            return  # the app is stopping
+
+    async def _tick_once(self) -> None:
         try:
             await self.engine.reconcile()
             await self.engine.post_progress()

@@ -224,6 +224,12 @@ class _Client(nio.AsyncClient):  # type: ignore[misc]
     """
 
     max_rate_limit_wait: float = 60.0
+    closed: bool = False
+
+    async def close(self) -> None:
+        # nio opens a new HTTP session for any request made after close(); refuse instead.
+        self.closed = True
+        await super().close()
 
     async def send(
         self,
@@ -234,6 +240,8 @@ class _Client(nio.AsyncClient):  # type: ignore[misc]
         trace_context: Any = None,
         timeout: float | None = None,  # noqa: ASYNC109
     ) -> Any:
+        if self.closed:
+            raise MatrixError("the Matrix client is closed")
         waited = 0.0
         while True:
             response = await super().send(method, path, data, headers, trace_context, timeout)
@@ -367,6 +375,11 @@ class MatrixAdapter:
 
     async def start(self) -> None:
         """Log in, then sync in the background; returns once the first sync is handled."""
+        # At DEBUG, nio logs every response whole: a DM's text next to its sender and event
+        # id. That must never reach a log file, whatever the configured level.
+        payloads = logging.getLogger("nio.responses")
+        if payloads.getEffectiveLevel() < logging.INFO:
+            payloads.setLevel(logging.INFO)
         self.store_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.store_dir, 0o700)
         self._seen = SeenEvents(self.store_dir / "seen_events")
@@ -498,18 +511,19 @@ class MatrixAdapter:
 
     async def _sync_loop(self) -> None:
         client = self._require_client()
-        since = self._load_token()
-        fresh = since is None
+        # Each sync starts from the last one whose events were queued: a sync whose events
+        # could not be collected (the homeserver went away mid-way) is simply asked again.
+        previous = self._load_token()
+        fresh = previous is None
         first = True
         delay = self.reconnect_min_delay
-        previous = since
         while True:
             try:
                 response = await client.sync(
                     timeout=0 if first else self.sync_timeout_ms,
                     sync_filter=self._sync_filter(),
-                    since=since if first else None,
-                    full_state=True if first and since else None,
+                    since=previous,
+                    full_state=True if first and previous else None,
                 )
                 if isinstance(response, nio.SyncResponse):
                     batch = await self._collect(response, history=first and fresh, since=previous)
@@ -567,12 +581,16 @@ class MatrixAdapter:
                 self._note_state(room_id, event)
             if history:
                 continue
-            start, joined_now = self._actionable_start(room_id, timeline)
-            if info.timeline.limited and since and not joined_now and info.timeline.prev_batch:
-                timeline = await self._fill_gap(room_id, info.timeline.prev_batch, since) + (
-                    timeline
-                )
-                start, _ = self._actionable_start(room_id, timeline)
+            if info.timeline.limited and info.timeline.prev_batch:
+                timeline = await self._missed(room_id, info.timeline.prev_batch, since, timeline)
+            start = self._actionable_start(room_id, timeline)
+            log.debug(
+                "room %s: %d new events (limited: %s), acting from #%d",
+                room_id,
+                len(timeline),
+                info.timeline.limited,
+                start,
+            )
             batch.events.extend((room_id, event) for event in timeline[start:])
         return batch
 
@@ -599,32 +617,57 @@ class MatrixAdapter:
                 str(content.get("room_version", "1")), frozenset(users)
             )
 
-    def _actionable_start(self, room_id: str, timeline: list[Any]) -> tuple[int, bool]:
-        """Index of the first event to act on, and whether the bot joined in this timeline.
+    def _is_own_member(self, event: Any, *memberships: str) -> bool:
+        return bool(
+            isinstance(event, nio.RoomMemberEvent)
+            and event.state_key == self.user_id
+            and event.membership in memberships
+            and not (event.membership == "join" and event.prev_membership == "join")
+        )
 
-        Events before the bot joined are history; in a DM, what the member wrote after
-        inviting the bot counts.
+    def _actionable_start(self, room_id: str, timeline: list[Any]) -> int:
+        """Index of the first event to act on.
+
+        Events before the bot joined are history; in a DM the bot was invited to, what the
+        member wrote after the invite counts.
         """
-        me = self.user_id
         joined_at = invited_at = None
         for index, event in enumerate(timeline):
-            if isinstance(event, nio.RoomMemberEvent) and event.state_key == me:
-                if event.membership == "join" and event.prev_membership != "join":
-                    joined_at = index
-                elif event.membership == "invite":
-                    invited_at = index
+            if self._is_own_member(event, "join"):
+                joined_at = index
+            elif self._is_own_member(event, "invite"):
+                invited_at = index
         if joined_at is None:
-            return 0, False
+            return 0
         if invited_at is not None and invited_at < joined_at and room_id in self._direct_invites:
-            return invited_at + 1, True
-        return joined_at + 1, True
+            return invited_at + 1
+        return joined_at + 1
 
-    async def _fill_gap(self, room_id: str, prev_batch: str, since: str) -> list[Any]:
-        """Events a limited timeline left out, oldest first, down to the previous token."""
+    async def _missed(
+        self, room_id: str, prev_batch: str, since: str | None, timeline: list[Any]
+    ) -> list[Any]:
+        """``timeline`` completed with the events a limited sync left out, oldest first."""
+        if any(self._is_own_member(e, "join") for e in timeline):
+            # Just joined: only a DM's messages between the invite and the join are missing.
+            direct = room_id in self._direct_invites
+            if not direct or any(self._is_own_member(e, "invite") for e in timeline):
+                return timeline
+            return await self._fill_gap(room_id, prev_batch, None, "invite") + timeline
+        return await self._fill_gap(room_id, prev_batch, since, "join") + timeline
+
+    async def _fill_gap(
+        self, room_id: str, prev_batch: str, since: str | None, arrival: str
+    ) -> list[Any]:
+        """Older events, fetched backwards with ``/messages``, oldest first.
+
+        Down to the previous sync token, or to the bot's own ``arrival`` (its invite or join),
+        which is kept so that :meth:`_actionable_start` sees it. Without a token, nothing is
+        returned unless the arrival is found: nothing else tells what is new.
+        """
         client = self._require_client()
         events: list[Any] = []
         start = prev_batch
-        for _ in range(GAP_PAGES):
+        for _page in range(GAP_PAGES):
             response = await client.room_messages(
                 room_id, start=start, end=since, direction=nio.MessageDirection.back, limit=100
             )
@@ -632,18 +675,15 @@ class MatrixAdapter:
                 log.warning("could not fetch missed events of room %s: %s", room_id, response)
                 break
             for event in response.chunk:
-                if (
-                    isinstance(event, nio.RoomMemberEvent)
-                    and event.state_key == self.user_id
-                    and event.membership == "join"
-                    and event.prev_membership != "join"
-                ):
+                events.append(event)
+                if self._is_own_member(event, arrival):
                     events.reverse()
                     return events
-                events.append(event)
             if not response.chunk or not response.end or response.end == start:
                 break
             start = response.end
+        if since is None:
+            return []
         events.reverse()
         return events
 
@@ -657,6 +697,11 @@ class MatrixAdapter:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._synced.wait(), remaining)
         return True
+
+    async def _next_sync(self, timeout: float) -> None:  # noqa: ASYNC109
+        async with self._synced:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._synced.wait(), max(0.0, timeout))
 
     # ------------------------------------------------------------------ worker
 
@@ -718,9 +763,10 @@ class MatrixAdapter:
         for entry in [*self.config.allowed_rooms, *self._configured_keys()]:
             if entry.startswith("!") and entry == invite.room_id:
                 return True
-            if entry.startswith("#"):
-                if entry == invite.alias or await self._resolve(entry) == invite.room_id:
-                    return True
+            if entry.startswith("#") and (
+                entry == invite.alias or await self._resolve(entry) == invite.room_id
+            ):
+                return True
             if entry.startswith(":"):
                 names = (invite.room_id, invite.alias or "", invite.inviter or "")
                 if any(name.endswith(entry) for name in names):
@@ -804,17 +850,22 @@ class MatrixAdapter:
         return creators.privileged and user_id in creators.users
 
     def _is_direct_room(self, room: Any, user_id: str, round_rooms: Iterable[str]) -> bool:
-        if self._direct.get(user_id) == room.room_id:
-            return True
+        """A DM: a room shared by the bot and this member only, where no round is posted.
+
+        Membership decides, not the ``is_direct`` flag of an invite: a member's answers
+        must never land in a room where someone else can read them.
+        """
         if room.room_id in round_rooms:
             return False
-        others = set(room.users) - {self.user_id}
-        return others == {user_id}
+        return set(room.users) - {self.user_id} == {user_id}
 
     # ------------------------------------------------------------------ events
 
     async def _handle_event(self, room_id: str, event: Any) -> None:
         client = self._require_client()
+        assert self._seen is not None
+        if str(getattr(event, "event_id", "")) in self._seen:
+            return  # a replay: this event was acted on before a restart
         if isinstance(event, nio.MegolmEvent):
             event = await self._decrypt(event)
             if event is None:
@@ -826,9 +877,6 @@ class MatrixAdapter:
         room = client.rooms.get(room_id)
         if room is None:
             return
-        assert self._seen is not None
-        if event.event_id in self._seen:
-            return
         content = event.source.get("content", {})
         relation = content.get("m.relates_to") or {}
         if relation.get("rel_type") == "m.replace":
@@ -838,6 +886,8 @@ class MatrixAdapter:
         if isinstance(event, nio.ReactionEvent):
             if not direct or event.key not in VOTE_ANSWERS:
                 return
+            if not self.app.commands.awaiting_vote(self.platform, event.sender):
+                return  # a reaction with no vote waiting for it is not addressed to the bot
             if self._last_bot_event.get(room_id) != event.reacts_to:
                 return
             text = event.key
@@ -859,11 +909,18 @@ class MatrixAdapter:
                 and event.sender in client.rooms[rid].users
                 and not client.rooms[rid].users[event.sender].invited
             )
-            msg = Incoming(PLATFORM, event.sender, text, None, False, shared)
+            msg = Incoming(PLATFORM, event.sender, text, channel=None, shared_channels=shared)
         else:
             channel = channels.get(room_id, ChannelRef(PLATFORM, room_id))
             moderator = await self.is_moderator(room, event.sender)
-            msg = Incoming(PLATFORM, event.sender, text, channel, moderator, (channel,))
+            msg = Incoming(
+                PLATFORM,
+                event.sender,
+                text,
+                channel=channel,
+                is_moderator=moderator,
+                shared_channels=(channel,),
+            )
         replies = await self.commands.handle(msg)
         for reply in replies:
             await self._deliver(msg, room, direct, reply)
@@ -886,25 +943,26 @@ class MatrixAdapter:
                 requested = True
                 with contextlib.suppress(Exception):
                     await client.request_room_key(event)
-            await self._wait_synced(lambda: False, min(1.0, deadline - time.monotonic()))
+            await self._next_sync(min(1.0, deadline - time.monotonic()))
             decrypted = attempt()
         if decrypted is None:
             log.warning("an event in room %s could not be decrypted", event.room_id)
         return decrypted
 
     async def _deliver(self, msg: Incoming, room: Any, direct: bool, reply: Reply) -> None:
-        if direct:
-            target = room.room_id
-        elif reply.visibility == Visibility.CHANNEL and not (
+        # Exports are files a moderator asked for: in a public room they go to the DM.
+        in_room = reply.visibility == Visibility.CHANNEL and not (
             reply.attachments and room.join_rule == "public"
-        ):
+        )
+        if direct or in_room:
             target = room.room_id
         else:
             target = await self.direct_room(msg.user_id)
         event_ids = await self._send_text(target, reply.text, reply.html)
         for attachment in reply.attachments:
             event_ids.append(await self._send_file(target, attachment))
-        if event_ids and target != room.room_id or direct:
+        if event_ids and (direct or target != room.room_id):
+            # The one bot message in this DM whose reactions count as vote answers.
             self._last_bot_event[target] = event_ids[-1]
 
     async def direct_room(self, user_id: str) -> str:
@@ -937,7 +995,14 @@ class MatrixAdapter:
             room_id = str(response.room_id)
             self._direct[user_id] = room_id
             self._save_direct()
-            if not await self._wait_synced(lambda: room_id in client.rooms, ROOM_WAIT):
+
+            # A long-polling sync can return the new room half-built (before the invite or
+            # the encryption event): sending then would share the keys with nobody.
+            def ready() -> bool:
+                room = client.rooms.get(room_id)
+                return bool(room is not None and room.encrypted and user_id in room.users)
+
+            if not await self._wait_synced(ready, ROOM_WAIT):
                 raise MatrixError(f"the new direct message {room_id} did not show up")
             return room_id
 
@@ -953,9 +1018,7 @@ class MatrixAdapter:
         client = self._require_client()
         # Unverified devices get the keys too: see the module docstring and docs/matrix.md.
         response = await self._check(
-            client.room_send(
-                room_id, "m.room.message", content, ignore_unverified_devices=True
-            ),
+            client.room_send(room_id, "m.room.message", content, ignore_unverified_devices=True),
             f"sending to room {room_id}",
         )
         return str(response.event_id)
@@ -1004,6 +1067,7 @@ class MatrixAdapter:
     # ------------------------------------------------------------------ ChatPort
 
     async def publish(self, channel: ChannelRef, post: RoundPost) -> None:
+        log.debug("posting %s of round %s to %s", post.kind, post.round_id, channel)
         room_id = await self._room_id_for(channel)
         if post.kind == PostKind.PROGRESS:
             await self._edit_announcement(room_id, post)

@@ -174,10 +174,8 @@ class Synapse:
         subprocess.run(
             [
                 str(Path(sys.executable).with_name("register_new_matrix_user")),
-                "-u",
-                name,
-                "-p",
-                password,
+                f"--user={name}",
+                f"--password={password}",  # "=" form: a password may start with "-"
                 "--admin" if admin else "--no-admin",
                 "-c",
                 str(self.config_path),
