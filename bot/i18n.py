@@ -234,6 +234,255 @@ CATALOGUES: dict[str, dict[str, str]] = {
 }
 
 
+# The Discord adapter's own words: buttons, modals, embed fields.
+DISCORD_TEXTS: dict[str, dict[str, str]] = {
+    "fr": {
+        "button_argue": "Argumenter",
+        "button_vote": "Voter sur les arguments",
+        "button_mine": "Ma position",
+        "button_withdraw": "Retirer ma participation",
+        "button_withdraw_confirm": "Oui, tout retirer",
+        "button_agree": "D'accord",
+        "button_disagree": "Pas d'accord",
+        "button_pass": "Passer",
+        "button_hide": "Masquer",
+        "button_restore": "Rétablir",
+        "button_back": "Retour à la liste",
+        "button_previous": "Précédents",
+        "button_next": "Suivants",
+        "modal_title": "Argument — tour {code}",
+        "modal_label": "Votre argument (publié sans votre nom)",
+        "modal_placeholder": "Un argument à la fois, {max} caractères au plus.",
+        "field_closes": "Clôture",
+        "field_participation": "Participations",
+        "field_code": "Code du tour",
+        "announcement_footer": (
+            "Vos réponses ne sont visibles que par vous et sont enregistrées anonymement."
+        ),
+        "announcement_closed": "Tour fermé : la synthèse est publiée ci-dessous.",
+        "reminder": "⏰ Rappel : le tour **{code}** ferme {relative}.\n« {question} »",
+        "position_hint": (
+            "Vous pouvez ajouter un argument avec « Argumenter » ou changer de position à"
+            " tout moment."
+        ),
+        "vote_prompt": "**Argument n° {number}** ({remaining} restant(s)) :",
+        "vote_recorded": "Vote enregistré.",
+        "withdraw_confirm": (
+            "Retirer votre position, vos arguments et vos votes du tour {code} ? C'est définitif."
+        ),
+        "rounds_none": "Aucun tour de débat n'est ouvert en ce moment.",
+        "rounds_header": "**Tours ouverts**",
+        "rounds_line": "• **{code}** — {question} — ferme {relative} {channels}",
+        "moderation_header": "Arguments du tour {code} ({count}) — page {page}/{pages}",
+        "moderation_hint": "Choisissez un argument pour le masquer ou le rétablir.",
+        "moderation_none": "Aucun argument dans le tour {code} pour l'instant.",
+        "moderation_pick": "Choisir un argument",
+        "moderation_visible": "visible",
+        "moderation_hidden": "masqué",
+        "moderation_argument": "**Argument n° {number}** ({status}) :",
+        "summary_more": (
+            "… La synthèse complète est dans l'export : `/debat exporter` (modération)."
+        ),
+        "error": "Une erreur inattendue est survenue. Réessayez dans un instant.",
+        "help": (
+            "**Participer au débat** (vos réponses sont anonymes et visibles par vous seul)\n"
+            "• Les boutons sous l'annonce du tour : une position, « Argumenter »,"
+            " « Voter sur les arguments », « Ma position »\n"
+            "• `/debat position` — donner ou changer votre position, avec un argument"
+            " facultatif\n"
+            "• `/debat ma-position` — voir votre position et vos arguments\n"
+            "• `/debat retirer` — retirer votre position, vos arguments et vos votes\n"
+            "• `/debat voter` — voter sur les arguments des autres\n"
+            "• `/debat rounds` — les tours ouverts\n"
+            "Si plusieurs tours sont ouverts, précisez le tour avec l'option `tour`."
+        ),
+        "help_moderator": (
+            "**Modération**\n"
+            "• `/debat ouvrir` — ouvrir un tour maintenant\n"
+            "• `/debat fermer` — fermer le tour et publier la synthèse\n"
+            "• `/debat prolonger` — prolonger (ex. `2h`, `1d`)\n"
+            "• `/debat exporter` — exporter la synthèse (md, csv, json, html)\n"
+            "• `/debat moderation` — masquer ou rétablir un argument"
+        ),
+    },
+    "en": {
+        "button_argue": "Add an argument",
+        "button_vote": "Vote on arguments",
+        "button_mine": "My position",
+        "button_withdraw": "Withdraw my participation",
+        "button_withdraw_confirm": "Yes, withdraw everything",
+        "button_agree": "Agree",
+        "button_disagree": "Disagree",
+        "button_pass": "Pass",
+        "button_hide": "Hide",
+        "button_restore": "Restore",
+        "button_back": "Back to the list",
+        "button_previous": "Previous",
+        "button_next": "Next",
+        "modal_title": "Argument — round {code}",
+        "modal_label": "Your argument (published without your name)",
+        "modal_placeholder": "One argument at a time, at most {max} characters.",
+        "field_closes": "Closes",
+        "field_participation": "Participants",
+        "field_code": "Round code",
+        "announcement_footer": "Only you see your answers; they are recorded anonymously.",
+        "announcement_closed": "Round closed: the summary is posted below.",
+        "reminder": "⏰ Reminder: round **{code}** closes {relative}.\n“{question}”",
+        "position_hint": (
+            "You can add an argument with “Add an argument” or change your stance at any time."
+        ),
+        "vote_prompt": "**Argument #{number}** ({remaining} left):",
+        "vote_recorded": "Vote recorded.",
+        "withdraw_confirm": (
+            "Withdraw your stance, arguments and votes in round {code}? This cannot be undone."
+        ),
+        "rounds_none": "No debate round is open right now.",
+        "rounds_header": "**Open rounds**",
+        "rounds_line": "• **{code}** — {question} — closes {relative} {channels}",
+        "moderation_header": "Arguments of round {code} ({count}) — page {page}/{pages}",
+        "moderation_hint": "Pick an argument to hide or restore it.",
+        "moderation_none": "No argument in round {code} yet.",
+        "moderation_pick": "Pick an argument",
+        "moderation_visible": "visible",
+        "moderation_hidden": "hidden",
+        "moderation_argument": "**Argument #{number}** ({status}):",
+        "summary_more": "… The full summary is in the export: `/debat exporter` (moderators).",
+        "error": "Something went wrong. Please try again in a moment.",
+        "help": (
+            "**Taking part** (your answers are anonymous and only you see them)\n"
+            "• The buttons under the round announcement: a stance, “Add an argument”,"
+            " “Vote on arguments”, “My position”\n"
+            "• `/debate position` — give or change your stance, with an optional argument\n"
+            "• `/debate my-position` — see your stance and arguments\n"
+            "• `/debate withdraw` — withdraw your stance, arguments and votes\n"
+            "• `/debate vote` — vote on other members' arguments\n"
+            "• `/debate rounds` — the open rounds\n"
+            "When several rounds are open, name the round with the `round` option."
+        ),
+        "help_moderator": (
+            "**Moderation**\n"
+            "• `/debate open` — open a round now\n"
+            "• `/debate close` — close the round and post the summary\n"
+            "• `/debate extend` — extend (e.g. `2h`, `1d`)\n"
+            "• `/debate export` — export the summary (md, csv, json, html)\n"
+            "• `/debate moderation` — hide or restore an argument"
+        ),
+    },
+}
+
+# Headings and words of the summary renderings (chat text and exports).
+SUMMARY_LABELS: dict[str, dict[str, str]] = {
+    "fr": {
+        "num": "n° {n}",
+        "round": "Tour {code}",
+        "sep": " : ",
+        "participation": "Participation",
+        "top": "Arguments les plus soutenus",
+        "top_hint": "part de votes « d'accord » parmi les votants, par position de l'auteur",
+        "top_any": "Tous avis confondus",
+        "support_line": "{share} % d'accord sur {votes} votes",
+        "consensus": "Consensus entre les groupes",
+        "consensus_agree": "Largement approuvé",
+        "consensus_disagree": "Largement rejeté",
+        "divisive": "Ce qui divise",
+        "groups": "Groupes d'opinion",
+        "groups_intro": "{clustered} participants classés en {count} groupes.",
+        "group": "Groupe {label}",
+        "group_size": "{size} personnes",
+        "group_hidden": "Groupe {label} : moins de {min} personnes, non détaillé.",
+        "agrees": "d'accord",
+        "disagrees": "pas d'accord",
+        "group_rep": "{direction} avec {num} ({share} % du groupe)",
+        "group_rep_noshare": "{direction} avec {num}",
+        "sets_apart": "Ce qui le distingue",
+        "themes": "Thèmes",
+        "terms": "Termes récurrents",
+        "theme_terms": "Termes",
+        "theme_args": "{count} arguments",
+        "all_arguments": "Tous les arguments",
+        "chart": "Répartition des positions et carte des opinions",
+        "more": "… et {n} autres (voir l'export).",
+        "col_num": "N°",
+        "col_text": "Argument",
+        "col_stance": "Position",
+        "col_votes": "Votes",
+        "col_agree": "D'accord",
+        "col_disagree": "Pas d'accord",
+        "col_pass": "Passe",
+        "col_support": "Soutien",
+        "col_group": "Groupe",
+        "col_size": "Taille",
+        "col_count": "Nombre",
+        "col_share": "Part",
+        "withheld": "Les chiffres tirés de moins de {min} personnes ne sont pas publiés (—).",
+        "hidden_arguments": "{n} argument(s) masqué(s) par la modération.",
+        "reproducibility": "Reproductibilité",
+        "repro_line": (
+            "Schéma {schema}, analyse {analysis}, thèmes {themes}, graine {seed} : "
+            "{participants} participants, {positions} positions, {arguments} arguments, "
+            "{votes} votes, {clustered} participants classés."
+        ),
+        "no_analysis": "aucune",
+        "period": "Du {opens} au {closes} (UTC)",
+        "vote_sign": "Votes : d'accord = +1, pas d'accord = −1, passe = 0.",
+    },
+    "en": {
+        "num": "#{n}",
+        "round": "Round {code}",
+        "sep": ": ",
+        "participation": "Participation",
+        "top": "Most supported arguments",
+        "top_hint": "share of agree votes among voters, by the author's stance",
+        "top_any": "All stances",
+        "support_line": "{share}% agree of {votes} votes",
+        "consensus": "Consensus across groups",
+        "consensus_agree": "Broadly agreed",
+        "consensus_disagree": "Broadly rejected",
+        "divisive": "What divides",
+        "groups": "Opinion groups",
+        "groups_intro": "{clustered} participants sorted into {count} groups.",
+        "group": "Group {label}",
+        "group_size": "{size} people",
+        "group_hidden": "Group {label}: fewer than {min} people, not detailed.",
+        "agrees": "agrees",
+        "disagrees": "disagrees",
+        "group_rep": "{direction} with {num} ({share}% of the group)",
+        "group_rep_noshare": "{direction} with {num}",
+        "sets_apart": "What sets it apart",
+        "themes": "Themes",
+        "terms": "Recurring terms",
+        "theme_terms": "Terms",
+        "theme_args": "{count} arguments",
+        "all_arguments": "All arguments",
+        "chart": "Stance distribution and opinion map",
+        "more": "… and {n} more (see the export).",
+        "col_num": "#",
+        "col_text": "Argument",
+        "col_stance": "Stance",
+        "col_votes": "Votes",
+        "col_agree": "Agree",
+        "col_disagree": "Disagree",
+        "col_pass": "Pass",
+        "col_support": "Support",
+        "col_group": "Group",
+        "col_size": "Size",
+        "col_count": "Count",
+        "col_share": "Share",
+        "withheld": "Figures drawn from fewer than {min} people are not published (—).",
+        "hidden_arguments": "{n} argument(s) hidden by moderators.",
+        "reproducibility": "Reproducibility",
+        "repro_line": (
+            "Schema {schema}, analysis {analysis}, themes {themes}, seed {seed}: "
+            "{participants} participants, {positions} positions, {arguments} arguments, "
+            "{votes} votes, {clustered} participants clustered."
+        ),
+        "no_analysis": "none",
+        "period": "From {opens} to {closes} (UTC)",
+        "vote_sign": "Votes: agree = +1, disagree = −1, pass = 0.",
+    },
+}
+
+
 class Messages:
     """Looks messages up in one language."""
 

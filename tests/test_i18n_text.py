@@ -42,3 +42,13 @@ def test_split_text_never_cuts_words() -> None:
     chunks = split_text(text, 2000)
     assert all(len(c) <= 2000 for c in chunks)
     assert " ".join(chunks).split() == words
+
+
+def test_every_catalogue_has_both_languages_with_the_same_fields() -> None:
+    from bot.i18n import DISCORD_TEXTS, SUMMARY_LABELS
+
+    for catalogue in (DISCORD_TEXTS, SUMMARY_LABELS):
+        fr, en = catalogue["fr"], catalogue["en"]
+        assert fr.keys() == en.keys()
+        for key in fr:
+            assert fields(fr[key]) == fields(en[key]), key

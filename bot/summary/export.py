@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.events import Attachment
-from bot.i18n import Messages
+from bot.i18n import SUMMARY_LABELS, Messages
 from bot.text import escape_markdown
 
 EXPORT_FORMATS = ("md", "csv", "json", "html")
@@ -33,116 +33,7 @@ CHAT_TEXT_CHARS = 160  # member text is shortened to this in chat; exports carry
 CHAT_MAX_ARGUMENTS = 10  # arguments listed in chat when there were no votes
 
 # Labels for the sections the message catalogue does not cover (summary-only wording).
-LABELS: dict[str, dict[str, str]] = {
-    "fr": {
-        "num": "n° {n}",
-        "round": "Tour {code}",
-        "sep": " : ",
-        "participation": "Participation",
-        "top": "Arguments les plus soutenus",
-        "top_hint": "part de votes « d'accord » parmi les votants, par position de l'auteur",
-        "top_any": "Tous avis confondus",
-        "support_line": "{share} % d'accord sur {votes} votes",
-        "consensus": "Consensus entre les groupes",
-        "consensus_agree": "Largement approuvé",
-        "consensus_disagree": "Largement rejeté",
-        "divisive": "Ce qui divise",
-        "groups": "Groupes d'opinion",
-        "groups_intro": "{clustered} participants classés en {count} groupes.",
-        "group": "Groupe {label}",
-        "group_size": "{size} personnes",
-        "group_hidden": "Groupe {label} : moins de {min} personnes, non détaillé.",
-        "agrees": "d'accord",
-        "disagrees": "pas d'accord",
-        "group_rep": "{direction} avec {num} ({share} % du groupe)",
-        "group_rep_noshare": "{direction} avec {num}",
-        "sets_apart": "Ce qui le distingue",
-        "themes": "Thèmes",
-        "terms": "Termes récurrents",
-        "theme_terms": "Termes",
-        "theme_args": "{count} arguments",
-        "all_arguments": "Tous les arguments",
-        "chart": "Répartition des positions et carte des opinions",
-        "more": "… et {n} autres (voir l'export).",
-        "col_num": "N°",
-        "col_text": "Argument",
-        "col_stance": "Position",
-        "col_votes": "Votes",
-        "col_agree": "D'accord",
-        "col_disagree": "Pas d'accord",
-        "col_pass": "Passe",
-        "col_support": "Soutien",
-        "col_group": "Groupe",
-        "col_size": "Taille",
-        "col_count": "Nombre",
-        "col_share": "Part",
-        "withheld": "Les chiffres tirés de moins de {min} personnes ne sont pas publiés (—).",
-        "hidden_arguments": "{n} argument(s) masqué(s) par la modération.",
-        "reproducibility": "Reproductibilité",
-        "repro_line": (
-            "Schéma {schema}, analyse {analysis}, thèmes {themes}, graine {seed} : "
-            "{participants} participants, {positions} positions, {arguments} arguments, "
-            "{votes} votes, {clustered} participants classés."
-        ),
-        "no_analysis": "aucune",
-        "period": "Du {opens} au {closes} (UTC)",
-        "vote_sign": "Votes : d'accord = +1, pas d'accord = −1, passe = 0.",
-    },
-    "en": {
-        "num": "#{n}",
-        "round": "Round {code}",
-        "sep": ": ",
-        "participation": "Participation",
-        "top": "Most supported arguments",
-        "top_hint": "share of agree votes among voters, by the author's stance",
-        "top_any": "All stances",
-        "support_line": "{share}% agree of {votes} votes",
-        "consensus": "Consensus across groups",
-        "consensus_agree": "Broadly agreed",
-        "consensus_disagree": "Broadly rejected",
-        "divisive": "What divides",
-        "groups": "Opinion groups",
-        "groups_intro": "{clustered} participants sorted into {count} groups.",
-        "group": "Group {label}",
-        "group_size": "{size} people",
-        "group_hidden": "Group {label}: fewer than {min} people, not detailed.",
-        "agrees": "agrees",
-        "disagrees": "disagrees",
-        "group_rep": "{direction} with {num} ({share}% of the group)",
-        "group_rep_noshare": "{direction} with {num}",
-        "sets_apart": "What sets it apart",
-        "themes": "Themes",
-        "terms": "Recurring terms",
-        "theme_terms": "Terms",
-        "theme_args": "{count} arguments",
-        "all_arguments": "All arguments",
-        "chart": "Stance distribution and opinion map",
-        "more": "… and {n} more (see the export).",
-        "col_num": "#",
-        "col_text": "Argument",
-        "col_stance": "Stance",
-        "col_votes": "Votes",
-        "col_agree": "Agree",
-        "col_disagree": "Disagree",
-        "col_pass": "Pass",
-        "col_support": "Support",
-        "col_group": "Group",
-        "col_size": "Size",
-        "col_count": "Count",
-        "col_share": "Share",
-        "withheld": "Figures drawn from fewer than {min} people are not published (—).",
-        "hidden_arguments": "{n} argument(s) hidden by moderators.",
-        "reproducibility": "Reproducibility",
-        "repro_line": (
-            "Schema {schema}, analysis {analysis}, themes {themes}, seed {seed}: "
-            "{participants} participants, {positions} positions, {arguments} arguments, "
-            "{votes} votes, {clustered} participants clustered."
-        ),
-        "no_analysis": "none",
-        "period": "From {opens} to {closes} (UTC)",
-        "vote_sign": "Votes: agree = +1, disagree = −1, pass = 0.",
-    },
-}
+LABELS = SUMMARY_LABELS
 
 CSV_COLUMNS = (
     "number",
