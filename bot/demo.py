@@ -29,12 +29,18 @@ ARGUMENTS: dict[str, dict[str, list[str]]] = {
             "Une régulation publique forte protège les plus fragiles.",
             "Les données produites par tous devraient profiter à tous.",
             "Les coopératives montrent qu'un autre modèle est possible.",
+            "Les gains de productivité doivent aussi réduire le temps de travail.",
+            "Un service public numérique garantirait l'accès de tous.",
+            "La transparence des algorithmes est une condition de la démocratie.",
         ],
         "contre": [
             "L'innovation naît de la liberté d'entreprendre, pas de la contrainte.",
             "Les règles nationales ne peuvent rien contre des acteurs mondiaux.",
             "Chacun reste libre de ne pas utiliser ces services.",
             "Trop de régulation ferait fuir les talents et les investissements.",
+            "Le marché corrige ses excès plus vite que la loi.",
+            "Les plateformes créent des emplois là où il n'y en avait pas.",
+            "Ce débat oublie les bénéfices concrets pour les usagers.",
         ],
         "nuance": [
             "Tout dépend de qui contrôle la technologie et comment.",
@@ -48,12 +54,18 @@ ARGUMENTS: dict[str, dict[str, list[str]]] = {
             "Strong public regulation protects the most vulnerable.",
             "Data produced by everyone should benefit everyone.",
             "Co-operatives show another model is possible.",
+            "Productivity gains should also shorten working time.",
+            "A public digital service would guarantee access for all.",
+            "Algorithmic transparency is a condition of democracy.",
         ],
         "contre": [
             "Innovation comes from freedom to build, not from constraint.",
             "National rules can do nothing against global players.",
             "Everyone remains free not to use these services.",
             "Too much regulation would drive talent and investment away.",
+            "Markets correct their excesses faster than the law.",
+            "Platforms create jobs where there were none.",
+            "This debate forgets the concrete benefits for users.",
         ],
         "nuance": [
             "It all depends on who controls the technology and how.",
@@ -186,7 +198,7 @@ async def _participate(
     side = {0: "pour", 1: "contre"}.get(stances.index(stance), stance)
     bank = ARGUMENTS.get(lang, ARGUMENTS["fr"]).get(side, [])
     if bank and rng.random() < 0.6:
-        text += " " + rng.choice(bank)
+        text += " " + bank[index % len(bank)]
     await _send(app, console, name, index, text)
 
 
