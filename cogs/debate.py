@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Coroutine
 from typing import Any, Self
 
 import discord
@@ -99,149 +100,101 @@ class StanceButton(discord.ui.DynamicItem[Button], template=STANCE_ID):
         )
 
 
-class ArgueButton(discord.ui.DynamicItem[Button], template=ARGUE_ID):
+class _RoundButton(discord.ui.DynamicItem[Button], template=r"debat:(?!)(?P<round>[0-9]+)"):
+    """A button that carries nothing but its round: ``debat:<action>:<round>``.
+
+    The base template can never match; each subclass brings its own and names the cog
+    handler it calls.
+    """
+
+    action = ""
+    style = discord.ButtonStyle.secondary
+    emoji: str | None = None
+
+    def __init__(self, round_id: int, label: str = "", row: int | None = None) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=label or "…",
+                style=self.style,
+                emoji=self.emoji,
+                custom_id=f"debat:{self.action}:{round_id}",
+            ),
+            row=row,
+        )
+        self.round_id = round_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> Self:
+        return cls(int(match["round"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        await guarded(interaction, self.handle(_cog(interaction), interaction))
+
+    def handle(
+        self, cog: DebateCog, interaction: discord.Interaction[Any]
+    ) -> Coroutine[Any, Any, None]:
+        raise NotImplementedError
+
+
+class ArgueButton(_RoundButton, template=ARGUE_ID):
     """Open the argument modal: ``debat:argue:<round>``."""
 
-    def __init__(self, round_id: int, label: str = "", row: int | None = None) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=label or "…",
-                style=discord.ButtonStyle.secondary,
-                emoji="✍️",
-                custom_id=f"debat:argue:{round_id}",
-            ),
-            row=row,
-        )
-        self.round_id = round_id
+    action, emoji = "argue", "✍️"
 
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> Self:
-        return cls(int(match["round"]))
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await guarded(interaction, _cog(interaction).on_argue(interaction, self.round_id))
+    def handle(
+        self, cog: DebateCog, interaction: discord.Interaction[Any]
+    ) -> Coroutine[Any, Any, None]:
+        return cog.on_argue(interaction, self.round_id)
 
 
-class VoteButton(discord.ui.DynamicItem[Button], template=VOTE_ID):
+class VoteButton(_RoundButton, template=VOTE_ID):
     """Start voting on the arguments: ``debat:vote:<round>``."""
 
-    def __init__(self, round_id: int, label: str = "", row: int | None = None) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=label or "…",
-                style=discord.ButtonStyle.success,
-                emoji="🗳️",
-                custom_id=f"debat:vote:{round_id}",
-            ),
-            row=row,
-        )
-        self.round_id = round_id
+    action, style, emoji = "vote", discord.ButtonStyle.success, "🗳️"
 
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> Self:
-        return cls(int(match["round"]))
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await guarded(interaction, _cog(interaction).on_vote_start(interaction, self.round_id))
+    def handle(
+        self, cog: DebateCog, interaction: discord.Interaction[Any]
+    ) -> Coroutine[Any, Any, None]:
+        return cog.on_vote_start(interaction, self.round_id)
 
 
-class MineButton(discord.ui.DynamicItem[Button], template=MINE_ID):
+class MineButton(_RoundButton, template=MINE_ID):
     """Show the member's own position: ``debat:mine:<round>``."""
 
-    def __init__(self, round_id: int, label: str = "", row: int | None = None) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=label or "…",
-                style=discord.ButtonStyle.secondary,
-                emoji="👤",
-                custom_id=f"debat:mine:{round_id}",
-            ),
-            row=row,
-        )
-        self.round_id = round_id
+    action, emoji = "mine", "👤"
 
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> Self:
-        return cls(int(match["round"]))
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await guarded(interaction, _cog(interaction).on_mine(interaction, self.round_id))
+    def handle(
+        self, cog: DebateCog, interaction: discord.Interaction[Any]
+    ) -> Coroutine[Any, Any, None]:
+        return cog.on_mine(interaction, self.round_id)
 
 
-class WithdrawButton(discord.ui.DynamicItem[Button], template=WITHDRAW_ID):
+class WithdrawButton(_RoundButton, template=WITHDRAW_ID):
     """Ask for confirmation before withdrawing: ``debat:withdraw:<round>``."""
 
-    def __init__(self, round_id: int, label: str = "", row: int | None = None) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=label or "…",
-                style=discord.ButtonStyle.danger,
-                custom_id=f"debat:withdraw:{round_id}",
-            ),
-            row=row,
-        )
-        self.round_id = round_id
+    action, style = "withdraw", discord.ButtonStyle.danger
 
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> Self:
-        return cls(int(match["round"]))
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await guarded(interaction, _cog(interaction).on_withdraw(interaction, self.round_id))
+    def handle(
+        self, cog: DebateCog, interaction: discord.Interaction[Any]
+    ) -> Coroutine[Any, Any, None]:
+        return cog.on_withdraw(interaction, self.round_id)
 
 
-class WithdrawConfirmButton(discord.ui.DynamicItem[Button], template=WITHDRAW_CONFIRM_ID):
+class WithdrawConfirmButton(_RoundButton, template=WITHDRAW_CONFIRM_ID):
     """Withdraw stance, arguments and votes: ``debat:withdraw-confirm:<round>``."""
 
-    def __init__(self, round_id: int, label: str = "", row: int | None = None) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=label or "…",
-                style=discord.ButtonStyle.danger,
-                custom_id=f"debat:withdraw-confirm:{round_id}",
-            ),
-            row=row,
-        )
-        self.round_id = round_id
+    action, style = "withdraw-confirm", discord.ButtonStyle.danger
 
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> Self:
-        return cls(int(match["round"]))
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await guarded(
-            interaction, _cog(interaction).on_withdraw_confirm(interaction, self.round_id)
-        )
+    def handle(
+        self, cog: DebateCog, interaction: discord.Interaction[Any]
+    ) -> Coroutine[Any, Any, None]:
+        return cog.on_withdraw_confirm(interaction, self.round_id)
 
 
 _VOTE_STYLES = {
