@@ -213,9 +213,7 @@ def child(args: argparse.Namespace) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
         url = args.pg.rsplit("/", 1)[0] + "/" + name
         try:
-            result = asyncio.run(
-                run_backend(url, args.participants, args.rounds_per_participant)
-            )
+            result = asyncio.run(run_backend(url, args.participants, args.rounds_per_participant))
         finally:
             with psycopg.connect(args.pg, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

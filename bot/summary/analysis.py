@@ -1,0 +1,1172 @@
+"""Opinion groups of a debate round, computed the way Polis computes them.
+
+Members vote agree (+1), disagree (-1) or pass (0) on each other's statements. After a round
+closes this module runs the analysis of Polis (compdemocracy.org/polis) on those votes: a PCA
+map of the participants, opinion groups, the statements that represent each group, consensus
+and group-aware consensus. It is pure computation: no I/O, no chat or database imports.
+
+The method follows the Polis math sources (``compdemocracy/polis``, ``math/src/polismath``):
+
+* ``math/conversation.clj`` -- the update graph: rating matrix with moderated-out (and meta)
+  statements zeroed, the sticky "in-conv" set (at least ``min(7, n_comments)`` votes, topped
+  up to 15 by the most active voters, once in always in), base clusters (k = 100), group
+  clusters for k in 2..min(5, 2 + n_base // 12) weighted by base-cluster sizes, silhouette
+  choice of k, the group-k smoother (a new k is adopted after winning 4 updates in a row) and
+  group-aware consensus (product over groups of ``(agree + 1) / (seen + 2)``);
+* ``math/pca.clj`` -- PCA of the whole rating matrix with missing votes imputed by the column
+  mean, and the sparsity-aware projection: each participant's projection is scaled by
+  ``sqrt(n_comments / max(n_votes, 1))`` (zeroed statements count as voted, as in Polis);
+* ``math/clusters.clj`` -- k-means as Polis runs it: first-distinct-rows initialisation,
+  warm start from the previous update ("clean-start": recentre the previous clusters on their
+  members, merge identical centres, split off the most distal point until there are as many
+  clusters as distinct points allow), empty clusters dropped, convergence when every centre
+  moves less than 0.01, at most 100 steps for base clusters and 20 for groups; silhouette
+  over the base-cluster centres;
+* ``math/repness.clj`` and ``math/stats.clj`` -- representative statements: ``pa``/``pd``
+  with +1/+2 pseudocounts, the one-proportion test ``pat``/``pdt``, the representativeness
+  ``ra``/``rd`` against the other groups and its two-proportion test ``rat``/``rdt``, 90%
+  one-sided significance (z > 1.2816), ``repful-for``, the best-agree pick, at most 5
+  statements per group, agrees before disagrees; consensus statements over all voters
+  (``pa > 0.5`` and significant ``pat``, ranked by ``pa * pat``, 5 per direction);
+* ``math/named_matrix.clj`` -- participants and statements are indexed in the order they first
+  appear in the vote stream (it decides k-means initialisation and ties);
+* ``conv_man.clj``, ``poller.clj`` -- how updates are triggered (see :class:`ReplayBatching`).
+
+The red-dwarf Python port (``polis-community/red-dwarf``: ``reddwarf/implementations/base.py``,
+``reddwarf/utils/stats.py``, ``reddwarf/utils/matrix.py``, ``reddwarf/utils/consensus.py``,
+``reddwarf/sklearn/transformers.py``) was used as a cross-check.
+
+Two entry points:
+
+* :func:`analyze` -- one Polis update over all the votes from a blank state (what Polis
+  computes when it recomputes a conversation from scratch);
+* :func:`replay` -- the votes replayed in time order, update after update, carrying Polis's
+  state from one update to the next (sticky in-conv set, warm-started base and group
+  clusters, group-k smoother, PCA signs). Polis's published groups depend on that history.
+
+Numerics: the PCA is an eigendecomposition of ``Xc^T Xc`` (NumPy/SciPy LAPACK, ARPACK for very
+many statements). Polis's k-means differs from scikit-learn's (empty clusters are dropped
+rather than relocated, Polis's convergence rule and warm start), so its Lloyd loop is written
+here with SciPy distances and NumPy sums; the silhouette is computed from one distance matrix
+for all k because it runs at every update (tests check it against scikit-learn's).
+
+Polis also zeroes "meta" statements (``is_meta``, e.g. demographic questions) exactly like
+moderated-out ones; CSV exports do not carry that flag, so pass such statements in
+``moderated_out`` to reproduce Polis.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import math
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import scipy.linalg
+import scipy.sparse as sp
+from scipy.sparse.linalg import eigsh
+from scipy.spatial.distance import cdist
+from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
+
+ANALYSIS_VERSION = "polis-1.0"
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+# Constants of the Polis math (conversation.clj opts, stats.clj, repness.clj).
+MIN_VOTES = 7  # in-conv: at least min(MIN_VOTES, n_comments) votes
+GREEDY_N = 15  # in-conv is topped up to this many participants by vote count
+BASE_K = 100  # number of base clusters
+MAX_K = 5  # largest number of groups
+BASE_ITERS = 100  # k-means iterations for base clusters
+GROUP_ITERS = 20  # k-means iterations for groups (clusters.clj default max-iters)
+K_BUFFER = 4  # group-k smoother: updates in a row a new k must win
+Z_90 = 1.2816  # one-sided 90% significance
+SAME_CLUSTERING = 0.01  # k-means convergence: every centre moved less than this
+MAX_REPRESENTATIVE = 5
+MAX_CONSENSUS = 5
+MAX_DIVISIVE = 5
+MIN_DIVISIVE_VARIANCE = 0.01  # variance of the groups' agree probabilities (std 0.1)
+DENSE_PCA_MAX_CELLS = 2_000_000  # up to this many matrix cells, the centred matrix is dense
+SMALL_EIGH_COLUMNS = 120  # up to this many statements, a full NumPy eigh
+DENSE_EIGH_MAX_COLUMNS = 3000  # above this many statements, ARPACK instead of LAPACK eigh
+
+
+# ----------------------------------------------------------------------------------------------
+# Public data types
+
+
+@dataclass(frozen=True)
+class Vote:
+    """One vote: ``value`` is +1 agree, -1 disagree, 0 pass. The latest timestamp wins."""
+
+    participant: str
+    statement: str
+    value: int
+    timestamp: float = 0.0
+
+
+@dataclass
+class RepStatement:
+    """A statement representative of a group (Polis ``repness``).
+
+    ``direction`` is Polis's ``repful-for``: the group agrees (or disagrees) with the statement
+    markedly more than the rest of the clustered participants. ``probability`` is the group's
+    smoothed probability of voting that way (``pa``/``pd``), ``p_test`` its one-proportion
+    z-score, ``repness`` the ratio to the other groups (``ra``/``rd``) and ``repness_test``
+    the two-proportion z-score (``rat``/``rdt``). ``agree``/``disagree``/``seen`` are the raw
+    counts within the group.
+    """
+
+    statement: str
+    direction: str
+    n_success: int = 0
+    n_trials: int = 0
+    probability: float = 0.0
+    p_test: float = 0.0
+    repness: float = 0.0
+    repness_test: float = 0.0
+    best_agree: bool = False
+    agree: int = 0
+    disagree: int = 0
+    seen: int = 0
+
+
+@dataclass
+class OpinionGroup:
+    """One opinion group: ``id`` runs 0..k-1 in the order of Polis's group ids (Polis shows
+    them as A, B, C...), ``centre`` is the mean map position of its members."""
+
+    id: int
+    size: int
+    members: list[str]
+    representative: list[RepStatement]
+    centre: tuple[float, float]
+
+
+@dataclass
+class AnalysisResult:
+    """Result of :func:`analyze` or :func:`replay`.
+
+    ``participants`` counts everyone with a vote; ``participants_clustered`` those Polis
+    clusters (the in-conv set); ``statements`` and ``votes`` count statements that are not
+    moderated out and the votes on them (one per participant and statement).
+    ``divisive`` lists the statements whose smoothed agree probability ``(A+1)/(S+2)`` varies
+    most between groups (population variance over the groups that saw the statement, at least
+    two of them; variance at least 0.01; at most 5, highest first); ``divisive_scores`` holds
+    that variance for every statement seen by two groups or more.
+    """
+
+    analysis_version: str
+    seed: int
+    participants: int
+    participants_clustered: int
+    statements: int
+    votes: int
+    groups: list[OpinionGroup]
+    assignments: dict[str, int]
+    coords: dict[str, tuple[float, float]]
+    consensus: dict[str, list[str]]
+    group_aware_consensus: dict[str, float]
+    divisive: list[str]
+    divisive_scores: dict[str, float] = field(default_factory=dict)
+    silhouettes: dict[int, float] = field(default_factory=dict)
+    updates: int = 1
+    method: str = "single"
+
+    def to_json(self) -> dict[str, object]:
+        """JSON-ready dict (plain str/int/float/list/dict values)."""
+        return {
+            "analysis_version": self.analysis_version,
+            "method": self.method,
+            "seed": self.seed,
+            "updates": self.updates,
+            "participants": self.participants,
+            "participants_clustered": self.participants_clustered,
+            "statements": self.statements,
+            "votes": self.votes,
+            "groups": [
+                {
+                    "id": g.id,
+                    "size": g.size,
+                    "centre": [round(g.centre[0], 6), round(g.centre[1], 6)],
+                    "members": list(g.members),
+                    "representative": [_rep_json(r) for r in g.representative],
+                }
+                for g in self.groups
+            ],
+            "assignments": dict(self.assignments),
+            "coords": {p: [round(x, 6), round(y, 6)] for p, (x, y) in self.coords.items()},
+            "consensus": {k: list(v) for k, v in self.consensus.items()},
+            "group_aware_consensus": {
+                s: round(v, 6) for s, v in self.group_aware_consensus.items()
+            },
+            "divisive": list(self.divisive),
+            "divisive_scores": {s: round(v, 6) for s, v in self.divisive_scores.items()},
+            "silhouettes": {str(k): round(v, 6) for k, v in self.silhouettes.items()},
+        }
+
+
+def _rep_json(r: RepStatement) -> dict[str, object]:
+    return {
+        "statement": r.statement,
+        "direction": r.direction,
+        "n_success": r.n_success,
+        "n_trials": r.n_trials,
+        "probability": round(r.probability, 6),
+        "p_test": round(r.p_test, 6),
+        "repness": round(r.repness, 6),
+        "repness_test": round(r.repness_test, 6),
+        "best_agree": r.best_agree,
+        "agree": r.agree,
+        "disagree": r.disagree,
+        "seen": r.seen,
+    }
+
+
+@dataclass(frozen=True)
+class ReplayBatching:
+    """How :func:`replay` groups the vote stream into Polis updates.
+
+    The Polis math worker polls for new votes every second (``poller.clj``,
+    ``:polling-interval 1000``) and runs one conversation update on everything that arrived
+    since its previous update (``conv_man.clj`` takes all queued vote batches at once). A busy
+    conversation therefore gets an update every second or so -- thousands of updates, some
+    hundred times the cost of one analysis. By default the replay keeps Polis's batching rule
+    but slows the poller down uniformly: the poll period is the smallest
+    ``poll_seconds * 1.5**i`` that gives at most ``max_updates`` updates, so bursts of activity
+    still get more updates than quiet periods and each update takes in exactly what a slower
+    Polis poller would have seen. :data:`EVERY_POLL` replays Polis's own cadence instead.
+
+    * The sticky in-conv set is evaluated at every ``poll_seconds`` window whatever the update
+      schedule: it needs only vote counts, and participants topped up early stay in for good.
+    * The group-k smoother counts an update that stands for m poll windows as m consecutive
+      wins of its best k (Polis would have run m updates in that time).
+    * The last ``final_polls`` poll windows are updates of their own.
+    * With ``restart_gap_seconds`` set, a pause longer than that is treated as a restart of
+      the math worker: Polis reloads the stored state, which keeps the in-conv set, the base
+      clusters and the PCA but not the per-k group clusterings nor the k smoother
+      (``conv_man.clj`` ``restructure-json-conv``), and recomputes once on load. Restarts
+      happen at deployment times that exports do not record, so this is off by default.
+
+    ``tests/summary/test_polis_fidelity.py`` lists how each schedule compares with the groups
+    Polis published for four real conversations.
+    """
+
+    poll_seconds: float = 1.0
+    max_updates: int = 28
+    final_polls: int = 1
+    restart_gap_seconds: float | None = None
+
+
+EVERY_POLL = ReplayBatching(max_updates=2**62)
+"""Polis's own cadence: one update per one-second poll window that received votes."""
+
+
+# ----------------------------------------------------------------------------------------------
+# Vote preparation
+
+_THREADPOOLS: list[Any] = []
+
+
+@contextlib.contextmanager
+def _single_threaded_blas() -> Iterator[None]:
+    """Run BLAS/LAPACK on one thread: the matrices here are small, and multi-threaded LAPACK
+    on a 300 x 300 eigenproblem is both slower and erratic (thread start-up dominates)."""
+    if not _THREADPOOLS:
+        _THREADPOOLS.append(ThreadpoolController())
+    with _THREADPOOLS[0].limit(limits=1, user_api="blas"):
+        yield
+
+
+@dataclass
+class _Votes:
+    """Votes in time order, participants and statements indexed by first appearance."""
+
+    participants: list[str]
+    statements: list[str]
+    rows: IntArray
+    cols: IntArray
+    vals: FloatArray
+    times: FloatArray
+    mod: BoolArray  # per statement column: moderated out
+
+
+def _prepare(votes: Iterable[Vote], moderated_out: Collection[str]) -> _Votes:
+    vote_list = votes if isinstance(votes, Sequence) else list(votes)
+    n = len(vote_list)
+    parts = [v.participant for v in vote_list]
+    stmts = [v.statement for v in vote_list]
+    vals = np.array([v.value for v in vote_list], dtype=np.float64).reshape(n)
+    times = np.array([v.timestamp for v in vote_list], dtype=np.float64).reshape(n)
+    allowed = (vals == -1.0) | (vals == 0.0) | (vals == 1.0)
+    if not np.all(allowed):
+        raise ValueError(f"vote value must be -1, 0 or 1, got {vals[~allowed][0]:g}")
+    p_names = list(dict.fromkeys(parts))
+    s_names = list(dict.fromkeys(stmts))
+    p_index = {p: i for i, p in enumerate(p_names)}
+    s_index = {s: i for i, s in enumerate(s_names)}
+    p_raw = np.fromiter(map(p_index.__getitem__, parts), np.int64, n)
+    s_raw = np.fromiter(map(s_index.__getitem__, stmts), np.int64, n)
+    order = np.argsort(times, kind="stable")
+    p_raw, s_raw, vals, times = p_raw[order], s_raw[order], vals[order], times[order]
+    p_codes = _first_appearance_codes(p_raw, len(p_names))
+    s_codes = _first_appearance_codes(s_raw, len(s_names))
+    participants = [p_names[i] for i in np.argsort(p_codes).tolist()]
+    statements = [s_names[i] for i in np.argsort(s_codes).tolist()]
+    mod_set = set(moderated_out)
+    mod = np.array([s in mod_set for s in statements], dtype=np.bool_).reshape(len(statements))
+    return _Votes(participants, statements, p_codes[p_raw], s_codes[s_raw], vals, times, mod)
+
+
+def _first_appearance_codes(raw: IntArray, count: int) -> IntArray:
+    """Map arbitrary codes to their rank of first appearance in ``raw``."""
+    if count == 0:
+        return np.zeros(0, np.int64)
+    _, first = np.unique(raw, return_index=True)
+    codes = np.empty(count, np.int64)
+    codes[np.argsort(first, kind="stable")] = np.arange(count)
+    return codes
+
+
+def _latest(rows: IntArray, cols: IntArray, n_cols: int) -> IntArray:
+    """Indices (into time-ordered arrays) of the latest vote per (row, col)."""
+    if rows.size == 0:
+        return np.zeros(0, np.int64)
+    keys = rows * max(n_cols, 1) + cols
+    rev = keys[::-1]
+    _, first_in_rev = np.unique(rev, return_index=True)
+    idx = keys.size - 1 - first_in_rev
+    return np.sort(idx)
+
+
+# ----------------------------------------------------------------------------------------------
+# One Polis update
+
+
+@dataclass
+class _Snapshot:
+    """The rating matrix at one update: current votes of the first n_rows x n_cols."""
+
+    n_rows: int
+    n_cols: int
+    rows: IntArray
+    cols: IntArray
+    vals: FloatArray
+    mod: BoolArray  # length n_cols
+
+
+@dataclass
+class _Clusters:
+    """A clustering: ids and centres (sorted by id), and each data row's cluster id."""
+
+    ids: IntArray
+    centres: FloatArray
+    labels: IntArray
+
+
+@dataclass
+class _Grouping:
+    """A group clustering of the base clusters: group id per base-cluster id."""
+
+    base_ids: IntArray
+    group_ids: IntArray
+
+
+@dataclass
+class _State:
+    in_conv: BoolArray = field(default_factory=lambda: np.zeros(0, np.bool_))
+    base: _Clusters | None = None
+    groupings: dict[int, _Grouping] = field(default_factory=dict)
+    last_k: int | None = None
+    last_k_count: int = 0
+    smoothed_k: int | None = None
+    comps: FloatArray | None = None  # 2 x n_cols, previous principal components
+    updates: int = 0
+
+
+@dataclass
+class _Outcome:
+    proj: FloatArray  # n_rows x 2
+    in_conv_rows: IntArray
+    base: _Clusters  # labels over in_conv_rows
+    grouping: _Grouping | None
+    silhouettes: dict[int, float]
+
+
+def _pca(
+    snap: _Snapshot, active: BoolArray, prev: FloatArray | None, seed: int
+) -> tuple[FloatArray, FloatArray]:
+    """Principal components (2 x n_cols) and the unscaled projection (n_rows x 2).
+
+    Missing votes are imputed by the column mean, so the centred matrix holds
+    ``value - column mean`` for a vote and 0 for a missing vote (pca.clj
+    ``sparsity-aware-project-ptpt``); the components are the leading eigenvectors of
+    ``Xc^T Xc``, which Polis finds by power iteration. Signs follow the previous update's
+    components (Polis warm-starts its power iteration from them).
+    """
+    keep = active[snap.cols]
+    r, c, v = snap.rows[keep], snap.cols[keep], snap.vals[keep]
+    counts = np.bincount(c, minlength=snap.n_cols)
+    sums = np.bincount(c, weights=v, minlength=snap.n_cols)
+    mean = np.divide(sums, counts, out=np.zeros(snap.n_cols), where=counts > 0)
+    used = np.flatnonzero(counts > 0)
+    m = used.size
+    comps = np.zeros((2, snap.n_cols))
+    if m == 0 or snap.n_rows < 2:
+        return comps, np.zeros((snap.n_rows, 2))
+    remap = np.full(snap.n_cols, -1, np.int64)
+    remap[used] = np.arange(m)
+    centred = v - mean[c]
+    dense: FloatArray | None = None
+    sparse: sp.csr_matrix | None = None
+    if snap.n_rows * m <= DENSE_PCA_MAX_CELLS:
+        dense = np.zeros((snap.n_rows, m))
+        dense[r, remap[c]] = centred
+        cov = dense.T @ dense
+    else:
+        sparse = sp.csr_matrix((centred, (r, remap[c])), shape=(snap.n_rows, m))
+        cov = (sparse.T @ sparse).toarray()
+    n_comp = min(2, m, snap.n_rows)
+    if m <= SMALL_EIGH_COLUMNS:
+        w, vecs = np.linalg.eigh(cov)  # all of them: cheaper than a subset at this size
+        w, vecs = w[m - n_comp :], vecs[:, m - n_comp :]
+    elif m <= DENSE_EIGH_MAX_COLUMNS:
+        w, vecs = scipy.linalg.eigh(cov, subset_by_index=[m - n_comp, m - 1])
+    else:
+        rng = np.random.default_rng(seed)
+        w, vecs = eigsh(cov, k=n_comp, v0=rng.standard_normal(m))
+    order = np.argsort(-w, kind="stable")
+    w, vecs = w[order], vecs[:, order]
+    basis = np.zeros((m, 2))
+    for i in range(n_comp):
+        if w[i] <= 1e-12 * max(1.0, float(w[0])):
+            continue  # no variance left in this direction
+        vec = vecs[:, i]
+        ref = np.zeros(m)
+        if prev is not None:
+            inside = used < prev.shape[1]
+            ref[inside] = prev[i, used[inside]]
+        if float(ref @ ref) > 0:
+            sign = 1.0 if float(ref @ vec) >= 0 else -1.0
+        else:
+            sign = 1.0 if vec[int(np.argmax(np.abs(vec)))] >= 0 else -1.0
+        basis[:, i] = sign * vec
+    comps[:, used] = basis.T
+    if dense is not None:
+        proj: FloatArray = dense @ basis
+    else:
+        assert sparse is not None
+        proj = np.asarray(sparse @ basis, dtype=np.float64)
+    return comps, proj
+
+
+def _sticky_in_conv(prev: BoolArray, counts: IntArray, n_cols: int) -> BoolArray:
+    """conversation.clj ``:in-conv``: once in, always in; top up to GREEDY_N by vote count."""
+    n = counts.size
+    ic = np.zeros(n, np.bool_)
+    ic[: prev.size] = prev[:n]
+    ic |= counts >= min(MIN_VOTES, n_cols)
+    have = int(ic.sum())
+    if have < GREEDY_N:
+        order = np.lexsort((np.arange(n), -counts))
+        extra = order[~ic[order]][: GREEDY_N - have]
+        ic[extra] = True
+    return ic
+
+
+def _row_groups(x: FloatArray) -> tuple[IntArray, IntArray]:
+    """Rows sorted lexicographically, and the index of each row's first duplicate in that
+    order (equal rows share a group number). Returns (order, group number per sorted row)."""
+    order = np.lexsort(x.T[::-1])
+    xs = x[order]
+    new_group = np.ones(x.shape[0], np.bool_)
+    if x.shape[0] > 1:
+        new_group[1:] = np.any(xs[1:] != xs[:-1], axis=1)
+    return order, np.cumsum(new_group) - 1
+
+
+def _distinct_count(x: FloatArray) -> int:
+    if x.shape[0] == 0:
+        return 0
+    _, groups = _row_groups(x)
+    return int(groups[-1]) + 1
+
+
+def _first_distinct(x: FloatArray, k: int) -> IntArray:
+    """Indices of the first k distinct rows, in row order (clusters.clj ``init-clusters``)."""
+    if x.shape[0] == 0:
+        return np.zeros(0, np.int64)
+    order, groups = _row_groups(x)
+    first = np.full(int(groups[-1]) + 1, x.shape[0], np.int64)
+    np.minimum.at(first, groups, order)
+    return np.sort(first)[:k]
+
+
+def _weighted_centres(
+    x: FloatArray, labels: IntArray, n: int, weights: FloatArray | None
+) -> tuple[FloatArray, FloatArray]:
+    """(Weighted) mean of the rows of each cluster 0..n-1, and the clusters' total weights."""
+    tot: FloatArray
+    if weights is None:
+        tot = np.bincount(labels, minlength=n).astype(np.float64)
+        cx = np.bincount(labels, weights=x[:, 0], minlength=n)
+        cy = np.bincount(labels, weights=x[:, 1], minlength=n)
+    else:
+        tot = np.bincount(labels, weights=weights, minlength=n).astype(np.float64)
+        cx = np.bincount(labels, weights=weights * x[:, 0], minlength=n)
+        cy = np.bincount(labels, weights=weights * x[:, 1], minlength=n)
+    centres = np.empty((n, 2))
+    safe = np.where(tot > 0, tot, 1.0)
+    centres[:, 0] = cx / safe
+    centres[:, 1] = cy / safe
+    return centres, tot
+
+
+def _clean_start(
+    x: FloatArray, labels: IntArray, k: int, weights: FloatArray | None, distinct: int
+) -> tuple[IntArray, FloatArray]:
+    """clusters.clj ``clean-start-clusters``: previous clusters recentred on their members,
+    identical centres merged, then the most distal point split off until there are
+    min(k, distinct points) clusters. ``labels`` holds the previous cluster id of each row
+    (-1 for rows that belonged to none); ``distinct`` is the number of distinct rows of x.
+    Returns (ids, initial centres)."""
+    member = labels >= 0
+    ids = np.unique(labels[member])
+    if ids.size == 0:
+        idx = _first_distinct(x, k)
+        return np.arange(idx.size, dtype=np.int64), x[idx]
+    # Recentre (clusters without members vanish), then merge clusters with identical centres;
+    # the merged cluster keeps the id of the larger one.
+    labels = labels.copy()
+    pos = np.searchsorted(ids, labels[member])
+    wm = None if weights is None else weights[member]
+    centres, _ = _weighted_centres(x[member], pos, ids.size, wm)
+    order, groups = _row_groups(centres)
+    if int(groups[-1]) + 1 < ids.size:
+        sizes = np.bincount(pos, minlength=ids.size)
+        inverse = np.empty(ids.size, np.int64)
+        inverse[order] = groups
+        keep_id = np.empty(int(groups[-1]) + 1, np.int64)
+        for u in range(keep_id.size):
+            same = np.flatnonzero(inverse == u)
+            keep_id[u] = ids[same[np.argmax(sizes[same])]]
+        labels[member] = keep_id[inverse][pos]
+        ids = np.unique(labels[member])
+        pos = np.searchsorted(ids, labels[member])
+        centres, _ = _weighted_centres(x[member], pos, ids.size, wm)
+    possible = min(k, distinct)
+    while ids.size < possible:
+        dist = cdist(x, centres).min(axis=1)
+        far = int(np.argmax(dist))
+        if dist[far] <= 0:
+            break
+        new_id = int(ids[-1]) + 1
+        labels[far] = new_id
+        ids = np.append(ids, new_id)
+        member = labels >= 0
+        pos = np.searchsorted(ids, labels[member])
+        wm = None if weights is None else weights[member]
+        centres, _ = _weighted_centres(x[member], pos, ids.size, wm)
+    return ids, centres
+
+
+def _kmeans(
+    x: FloatArray,
+    ids: IntArray,
+    centres: FloatArray,
+    max_iters: int,
+    weights: FloatArray | None,
+) -> _Clusters:
+    """clusters.clj ``kmeans``: Lloyd steps from the given centres; clusters left empty are
+    dropped; stops when every (sorted) centre moved less than SAME_CLUSTERING or after
+    ``max_iters`` further steps. Returns ids and centres sorted by id, labels per row."""
+    labels = np.zeros(x.shape[0], np.int64)
+    old_sorted = _sorted_rows(centres)
+    for step in range(max_iters + 1):
+        nearest = np.argmin(cdist(x, centres), axis=1)
+        new_centres, tot = _weighted_centres(x, nearest, ids.size, weights)
+        alive = tot > 0
+        if alive.all():
+            centres = new_centres
+            labels = ids[nearest]
+        else:
+            ids, centres = ids[alive], new_centres[alive]
+            labels = ids[(np.cumsum(alive) - 1)[nearest]]
+        if step == max_iters:
+            break
+        new_sorted = _sorted_rows(centres)
+        m = min(old_sorted.shape[0], new_sorted.shape[0])
+        moved = old_sorted[:m] - new_sorted[:m]
+        if np.all(np.einsum("ij,ij->i", moved, moved) < SAME_CLUSTERING**2):
+            break
+        old_sorted = new_sorted
+    order = np.argsort(ids, kind="stable")
+    return _Clusters(ids[order], centres[order], labels)
+
+
+def _sorted_rows(a: FloatArray) -> FloatArray:
+    return a[np.lexsort(a.T[::-1])] if a.shape[0] else a
+
+
+def _update(
+    state: _State, snap: _Snapshot, in_conv: BoolArray, seed: int, polls: int = 1
+) -> _Outcome:
+    """One Polis conversation update (conversation.clj small-conv-update-graph).
+
+    ``polls`` is the number of Polis poll windows this update stands for in a batched
+    replay: the group-k smoother counts it as that many consecutive wins of its best k."""
+    active = ~snap.mod
+    comps, proj = _pca(snap, active, state.comps, seed)
+    state.comps = comps
+    n_votes = np.bincount(snap.rows[active[snap.cols]], minlength=snap.n_rows)
+    # Zeroed (moderated) columns count as voted for everybody (named_matrix zero-out-columns).
+    n_votes = n_votes + int(snap.mod.sum())
+    proj *= np.sqrt(snap.n_cols / np.maximum(n_votes, 1))[:, None]
+
+    state.in_conv = in_conv
+    ic_rows = np.flatnonzero(in_conv)
+    x = proj[ic_rows]
+    if state.base is not None and state.base.ids.size:
+        prev_labels = np.full(snap.n_rows, -1, np.int64)
+        old = state.base.labels
+        prev_labels[: old.size] = old[: snap.n_rows]
+        ids, init = _clean_start(x, prev_labels[ic_rows], BASE_K, None, _distinct_count(x))
+    else:
+        idx = _first_distinct(x, BASE_K)
+        ids, init = np.arange(idx.size, dtype=np.int64), x[idx]
+    if ids.size:
+        base = _kmeans(x, ids, init, BASE_ITERS, None)
+    else:
+        base = _Clusters(ids, init, np.zeros(0, np.int64))
+    full_labels = np.full(snap.n_rows, -1, np.int64)
+    full_labels[ic_rows] = base.labels
+    state.base = _Clusters(base.ids, base.centres, full_labels)
+
+    sizes = np.bincount(np.searchsorted(base.ids, base.labels), minlength=base.ids.size)
+    weights = sizes.astype(np.float64)
+    n_base = base.ids.size
+    # Polis: k in 2..min(5, 2 + n_base // 12). Degenerate inputs get one group: a k needs
+    # fewer groups than base clusters (no all-singleton split) and two voted statements.
+    max_k = min(MAX_K, 2 + n_base // 12, n_base - 1)
+    if np.count_nonzero(np.any(comps != 0.0, axis=0)) < 2:
+        max_k = 0
+    distinct_base = _distinct_count(base.centres)
+    groupings: dict[int, _Grouping] = {}
+    silhouettes: dict[int, float] = {}
+    for k in range(2, max_k + 1):
+        if n_base < 2:
+            break
+        prev = state.groupings.get(k)
+        if prev is not None:
+            at = np.minimum(np.searchsorted(prev.base_ids, base.ids), prev.base_ids.size - 1)
+            prev_g = np.where(prev.base_ids[at] == base.ids, prev.group_ids[at], -1)
+            gids, ginit = _clean_start(base.centres, prev_g, k, weights, distinct_base)
+        else:
+            idx = _first_distinct(base.centres, k)
+            gids, ginit = np.arange(idx.size, dtype=np.int64), base.centres[idx]
+        grouped = _kmeans(base.centres, gids, ginit, GROUP_ITERS, weights)
+        groupings[k] = _Grouping(base.ids.copy(), grouped.labels)
+    silhouettes = _silhouettes(base.centres, {k: g.group_ids for k, g in groupings.items()})
+    state.groupings = groupings
+    state.updates += 1
+    if not groupings:
+        return _Outcome(proj, ic_rows, base, None, silhouettes)
+    best = max(silhouettes.values())
+    this_k = max(k for k, s in silhouettes.items() if s == best)  # max-key keeps the last
+    count = state.last_k_count + polls if state.last_k == this_k else polls
+    adopt = count >= K_BUFFER or state.smoothed_k is None
+    smoothed = this_k if adopt or state.smoothed_k is None else state.smoothed_k
+    state.last_k, state.last_k_count, state.smoothed_k = this_k, count, smoothed
+    chosen = groupings.get(smoothed, groupings[this_k])
+    return _Outcome(proj, ic_rows, base, chosen, silhouettes)
+
+
+def _silhouettes(points: FloatArray, labelings: dict[int, IntArray]) -> dict[int, float]:
+    """Mean silhouette of each labelling of ``points`` (clusters.clj ``silhouette`` over the
+    base-cluster distance matrix; equal to scikit-learn's ``silhouette_score``).
+
+    Computed here from one distance matrix shared by every k, because it runs at each update
+    of a replay. A member alone in its cluster scores 0; one cluster only scores -1."""
+    dist = cdist(points, points)
+    n = points.shape[0]
+    out: dict[int, float] = {}
+    for k, labels in labelings.items():
+        uniq, lab = np.unique(labels, return_inverse=True)
+        m = uniq.size
+        if m < 2:
+            out[k] = -1.0
+            continue
+        onehot = np.zeros((n, m))
+        onehot[np.arange(n), lab] = 1.0
+        sums = dist @ onehot
+        sizes = onehot.sum(axis=0)
+        own = sizes[lab]
+        a = sums[np.arange(n), lab] / np.maximum(own - 1.0, 1.0)
+        others = sums / sizes
+        others[np.arange(n), lab] = np.inf
+        b = others.min(axis=1)
+        denom = np.maximum(a, b)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sil = np.where((own > 1) & (denom > 0), (b - a) / denom, 0.0)
+        out[k] = float(sil.mean())
+    return out
+
+
+def _restart(state: _State) -> None:
+    """What survives a math-worker restart (conv_man.clj restructure-json-conv)."""
+    state.groupings = {}
+    state.last_k = None
+    state.last_k_count = 0
+    state.smoothed_k = None
+
+
+# ----------------------------------------------------------------------------------------------
+# Statistics on the final update (repness.clj, stats.clj, conversation.clj)
+
+
+def _prop_test(succ: FloatArray, n: FloatArray) -> FloatArray:
+    """stats.clj ``prop-test``: one-proportion z-score with +1 pseudocounts."""
+    s, m = succ + 1.0, n + 1.0
+    result: FloatArray = 2.0 * np.sqrt(m) * (s / m - 0.5)
+    return result
+
+
+def _two_prop_test(
+    succ_in: FloatArray, succ_out: FloatArray, pop_in: FloatArray, pop_out: FloatArray
+) -> FloatArray:
+    """stats.clj ``two-prop-test`` with +1 pseudocounts; 0 where the pooled share is 1."""
+    s1, s2, n1, n2 = succ_in + 1.0, succ_out + 1.0, pop_in + 1.0, pop_out + 1.0
+    pi1, pi2 = s1 / n1, s2 / n2
+    pi_hat = (s1 + s2) / (n1 + n2)
+    var = pi_hat * (1.0 - pi_hat) * (1.0 / n1 + 1.0 / n2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = (pi1 - pi2) / np.sqrt(var)
+    result: FloatArray = np.where(pi_hat >= 1.0, 0.0, z)
+    return result
+
+
+@dataclass
+class _GroupStats:
+    na: FloatArray  # groups x statements
+    nd: FloatArray
+    ns: FloatArray
+    pa: FloatArray
+    pd: FloatArray
+    pat: FloatArray
+    pdt: FloatArray
+    ra: FloatArray
+    rd: FloatArray
+    rat: FloatArray
+    rdt: FloatArray
+
+
+def _group_counts(
+    snap: _Snapshot, row_group: IntArray, n_groups: int
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Agree, disagree and seen counts per group (rows with group -1 are ignored)."""
+    g = row_group[snap.rows]
+    keep = g >= 0
+    g, c, v = g[keep], snap.cols[keep], snap.vals[keep]
+    size = n_groups * snap.n_cols
+    flat = g * snap.n_cols + c
+    shape = (n_groups, snap.n_cols)
+    na = np.bincount(flat[v > 0], minlength=size).reshape(shape).astype(np.float64)
+    nd = np.bincount(flat[v < 0], minlength=size).reshape(shape).astype(np.float64)
+    ns = np.bincount(flat, minlength=size).reshape(shape).astype(np.float64)
+    return na, nd, ns
+
+
+def _repness_stats(na: FloatArray, nd: FloatArray, ns: FloatArray) -> _GroupStats:
+    pa = (na + 1.0) / (ns + 2.0)
+    pd = (nd + 1.0) / (ns + 2.0)
+    rest_na, rest_nd, rest_ns = na.sum(0) - na, nd.sum(0) - nd, ns.sum(0) - ns
+    ra = pa / ((rest_na + 1.0) / (rest_ns + 2.0))
+    rd = pd / ((rest_nd + 1.0) / (rest_ns + 2.0))
+    return _GroupStats(
+        na,
+        nd,
+        ns,
+        pa,
+        pd,
+        _prop_test(na, ns),
+        _prop_test(nd, ns),
+        ra,
+        rd,
+        _two_prop_test(na, rest_na, ns, rest_ns),
+        _two_prop_test(nd, rest_nd, ns, rest_ns),
+    )
+
+
+def _finalize_rep(st: _GroupStats, g: int, j: int, statement: str) -> RepStatement:
+    """repness.clj ``finalize-cmt-stats``: agree if rat > rdt, else disagree."""
+    agree = bool(st.rat[g, j] > st.rdt[g, j])
+    return RepStatement(
+        statement=statement,
+        direction="agree" if agree else "disagree",
+        n_success=int(st.na[g, j] if agree else st.nd[g, j]),
+        n_trials=int(st.ns[g, j]),
+        probability=float(st.pa[g, j] if agree else st.pd[g, j]),
+        p_test=float(st.pat[g, j] if agree else st.pdt[g, j]),
+        repness=float(st.ra[g, j] if agree else st.rd[g, j]),
+        repness_test=float(st.rat[g, j] if agree else st.rdt[g, j]),
+        agree=int(st.na[g, j]),
+        disagree=int(st.nd[g, j]),
+        seen=int(st.ns[g, j]),
+    )
+
+
+def _select_rep(
+    st: _GroupStats, g: int, columns: IntArray, names: list[str]
+) -> list[RepStatement]:
+    """repness.clj ``select-rep-comments`` for group g over the given columns (in order)."""
+    pat, pdt, rat, rdt = st.pat[g], st.pdt[g], st.rat[g], st.rdt[g]
+    passes = ((rat > Z_90) & (pat > Z_90)) | ((rdt > Z_90) & (pdt > Z_90))
+    sufficient = [int(j) for j in columns if passes[j]]
+    best_agree: int | None = None
+    for j in columns.tolist():
+        if st.na[g, j] == 0 and st.nd[g, j] == 0:
+            continue
+        if best_agree is None:
+            ok = bool(pat[j] > Z_90 or (st.ra[g, j] > 1.0 and st.pa[g, j] > 0.5))
+        elif st.ra[g, best_agree] > 1.0:
+            b = best_agree
+            ok = bool(
+                st.ra[g, j] * rat[j] * st.pa[g, j] * pat[j]
+                > st.ra[g, b] * rat[b] * st.pa[g, b] * pat[b]
+            )
+        else:
+            ok = bool(st.pa[g, j] * pat[j] > st.pa[g, best_agree] * pat[best_agree])
+        if ok:
+            best_agree = j
+    head: list[RepStatement] = []
+    if best_agree is not None:
+        rep = _finalize_rep(st, g, best_agree, names[best_agree])
+        rep.best_agree = True
+        head = [rep]
+    if not sufficient:
+        if head:
+            return head
+        if columns.size == 0:
+            return []
+        score = np.maximum(rat[columns], rdt[columns])
+        best = int(columns[int(np.argmax(score))])
+        return [_finalize_rep(st, g, best, names[best])]
+    reps = [_finalize_rep(st, g, j, names[j]) for j in sufficient if j != best_agree]
+    reps.sort(key=lambda r: -(r.repness * r.repness_test * r.probability * r.p_test))
+    chosen = (head + reps)[:MAX_REPRESENTATIVE]
+    return [r for r in chosen if r.direction == "agree"] + [
+        r for r in chosen if r.direction != "agree"
+    ]
+
+
+def _consensus(snap: _Snapshot, columns: IntArray, names: list[str]) -> dict[str, list[str]]:
+    """repness.clj ``consensus-stats`` + ``select-consensus-comments`` over all voters."""
+    na = np.bincount(snap.cols[snap.vals > 0], minlength=snap.n_cols).astype(np.float64)
+    nd = np.bincount(snap.cols[snap.vals < 0], minlength=snap.n_cols).astype(np.float64)
+    ns = np.bincount(snap.cols, minlength=snap.n_cols).astype(np.float64)
+    out: dict[str, list[str]] = {}
+    for key, n in (("agree", na), ("disagree", nd)):
+        p = (n + 1.0) / (ns + 2.0)
+        z = _prop_test(n, ns)
+        ok = columns[(p[columns] > 0.5) & (z[columns] > Z_90)]
+        ranked = ok[np.argsort(-(p[ok] * z[ok]), kind="stable")][:MAX_CONSENSUS]
+        out[key] = [names[j] for j in ranked.tolist()]
+    return out
+
+
+def _result(
+    data: _Votes,
+    snap: _Snapshot,
+    outcome: _Outcome,
+    seed: int,
+    updates: int,
+    method: str,
+) -> AnalysisResult:
+    names = data.statements
+    people = data.participants
+    active_cols = np.flatnonzero(~snap.mod[: snap.n_cols])
+    voted = np.bincount(snap.cols, minlength=snap.n_cols) > 0
+    columns = active_cols[voted[active_cols]]
+    coords = {
+        people[i]: (float(outcome.proj[i, 0]), float(outcome.proj[i, 1]))
+        for i in range(snap.n_rows)
+    }
+    n_votes = int(np.count_nonzero(~snap.mod[snap.cols]))
+    consensus = _consensus(snap, columns, names)
+    groups: list[OpinionGroup] = []
+    assignments: dict[str, int] = {}
+    gac: dict[str, float] = {}
+    divisive_scores: dict[str, float] = {}
+    rows_in = outcome.in_conv_rows
+    if rows_in.size:
+        if outcome.grouping is not None:
+            base_pos = np.searchsorted(outcome.base.ids, outcome.base.labels)
+            polis_gid = outcome.grouping.group_ids[base_pos]  # per in-conv row
+            gid = np.unique(polis_gid, return_inverse=True)[1].reshape(-1)  # 0..k-1, id order
+        else:  # no grouping possible (degenerate input): everybody clustered is one group
+            gid = np.zeros(rows_in.size, np.int64)
+        n_groups = int(gid.max()) + 1
+        row_group = np.full(snap.n_rows, -1, np.int64)
+        row_group[rows_in] = gid
+        na, nd, ns = _group_counts(snap, row_group, n_groups)
+        stats = _repness_stats(na, nd, ns)
+        for g in range(n_groups):
+            rows = rows_in[gid == g]
+            centre = outcome.proj[rows].mean(axis=0)
+            groups.append(
+                OpinionGroup(
+                    id=g,
+                    size=int(rows.size),
+                    members=[people[i] for i in rows.tolist()],
+                    representative=_select_rep(stats, g, columns, names),
+                    centre=(float(centre[0]), float(centre[1])),
+                )
+            )
+        assignments = {people[i]: g for i, g in zip(rows_in.tolist(), gid.tolist(), strict=True)}
+        # conversation.clj :group-aware-consensus: product over groups of (A+1)/(S+2).
+        prob = (na + 1.0) / (ns + 2.0)
+        product = prob.prod(axis=0)
+        gac = {names[j]: float(product[j]) for j in columns.tolist()}
+        seen_by = (ns > 0).sum(axis=0)
+        for j in columns.tolist():
+            if seen_by[j] >= 2:
+                divisive_scores[names[j]] = float(np.var(prob[ns[:, j] > 0, j]))
+    ranked = sorted(divisive_scores.items(), key=lambda kv: -kv[1])
+    divisive = [s for s, v in ranked if v >= MIN_DIVISIVE_VARIANCE][:MAX_DIVISIVE]
+    return AnalysisResult(
+        analysis_version=ANALYSIS_VERSION,
+        seed=seed,
+        participants=snap.n_rows,
+        participants_clustered=int(outcome.in_conv_rows.size),
+        statements=int(columns.size),
+        votes=n_votes,
+        groups=groups,
+        assignments=assignments,
+        coords=coords,
+        consensus=consensus,
+        group_aware_consensus=gac,
+        divisive=divisive,
+        divisive_scores=divisive_scores,
+        silhouettes=dict(outcome.silhouettes),
+        updates=updates,
+        method=method,
+    )
+
+
+def _empty_result(seed: int, method: str) -> AnalysisResult:
+    return AnalysisResult(
+        analysis_version=ANALYSIS_VERSION,
+        seed=seed,
+        participants=0,
+        participants_clustered=0,
+        statements=0,
+        votes=0,
+        groups=[],
+        assignments={},
+        coords={},
+        consensus={"agree": [], "disagree": []},
+        group_aware_consensus={},
+        divisive=[],
+        updates=0,
+        method=method,
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Entry points
+
+
+def analyze(
+    votes: Iterable[Vote], *, moderated_out: Collection[str] = (), seed: int = 0
+) -> AnalysisResult:
+    """One Polis update over all the votes, from a blank state (a cold start).
+
+    A participant's latest vote on a statement counts (ties: the later one in ``votes``).
+    Statements in ``moderated_out`` are zeroed as Polis zeroes moderated-out and meta
+    statements: they take no part in the map, the groups or the statement lists. ``seed`` only
+    matters for very large conversations (the ARPACK start vector); results are deterministic.
+    """
+    data = _prepare(votes, moderated_out)
+    if data.rows.size == 0:
+        return _empty_result(seed, "single")
+    with _single_threaded_blas():
+        n_rows, n_cols = len(data.participants), len(data.statements)
+        idx = _latest(data.rows, data.cols, n_cols)
+        snap = _Snapshot(n_rows, n_cols, data.rows[idx], data.cols[idx], data.vals[idx], data.mod)
+        counts = np.bincount(snap.rows, minlength=n_rows)
+        state = _State()
+        in_conv = _sticky_in_conv(state.in_conv, counts, n_cols)
+        outcome = _update(state, snap, in_conv, seed)
+        return _result(data, snap, outcome, seed, 1, "single")
+
+
+def _poll_windows(times: FloatArray, poll: float) -> IntArray:
+    """End index (exclusive) of each poll window: a window opens at the first vote after the
+    previous one closed and takes every vote within ``poll`` of it."""
+    ends: list[int] = []
+    values = times.tolist()
+    n = len(values)
+    i = 0
+    while i < n:
+        i = bisect.bisect_right(values, values[i] + poll, lo=i)
+        ends.append(i)
+    return np.asarray(ends, dtype=np.int64)
+
+
+def _schedule(
+    times: FloatArray, polls: IntArray, policy: ReplayBatching, scale: float
+) -> tuple[list[int], set[int]]:
+    """Vote counts after which updates run, and those after which the worker restarts."""
+    restarts: set[int] = set()
+    forced = set(polls[-max(policy.final_polls, 1) :].tolist())
+    if policy.restart_gap_seconds is not None:
+        starts = polls[:-1]
+        gaps = times[starts] - times[starts - 1]
+        for s in starts[gaps > policy.restart_gap_seconds * scale].tolist():
+            forced.add(int(s))  # the last update before the pause
+            restarts.add(int(s))
+    budget = max(policy.max_updates - len(forced), 1)
+    base = max(policy.poll_seconds, 1e-9) * scale
+    windows = polls
+    if windows.size > budget:
+        # Smallest i with at most `budget` windows for the period base * 1.5**i (the count of
+        # windows never grows with the period): exponential, then binary search.
+        span = float(times[-1] - times[0])
+        hi = max(1, math.ceil(math.log(max(span / base, 1.0) + 1.0, 1.5)) + 1)
+        lo = 0  # polls (i = 0) has too many windows
+        best = _poll_windows(times, base * 1.5**hi)
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            trial = _poll_windows(times, base * 1.5**mid)
+            if trial.size <= budget:
+                hi, best = mid, trial
+            else:
+                lo = mid
+        windows = best
+    return sorted(set(windows.tolist()) | forced), restarts
+
+
+def _snapshot_of(
+    seen: BoolArray,
+    rows: IntArray,
+    cols: IntArray,
+    vals: FloatArray,
+    n_rows: int,
+    n_cols: int,
+    data: _Votes,
+) -> _Snapshot:
+    live = np.flatnonzero(seen)
+    return _Snapshot(n_rows, n_cols, rows[live], cols[live], vals[live], data.mod[:n_cols])
+
+
+def replay(
+    votes: Iterable[Vote],
+    *,
+    moderated_out: Collection[str] = (),
+    seed: int = 0,
+    batch: ReplayBatching | int | None = None,
+    time_unit: float | None = None,
+) -> AnalysisResult:
+    """Replay the votes in time order through successive Polis updates (see
+    :class:`ReplayBatching`), carrying Polis's state from one update to the next: sticky
+    in-conv set, base and group clusters warm-started from the previous update, group-k
+    smoother, PCA signs. The final update gives the result.
+
+    ``batch`` is a :class:`ReplayBatching`, or an int for an update every that many votes.
+    ``time_unit`` is the length of one timestamp unit in seconds; by default milliseconds
+    (Polis exports) are assumed when timestamps exceed 1e11, seconds otherwise. Votes with
+    equal timestamps keep their order in ``votes``.
+    """
+    data = _prepare(votes, moderated_out)
+    if data.rows.size == 0:
+        return _empty_result(seed, "replay")
+    with _single_threaded_blas():
+        snap, outcome, state = _run_replay(data, seed, batch, time_unit)
+        return _result(data, snap, outcome, seed, state.updates, "replay")
+
+
+def _run_replay(
+    data: _Votes, seed: int, batch: ReplayBatching | int | None, time_unit: float | None
+) -> tuple[_Snapshot, _Outcome, _State]:
+    n_total = data.rows.size
+    n_cols_all = len(data.statements)
+    if time_unit is None:
+        time_unit = 0.001 if float(np.max(np.abs(data.times))) > 1e11 else 1.0
+    scale = 1.0 / time_unit  # timestamp units per second
+    restarts: set[int] = set()
+    if isinstance(batch, int):
+        step = max(batch, 1)
+        points = sorted(set(range(step, n_total, step)) | {n_total})
+        windows = _poll_windows(data.times, scale)
+    else:
+        policy = batch if batch is not None else ReplayBatching()
+        windows = _poll_windows(data.times, policy.poll_seconds * scale)
+        points, restarts = _schedule(data.times, windows, policy, scale)
+
+    # Current vote of each (participant, statement) slot, updated as the stream is replayed.
+    width = max(n_cols_all, 1)
+    slot_keys, slot = np.unique(data.rows * width + data.cols, return_inverse=True)
+    slot = slot.reshape(-1)
+    slot_rows, slot_cols = slot_keys // width, slot_keys % width
+    slot_val = np.zeros(slot_keys.size)
+    slot_seen = np.zeros(slot_keys.size, np.bool_)
+    counts = np.zeros(len(data.participants), np.int64)
+    max_row = np.maximum.accumulate(data.rows)
+    max_col = np.maximum.accumulate(data.cols)
+
+    def apply(lo: int, hi: int) -> None:
+        """Votes lo..hi-1 arrive; a slot's latest vote wins."""
+        s_idx = slot[lo:hi]
+        touched, last = np.unique(s_idx[::-1], return_index=True)
+        fresh = touched[~slot_seen[touched]]
+        slot_seen[fresh] = True
+        counts[:] += np.bincount(slot_rows[fresh], minlength=counts.size)
+        slot_val[touched] = data.vals[lo:hi][::-1][last]
+
+    state = _State()
+    in_conv = np.zeros(0, np.bool_)
+    snap: _Snapshot | None = None
+    outcome: _Outcome | None = None
+    update_at = set(points)
+    # Early on, in-conv changes at every poll (top-ups to 15 participants, fewer than 7
+    # statements): follow it poll by poll; afterwards only reaching MIN_VOTES votes adds
+    # participants, which is checked at each update.
+    events = sorted(update_at | set(windows.tolist()))
+    poll_ends = set(windows.tolist())
+    early = True
+    applied = 0
+    polls_since = 0  # poll windows closed since the previous update
+    for end in events:
+        if end in poll_ends:
+            polls_since += 1
+        if not early and end not in update_at:
+            continue
+        apply(applied, end)
+        applied = end
+        n_rows, n_cols = int(max_row[end - 1]) + 1, int(max_col[end - 1]) + 1
+        if early:
+            if end in poll_ends:
+                in_conv = _sticky_in_conv(in_conv, counts[:n_rows], n_cols)
+                early = n_cols < MIN_VOTES or int(in_conv.sum()) < GREEDY_N
+        else:
+            grown = np.zeros(n_rows, np.bool_)
+            grown[: in_conv.size] = in_conv[:n_rows]
+            in_conv = grown | (counts[:n_rows] >= MIN_VOTES)
+        if end not in update_at:
+            continue
+        if in_conv.size < n_rows:  # an update inside an early poll window
+            in_conv = _sticky_in_conv(in_conv, counts[:n_rows], n_cols)
+        snap = _snapshot_of(slot_seen, slot_rows, slot_cols, slot_val, n_rows, n_cols, data)
+        outcome = _update(state, snap, in_conv, seed, max(polls_since, 1))
+        polls_since = 0
+        if end in restarts:
+            _restart(state)
+            outcome = _update(state, snap, in_conv, seed)  # recompute on load
+    assert snap is not None and outcome is not None
+    return snap, outcome, state
