@@ -25,6 +25,7 @@ from bot.adapters.discord import (
     answer,
     channel_ref,
     fit,
+    refuse,
 )
 from bot.engine import EngineError, OpenRound
 
@@ -107,6 +108,17 @@ class DebatCog(commands.Cog):
             channel_ref(interaction),
             platform="discord",
         )
+
+    async def deferred_round(
+        self, interaction: discord.Interaction[Any], code: str | None
+    ) -> OpenRound | None:
+        """Acknowledge privately, then resolve the round; a refusal is answered and gives None."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            return self.resolve(interaction, code)
+        except EngineError as err:
+            await refuse(interaction, err)
+            return None
 
     async def round_choices(
         self, interaction: discord.Interaction[Any], current: str

@@ -587,13 +587,9 @@ class DebateCog(DebatCog, name="DebateCog"):
         interaction: discord.Interaction[Any],
         code: app_commands.Range[str, 1, 16] | None = None,
     ) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            r = self.resolve(interaction, code)
-        except EngineError as err:
-            await refuse(interaction, err)
-            return
-        await self._show_mine(interaction, r.id)
+        r = await self.deferred_round(interaction, code)
+        if r is not None:
+            await self._show_mine(interaction, r.id)
 
     @app_commands.command(
         name=locale_str("retirer"),
@@ -609,13 +605,9 @@ class DebateCog(DebatCog, name="DebateCog"):
         interaction: discord.Interaction[Any],
         code: app_commands.Range[str, 1, 16] | None = None,
     ) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            r = self.resolve(interaction, code)
-        except EngineError as err:
-            await refuse(interaction, err)
-            return
-        await self._withdraw(interaction, r.id)
+        r = await self.deferred_round(interaction, code)
+        if r is not None:
+            await self._withdraw(interaction, r.id)
 
     @app_commands.command(
         name=locale_str("voter"),
@@ -631,13 +623,9 @@ class DebateCog(DebatCog, name="DebateCog"):
         interaction: discord.Interaction[Any],
         code: app_commands.Range[str, 1, 16] | None = None,
     ) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            r = self.resolve(interaction, code)
-        except EngineError as err:
-            await refuse(interaction, err)
-            return
-        await self._vote_prompt(interaction, r.id)
+        r = await self.deferred_round(interaction, code)
+        if r is not None:
+            await self._vote_prompt(interaction, r.id)
 
     @app_commands.command(
         name=locale_str("rounds"), description=locale_str("Les tours de débat ouverts")

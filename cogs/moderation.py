@@ -451,13 +451,9 @@ class ModerationCog(DebatCog, name="ModerationCog"):
         interaction: discord.Interaction[Any],
         code: app_commands.Range[str, 1, 16] | None = None,
     ) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            r = self.resolve(interaction, code)
-        except EngineError as err:
-            await refuse(interaction, err)
-            return
-        await self.show_list(interaction, r.id, 0)
+        r = await self.deferred_round(interaction, code)
+        if r is not None:
+            await self.show_list(interaction, r.id, 0)
 
 
 async def setup(bot: commands.Bot) -> None:
