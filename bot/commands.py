@@ -179,15 +179,7 @@ class TextCommands:
         code, _ = self._split_code(rest)
         r = self._round(msg, code)
         mine = await self.engine.my_position(r.id, msg.platform, msg.user_id)
-        if mine.stance is None:
-            lines = [self.m("my_position_none", code=r.code)]
-        else:
-            label = self.engine.stance_label(r.debate_id, mine.stance)
-            lines = [self.m("my_position", code=r.code, stance=label)]
-        if mine.arguments:
-            lines.append(self.m("my_arguments"))
-            lines.extend(f"• {n} — {escape_markdown(t)}" for n, t in mine.arguments)
-        return [self._private("\n".join(lines))]
+        return [self._private(self.engine.describe_position(r, mine))]
 
     async def _withdraw(self, msg: Incoming, rest: str) -> list[Reply]:
         code, _ = self._split_code(rest)

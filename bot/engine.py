@@ -476,6 +476,20 @@ class Engine:
         stance, args = await self.db.read(read)
         return MyPosition(r.code, stance, tuple(args))
 
+    def describe_position(
+        self, r: OpenRound, mine: MyPosition, escape: Callable[[str], str] = escape_markdown
+    ) -> str:
+        """A member's own stance and arguments, as shown to them (member text escaped)."""
+        if mine.stance is None:
+            lines = [self.messages("my_position_none", code=r.code)]
+        else:
+            label = self.stance_label(r.debate_id, mine.stance)
+            lines = [self.messages("my_position", code=r.code, stance=label)]
+        if mine.arguments:
+            lines.append(self.messages("my_arguments"))
+            lines.extend(f"• {n} — {escape(t)}" for n, t in mine.arguments)
+        return "\n".join(lines)
+
     async def next_argument(
         self, round_id: int, platform: str, user_id: str
     ) -> ArgumentToVote | None:

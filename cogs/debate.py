@@ -377,15 +377,8 @@ class DebateCog(DebatCog, name="DebateCog"):
         except EngineError as err:
             await refuse(interaction, err)
             return
-        if mine.stance is None:
-            lines = [self.m("my_position_none", code=r.code)]
-        else:
-            label = self.engine.stance_label(r.debate_id, mine.stance)
-            lines = [self.m("my_position", code=r.code, stance=label)]
-        if mine.arguments:
-            lines.append(self.m("my_arguments"))
-            lines.extend(f"• {n} — {escape_member_text(fit(t, 1500))}" for n, t in mine.arguments)
-        await answer(interaction, "\n".join(lines), view=self.mine_view(r, mine.stance))
+        text = self.engine.describe_position(r, mine, lambda t: escape_member_text(fit(t, 1500)))
+        await answer(interaction, text, view=self.mine_view(r, mine.stance))
 
     async def _withdraw(self, interaction: discord.Interaction[Any], round_id: int) -> None:
         try:
