@@ -70,6 +70,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--comments", type=Path, default=None)
     p.add_argument("--format", choices=["json", "md", "html"], default="json")
     p.add_argument("--replay", action="store_true", help="replay update by update, as Polis")
+    p.add_argument(
+        "--replay-cadence",
+        choices=["coarse", "polis"],
+        default="coarse",
+        help="coarse: a few dozen updates (fast); polis: Polis's one-second cadence (slow)",
+    )
+    p.add_argument(
+        "--exclude",
+        default="",
+        help="comma-separated statement ids to leave out (e.g. Polis 'meta' statements)",
+    )
     p.add_argument("--output", type=Path, default=None)
     p.add_argument("--seed", type=int, default=0)
 
@@ -113,7 +124,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bot.summary.analyze_cli import run as run_analyze
 
             code: int = run_analyze(
-                args.votes, args.comments, args.format, args.replay, args.output, seed=args.seed
+                args.votes,
+                args.comments,
+                args.format,
+                args.replay,
+                args.output,
+                seed=args.seed,
+                cadence=args.replay_cadence,
+                exclude=args.exclude.split(","),
             )
             return code
         config = _load(args.config)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -159,3 +160,36 @@ def test_run_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "ouvert" in out
+
+
+POLIS = Path(os.environ.get("DEBATE_BOT_POLIS_DATA", ROOT.parent / "shared" / "polis-opendata"))
+
+
+def test_analyze_a_polis_export() -> None:
+    data = POLIS / "london.youth.policing"
+    assert data.is_dir(), f"Polis data missing: {data}"
+    # Statements 1 and 4-14 are the owner's demographic ("meta") questions: excluded.
+    meta = ",".join(["1", *map(str, range(4, 15))])
+    res = cli(
+        "analyze",
+        "--votes",
+        str(data / "votes.csv"),
+        "--comments",
+        str(data / "comments.csv"),
+        "--exclude",
+        meta,
+    )
+    assert res.returncode == 0, res.stderr
+    report = json.loads(res.stdout)
+    assert report["participants"] == 26
+    assert len(report["groups"]) == 3  # as Polis reported
+    with (data / "votes.csv").open(encoding="utf-8") as handle:
+        voters = {row["voter-id"] for row in csv.DictReader(handle)}
+    assert report["assignments"] and set(report["assignments"]) <= voters
+    assert report["analysis_version"]
+
+    md = cli("analyze", "--votes", str(data / "votes.csv"), "--format", "md", "--replay")
+    assert md.returncode == 0 and md.stdout.startswith("#")
+
+    bad = cli("analyze", "--votes", str(data / "comments.csv"))
+    assert bad.returncode == 2 and "debate-bot analyze: error:" in bad.stderr

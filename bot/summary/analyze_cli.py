@@ -11,13 +11,23 @@ from __future__ import annotations
 import html
 import json
 import sys
+from collections.abc import Collection
 from pathlib import Path
 
-from bot.summary.analysis import AnalysisResult, RepStatement, Vote, analyze
+from bot.summary.analysis import (
+    EVERY_POLL,
+    AnalysisResult,
+    ReplayBatching,
+    RepStatement,
+    Vote,
+    analyze,
+)
 from bot.summary.analysis import replay as replay_votes
 from bot.summary.polis_io import load_polis_comments, load_polis_votes
 
 FORMATS = ("json", "md", "html")
+# "coarse": at most a few dozen updates (fast); "polis": Polis's own one-second poll cadence.
+CADENCES: dict[str, ReplayBatching | None] = {"coarse": None, "polis": EVERY_POLL}
 
 
 def run(
@@ -27,6 +37,8 @@ def run(
     replay: bool,
     output: Path | None,
     seed: int = 0,
+    cadence: str = "coarse",
+    exclude: Collection[str] = (),
 ) -> int:
     """Run the analysis and write the report; 0 on success, 2 (with a message) on bad input."""
     if fmt not in FORMATS:
@@ -46,7 +58,12 @@ def run(
         return _fail(str(exc))
     if not vote_list:
         return _fail(f"{votes.name}: no votes")
-    result = _analyse(vote_list, moderated, seed, replay)
+    if cadence not in CADENCES:
+        return _fail(f"unknown replay cadence {cadence!r} (choose from {', '.join(CADENCES)})")
+    # Statements Polis treats as "meta" (e.g. demographic questions) are not marked in the
+    # export: the organiser names them, and they are excluded like moderated-out ones.
+    moderated |= {s.strip() for s in exclude if s.strip()}
+    result = _analyse(vote_list, moderated, seed, replay, CADENCES[cadence])
     if fmt == "json":
         text = render_json(result, texts if comments is not None else None)
     elif fmt == "md":
@@ -64,10 +81,14 @@ def run(
 
 
 def _analyse(
-    vote_list: list[Vote], moderated: set[str], seed: int, replay_mode: bool
+    vote_list: list[Vote],
+    moderated: set[str],
+    seed: int,
+    replay_mode: bool,
+    batch: ReplayBatching | None = None,
 ) -> AnalysisResult:
     if replay_mode:
-        return replay_votes(vote_list, moderated_out=moderated, seed=seed)
+        return replay_votes(vote_list, moderated_out=moderated, seed=seed, batch=batch)
     return analyze(vote_list, moderated_out=moderated, seed=seed)
 
 
