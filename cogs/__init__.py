@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Awaitable
-from typing import Any
+from typing import Any, TypeVar
 
 import discord
 from discord import app_commands
@@ -30,6 +30,17 @@ from bot.adapters.discord import (
 from bot.engine import EngineError, OpenRound
 
 log = logging.getLogger(__name__)
+CogT = TypeVar("CogT", bound=commands.Cog)
+
+
+def loaded_cog(interaction: discord.Interaction[Any], cls: type[CogT]) -> CogT:
+    """The loaded instance of ``cls`` (components find their cog through the client)."""
+    client = interaction.client
+    cog = client.get_cog(cls.__name__) if isinstance(client, DebateBot) else None
+    if not isinstance(cog, cls):
+        raise RuntimeError(f"the extension providing {cls.__name__} is not loaded")
+    return cog
+
 
 GROUP_NAME = "debat"
 

@@ -33,7 +33,7 @@ from bot.adapters.discord import (
 )
 from bot.engine import VOTE_VALUES, EngineError, OpenRound
 from bot.events import RoundPost
-from cogs import DebatCog, guarded
+from cogs import DebatCog, guarded, loaded_cog
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +57,7 @@ Button = discord.ui.Button[discord.ui.View]
 
 
 def _cog(interaction: discord.Interaction[Any]) -> DebateCog:
-    client = interaction.client
-    cog = client.get_cog("DebateCog") if isinstance(client, DebateBot) else None
-    if not isinstance(cog, DebateCog):
-        raise RuntimeError("the cogs.debate extension is not loaded")
-    return cog
+    return loaded_cog(interaction, DebateCog)
 
 
 # ---------------------------------------------------------------------------------- components

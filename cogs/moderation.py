@@ -31,7 +31,7 @@ from bot.durations import format_duration, parse_duration
 from bot.engine import EngineError
 from bot.summary.export import EXPORT_FORMATS
 from bot.text import escape_markdown
-from cogs import DebatCog, guarded
+from cogs import DebatCog, guarded, loaded_cog
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +46,7 @@ Select = discord.ui.Select[discord.ui.View]
 
 
 def _cog(interaction: discord.Interaction[Any]) -> ModerationCog:
-    client = interaction.client
-    cog = client.get_cog("ModerationCog") if isinstance(client, DebateBot) else None
-    if not isinstance(cog, ModerationCog):
-        raise RuntimeError("the cogs.moderation extension is not loaded")
-    return cog
+    return loaded_cog(interaction, ModerationCog)
 
 
 class PickSelect(discord.ui.DynamicItem[Select], template=PICK_ID):

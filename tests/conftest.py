@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from config_support import base_config_data
 
 from bot.config import Config
 
@@ -20,10 +21,7 @@ PG_ADMIN_URL = os.environ.get(
 def make_config(tmp_path: Path, **overrides: Any) -> Config:
     """A valid config on a temp data dir, console only, one manual debate."""
     data: dict[str, Any] = {
-        "language": "fr",
-        "timezone": "Europe/Paris",
-        "data_dir": str(tmp_path / "data"),
-        "anonymity": {"min_group_size": 3, "secret_env": "DEBATE_BOT_TEST_SECRET_UNSET"},
+        **base_config_data(tmp_path / "data"),
         "platforms": {"console": {"enabled": True, "channel": "general", "moderators": ["alice"]}},
         "debates": [
             {

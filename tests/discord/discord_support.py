@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from config_support import base_config_data
 from fake_discord import CHANNEL_ID, GUILD_ID, MODERATOR_ROLE_ID
 
 from bot.app import App
@@ -36,10 +37,7 @@ def debate(**overrides: Any) -> dict[str, Any]:
 def discord_config(data_dir: Path, **overrides: Any) -> Config:
     """Discord only (console off), the test debate, a moderator role."""
     data: dict[str, Any] = {
-        "language": "fr",
-        "timezone": "Europe/Paris",
-        "data_dir": str(data_dir),
-        "anonymity": {"min_group_size": 3, "secret_env": "DEBATE_BOT_TEST_SECRET_UNSET"},
+        **base_config_data(data_dir),
         "platforms": {
             "console": {"enabled": False},
             "discord": {
@@ -59,6 +57,5 @@ Launch = Callable[[Config], Awaitable[App]]
 
 
 async def stop(app: App) -> None:
-    """Stop an app after its outbox is delivered (``App.stop`` stops the adapters first)."""
-    await app.publisher.deliver()
+    """Stop an app (``App.stop`` delivers the outbox before it stops the adapters)."""
     await app.stop()

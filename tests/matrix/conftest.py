@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from config_support import base_config_data
 from matrix_homeserver import Synapse
 from matrix_members import Member
 
@@ -79,10 +80,7 @@ def bot_config(
 ) -> Config:
     return Config.model_validate(
         {
-            "language": "fr",
-            "timezone": "Europe/Paris",
-            "data_dir": str(data_dir),
-            "anonymity": {"min_group_size": 3, "secret_env": "DEBATE_BOT_TEST_SECRET_UNSET"},
+            **base_config_data(data_dir),
             "platforms": {
                 "console": {"enabled": False},
                 "matrix": {
