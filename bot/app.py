@@ -21,7 +21,7 @@ from bot.engine import Engine
 from bot.events import ChannelRef, PostKind, RoundPost
 from bot.models import table
 from bot.packs import load_packs
-from bot.ports import ChatPort
+from bot.ports import ChatPort, ModeratorCheck
 from bot.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
@@ -153,6 +153,9 @@ class App:
         factories = adapters if adapters is not None else default_adapters(config)
         for name, factory in factories.items():
             self.adapters[name] = factory(self)
+        for name, adapter in self.adapters.items():
+            if isinstance(adapter, ModeratorCheck):
+                self.commands.moderator_checks[name] = adapter
         self.publisher = Publisher(self.engine, dict(self.adapters))
         self.scheduler = Scheduler(self.engine, self._after_tick, tick_seconds=tick_seconds)
         self.engine.on_outbox = self.publisher.poke

@@ -108,11 +108,9 @@ def _load(path: Path | None) -> Config:
 
 
 def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    from bot.logs import setup_logging
+
+    setup_logging(level)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

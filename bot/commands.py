@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot.durations import format_duration, parse_duration
-from bot.engine import Engine, EngineError, OpenRound
-from bot.events import Incoming, Reply, Visibility
+from bot.engine import Engine, EngineError, OpenRound, RoundInfo
+from bot.events import ChannelRef, Incoming, Reply, Visibility
 from bot.i18n import STANCE_ALIASES
+from bot.ports import ModeratorCheck
 from bot.summary.export import EXPORT_FORMATS
 from bot.text import escape_markdown
 
@@ -82,6 +84,8 @@ class TextCommands:
         # Which argument each member was last shown, so that "d"/"p"/"n" can answer it. In
         # memory only (keyed by the platform id for the duration of a vote), never stored.
         self._pending: dict[tuple[str, str], _PendingVote] = {}
+        # Per platform, who moderates which channel (set by the app from the adapters).
+        self.moderator_checks: dict[str, ModeratorCheck] = {}
 
     def awaiting_vote(self, platform: str, user_id: str) -> bool:
         """Whether this member was shown an argument and its d/p/n answer is awaited."""
@@ -111,7 +115,7 @@ class TextCommands:
                     )
                 ]
             if command == "help":
-                return [self._help(msg)]
+                return [await self._help(msg)]
             if command == "debat":
                 return await self._moderate(msg, rest.strip())
             if command == "position":
@@ -132,7 +136,7 @@ class TextCommands:
     def _private(text: str) -> Reply:
         return Reply(text=text, visibility=Visibility.PRIVATE)
 
-    def _help(self, msg: Incoming) -> Reply:
+    async def _help(self, msg: Incoming) -> Reply:
         stances = sorted({s for r in self.engine.open_rounds() for s in r.stances}) or [
             "pour",
             "contre",
@@ -140,9 +144,19 @@ class TextCommands:
             "abstention",
         ]
         text = self.m("help", stances=", ".join(stances))
-        if msg.is_moderator:
+        if await self._moderates(msg, self.engine.moderated_channels()):
             text += "\n\n" + self.m("help_moderator")
         return self._private(text)
+
+    async def _moderates(self, msg: Incoming, channels: Iterable[ChannelRef]) -> bool:
+        """Whether the sender moderates one of ``channels`` (on the sender's own platform)."""
+        check = self.moderator_checks.get(msg.platform)
+        if check is None:
+            return False
+        for channel in dict.fromkeys(channels):
+            if channel.platform == msg.platform and await check.moderates(msg.user_id, channel):
+                return True
+        return False
 
     def _round(self, msg: Incoming, code: str | None) -> OpenRound:
         return self.engine.resolve_round(
@@ -220,15 +234,30 @@ class TextCommands:
     # ------------------------------------------------------------------ moderators
 
     async def _moderate(self, msg: Incoming, rest: str) -> list[Reply]:
+        """A moderator command: rights are checked against the target round's own channels.
+
+        Whatever goes wrong before the rights are known (an unknown code, no round to act on)
+        is answered as for a non-moderator unless the sender moderates some channel of the
+        bot, so outsiders learn nothing about rounds from the answers.
+        """
         word, _, args = rest.partition(" ")
         action = MODERATOR_ACTIONS.get(word.lower())
         if action is None and word.lower() in ("participer", "join"):
-            return [self._help(msg)]
-        if not msg.is_moderator:
-            return [self._private(self.m("not_moderator"))]
+            return [await self._help(msg)]
+        refused = [self._private(self.m("not_moderator"))]
         if action is None:
-            return [self._private(self.m("help_moderator"))]
+            if await self._moderates(msg, self.engine.moderated_channels()):
+                return [self._private(self.m("help_moderator"))]
+            return refused
         args = args.strip()
+        try:
+            target = await self._target(msg, action, args)
+        except EngineError:
+            if await self._moderates(msg, self.engine.moderated_channels()):
+                raise
+            return refused
+        if not await self._moderates(msg, target):
+            return refused
         if action == "open":
             return await self._open(args)
         if action == "close":
@@ -253,6 +282,19 @@ class TextCommands:
             return await self._export(msg, args)
         return await self._hide(msg, action, args)
 
+    async def _target(self, msg: Incoming, action: str, args: str) -> tuple[ChannelRef, ...]:
+        """The channels whose moderators may run ``action`` with ``args``."""
+        if action == "open":
+            debate_id = args.split(" ")[0] if args else ""
+            return self.engine.debate_channels(debate_id)
+        if action == "export":
+            return (await self._export_round(msg, args.partition(" ")[2].strip())).channel_refs
+        if action == "close":
+            code = self._split_code(args)[0]
+        else:  # extend, hide, restore: the code comes after the duration or the number
+            code = self._split_code(args.partition(" ")[2].strip())[0]
+        return self._round(msg, code).channels
+
     async def _open(self, args: str) -> list[Reply]:
         debate_id = args.split(" ")[0] if args else ""
         if not debate_id:
@@ -260,6 +302,19 @@ class TextCommands:
             raise EngineError("unknown_debate", debate="", choices=choices)
         info = await self.engine.open_round(debate_id)
         return [self._private(self.m("round_opened", code=info.code, question=info.question))]
+
+    async def _export_round(self, msg: Incoming, code: str) -> RoundInfo:
+        """The round an export is about: the one with ``code``, else this channel's latest."""
+        if code:
+            info = await self.engine.find_round(code)
+            if info is None:
+                raise EngineError("unknown_round", code=escape_markdown(code[:20]))
+            return info
+        latest = await self.engine.latest_summarised(msg.channel)
+        found = None if latest is None else await self.engine.round_info(latest)
+        if found is None:
+            raise EngineError("no_round_to_export")
+        return found
 
     async def _export(self, msg: Incoming, args: str) -> list[Reply]:
         fmt, _, code = args.partition(" ")
@@ -270,24 +325,11 @@ class TextCommands:
                 format=escape_markdown(fmt[:20]),
                 choices=", ".join(EXPORT_FORMATS),
             )
-        code = code.strip()
-        if code:
-            info = await self.engine.find_round(code)
-            if info is None:
-                raise EngineError("unknown_round", code=escape_markdown(code[:20]))
-            round_id = info.id
-            round_code = info.code
-        else:
-            latest = await self.engine.latest_summarised(msg.channel)
-            if latest is None:
-                raise EngineError("no_round_to_export")
-            round_id = latest
-            found = await self.engine.round_info(latest)
-            round_code = found.code if found else str(latest)
-        attachment = await self.engine.export(round_id, fmt)
+        info = await self._export_round(msg, code.strip())
+        attachment = await self.engine.export(info.id, fmt)
         return [
             Reply(
-                text=self.m("export_ready", code=round_code, format=fmt),
+                text=self.m("export_ready", code=info.code, format=fmt),
                 visibility=Visibility.CHANNEL if msg.channel else Visibility.PRIVATE,
                 attachments=(attachment,),
             )

@@ -110,6 +110,10 @@ class RoundInfo:
             "channels": list(self.channels),
         }
 
+    @property
+    def channel_refs(self) -> tuple[ChannelRef, ...]:
+        return tuple(_channel_ref(c) for c in self.channels)
+
 
 @dataclass(frozen=True)
 class MyPosition:
@@ -252,6 +256,22 @@ class Engine:
     def question_text(self, debate_id: str, question_id: str) -> str:
         item = self.question(debate_id, question_id)
         return item.prompt.get(self.config.language) if item else question_id
+
+    def debate_channels(self, debate_id: str) -> tuple[ChannelRef, ...]:
+        """The channels a debate is configured to post in (its moderators' places)."""
+        debate = self._debate_or_none(debate_id)
+        if debate is None:
+            choices = ", ".join(d.id for d in self.config.debates) or "-"
+            raise EngineError(
+                "unknown_debate", debate=escape_markdown(debate_id[:40]), choices=choices
+            )
+        return tuple(ChannelRef(c.platform, c.key) for c in debate.channels)
+
+    def moderated_channels(self) -> tuple[ChannelRef, ...]:
+        """Every channel with moderators: the debates' and the open rounds' channels."""
+        channels = [ChannelRef(c.platform, c.key) for d in self.config.debates for c in d.channels]
+        channels.extend(c for r in self._open.values() for c in r.channels)
+        return tuple(dict.fromkeys(channels))
 
     def open_rounds(self) -> list[OpenRound]:
         return sorted(self._open.values(), key=lambda r: r.id)

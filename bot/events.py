@@ -28,7 +28,6 @@ class Incoming:
     """A text message addressed to the bot.
 
     ``channel`` is the public channel it was sent in, or ``None`` for a direct message.
-    ``is_moderator`` is decided by the adapter from the platform's own permissions.
     ``shared_channels`` lists the channels the sender shares with the bot (used to infer the
     round a direct message is about); adapters that cannot tell leave it empty.
     """
@@ -37,7 +36,6 @@ class Incoming:
     user_id: str
     text: str
     channel: ChannelRef | None = None
-    is_moderator: bool = False
     shared_channels: tuple[ChannelRef, ...] = ()
 
     @property

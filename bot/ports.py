@@ -21,3 +21,17 @@ class ChatPort(Protocol):
     platform: str
 
     async def publish(self, channel: ChannelRef, post: RoundPost) -> None: ...
+
+
+@runtime_checkable
+class ModeratorCheck(Protocol):
+    """Whether a user moderates one channel, by that platform's own permissions.
+
+    Moderator rights are always decided in the channel a round (or a debate) is posted in,
+    never where a command happens to be typed: a moderator of some other room, server or
+    guild has no rights over a round that is not posted there.
+    """
+
+    platform: str
+
+    async def moderates(self, user_id: str, channel: ChannelRef) -> bool: ...

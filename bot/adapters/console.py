@@ -58,6 +58,10 @@ class ConsoleAdapter:
     async def stop(self) -> None:
         return None
 
+    # ModeratorCheck: the console has one channel, moderated by the configured names.
+    async def moderates(self, user_id: str, channel: ChannelRef) -> bool:
+        return channel == self.channel and user_id in self.config.moderators
+
     # ChatPort
     async def publish(self, channel: ChannelRef, post: RoundPost) -> None:
         if post.kind == PostKind.PROGRESS:
@@ -82,7 +86,6 @@ class ConsoleAdapter:
             user_id=user,
             text=match.group("text"),
             channel=None if is_dm else self.channel,
-            is_moderator=user in self.config.moderators,
             shared_channels=(self.channel,),
         )
         replies = await self.commands.handle(msg)

@@ -842,8 +842,23 @@ class MatrixAdapter:
                     self._note_state(room_id, nio.RoomCreateEvent.from_dict(raw))
         return self._creators.get(room_id, _Creators("1", frozenset()))
 
+    async def moderates(self, user_id: str, channel: ChannelRef) -> bool:
+        """Whether ``user_id`` moderates the round room ``channel`` (ModeratorCheck).
+
+        Decided by the power levels of that room itself, wherever the command was typed:
+        being an admin of some other room (one the sender created and invited the bot to, a
+        DM that gained a member) gives no rights over a round posted elsewhere.
+        """
+        if channel.platform != PLATFORM or self.client is None:
+            return False
+        room_id = await self._resolve(channel.channel)
+        room = self.client.rooms.get(room_id) if room_id is not None else None
+        if room is None:
+            return False
+        return await self.is_moderator(room, user_id)
+
     async def is_moderator(self, room: Any, user_id: str) -> bool:
-        """Power level >= ``moderator_power_level``, or a creator of a v12+ room."""
+        """Power level >= ``moderator_power_level`` in ``room``, or a creator of a v12+ room."""
         if room.power_levels.get_user_level(user_id) >= self.config.moderator_power_level:
             return True
         creators = await self._creators_of(room.room_id)
@@ -912,14 +927,8 @@ class MatrixAdapter:
             msg = Incoming(PLATFORM, event.sender, text, channel=None, shared_channels=shared)
         else:
             channel = channels.get(room_id, ChannelRef(PLATFORM, room_id))
-            moderator = await self.is_moderator(room, event.sender)
             msg = Incoming(
-                PLATFORM,
-                event.sender,
-                text,
-                channel=channel,
-                is_moderator=moderator,
-                shared_channels=(channel,),
+                PLATFORM, event.sender, text, channel=channel, shared_channels=(channel,)
             )
         replies = await self.commands.handle(msg)
         for reply in replies:
