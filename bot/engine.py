@@ -28,10 +28,11 @@ from bot import lifecycle
 from bot.anonymity import new_round_code, new_salt, pseudonym
 from bot.config import Config, DebateConfig, ManualSchedule
 from bot.db import Database
+from bot.erasure import rekey_round, scrub_storage
 from bot.events import Attachment, ChannelRef, PostKind, RoundPost
 from bot.i18n import Messages
 from bot.lifecycle import Action, RoundTimes
-from bot.models import RoundState, table
+from bot.models import RoundState, random_id, table
 from bot.packs import DEFAULT_STANCES, Pack, PackItem, source_line
 from bot.summary import build_summary
 from bot.summary.export import EXPORT_FORMATS, export_summary, render_summary_text
@@ -185,6 +186,8 @@ class Engine:
 
     async def start(self) -> None:
         self.writer.start()
+        # A crash between a close (or purge) and its scrub leaves old bytes behind: scrub now.
+        await self.db.on_writer(lambda: scrub_storage(self.db.engine))
         await self._load_open_rounds()
 
     async def stop(self) -> None:
@@ -192,13 +195,15 @@ class Engine:
 
     async def _load_open_rounds(self) -> None:
         def load(conn: Connection) -> list[OpenRound]:
-            r, a = table("round"), table("argument")
-            rows = conn.execute(sa.select(r).where(r.c.state == RoundState.OPEN.value)).all()
+            r, a, salts = table("round"), table("argument"), table("round_salt")
+            rows = conn.execute(
+                sa.select(r, salts.c.salt)
+                .select_from(r.join(salts, salts.c.round_id == r.c.id))
+                .where(r.c.state == RoundState.OPEN.value)
+            ).all()
             out = []
             for row in rows:
-                if row.salt is None:
-                    continue
-                opened = self._open_round_from_row(row)
+                opened = self._open_round_from_row(row, row.salt)
                 for arg in conn.execute(sa.select(a).where(a.c.round_id == row.id)):
                     opened.arguments[arg.id] = (arg.number, arg.author, arg.hidden)
                 out.append(opened)
@@ -206,7 +211,7 @@ class Engine:
 
         self._open = {r.id: r for r in await self.db.read(load)}
 
-    def _open_round_from_row(self, row: Any) -> OpenRound:
+    def _open_round_from_row(self, row: Any, salt: bytes) -> OpenRound:
         debate = self._debate_or_none(row.debate_id)
         stances = tuple(self.stances_for(debate, row.question_id)) if debate else DEFAULT_STANCES
         return OpenRound(
@@ -214,7 +219,7 @@ class Engine:
             code=row.code,
             debate_id=row.debate_id,
             question_id=row.question_id,
-            salt=row.salt,
+            salt=salt,
             closes_at=row.closes_at,
             channels=tuple(_channel_ref(c) for c in row.channels.split("\n") if c),
             stances=stances,
@@ -421,16 +426,31 @@ class Engine:
         taken = {num for num, _, _ in r.arguments.values()}
         number = _random_number(taken)
 
-        def insert(conn: Connection) -> int:
+        limit = self.config.limits.arguments_per_participant
+
+        def insert(conn: Connection) -> int | EngineError:
             a = table("argument")
-            result = conn.execute(
+            # The quota is checked inside the write: concurrent submissions of one member
+            # are serialised here, so they cannot all pass a check made before waiting.
+            mine = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(a)
+                .where(a.c.round_id == r.id, a.c.author == participant)
+            ).scalar_one()
+            if mine >= limit:
+                return EngineError("too_many_arguments", max=limit)
+            arg_id = random_id()
+            conn.execute(
                 sa.insert(a).values(
-                    round_id=r.id, author=participant, number=number, text=text, hidden=False
+                    id=arg_id,
+                    round_id=r.id,
+                    author=participant,
+                    number=number,
+                    text=text,
+                    hidden=False,
                 )
             )
-            pk = result.inserted_primary_key
-            assert pk is not None
-            return int(pk[0])
+            return arg_id
 
         # Reserve the number now so a concurrent insert cannot pick it too.
         r.arguments[-number] = (number, participant, True)
@@ -647,7 +667,6 @@ class Engine:
                     closes_at=closes_at,
                     reminder_at=reminder_at,
                     reminder_sent=False,
-                    salt=None,
                     channels=channels,
                     opened_by=opened_by,
                     progress_posted=0,
@@ -771,17 +790,18 @@ class Engine:
             res = conn.execute(
                 sa.update(r)
                 .where(r.c.id == round_id, r.c.state == RoundState.SCHEDULED.value)
-                .values(state=RoundState.OPEN.value, salt=salt)
+                .values(state=RoundState.OPEN.value)
             )
             if res.rowcount != 1:
                 return None
+            conn.execute(sa.insert(table("round_salt")).values(round_id=round_id, salt=salt))
             self._enqueue_posts(conn, round_id, PostKind.ANNOUNCEMENT)
             return conn.execute(sa.select(r).where(r.c.id == round_id)).one()
 
         row = await self.writer.call(update)
         if row is None:
             return False
-        self._open[round_id] = self._open_round_from_row(row)
+        self._open[round_id] = self._open_round_from_row(row, salt)
         log.info("round %s opened", round_id)
         self.on_outbox()
         self.on_schedule_change()
@@ -792,13 +812,18 @@ class Engine:
         closing = self._open.pop(round_id, None)
 
         def update(conn: Connection) -> bool:
-            r = table("round")
+            r, salts = table("round"), table("round_salt")
             res = conn.execute(
                 sa.update(r)
                 .where(r.c.id == round_id, r.c.state == RoundState.OPEN.value)
-                .values(state=RoundState.CLOSED.value, salt=None)
+                .values(state=RoundState.CLOSED.value)
             )
-            return bool(res.rowcount == 1)
+            if res.rowcount != 1:
+                return False
+            conn.execute(sa.delete(salts).where(salts.c.round_id == round_id))
+            # Pseudonyms become random tokens: a salt recovered later matches nothing.
+            rekey_round(conn, round_id, rename=True)
+            return True
 
         try:
             done: bool = await self.writer.call(update)
@@ -809,7 +834,9 @@ class Engine:
         if closing is not None:
             self.limiter.forget(author for _, author, _ in closing.arguments.values())
         if done:
-            log.info("round %s closed; its salt is erased", round_id)
+            # The close is acknowledged only once the old bytes have left the files.
+            await self.db.on_writer(lambda: scrub_storage(self.db.engine))
+            log.info("round %s closed; its salt is erased and its pseudonyms re-keyed", round_id)
             await self._do_summarise(round_id)
         return done
 
@@ -1029,7 +1056,14 @@ class Engine:
                 ).scalars()
             )
             if ids and not dry_run:
-                for name in ("vote", "argument", "position", "round_summary", "outbox"):
+                for name in (
+                    "vote",
+                    "argument",
+                    "position",
+                    "round_summary",
+                    "outbox",
+                    "round_salt",
+                ):
                     t = table(name)
                     conn.execute(sa.delete(t).where(t.c.round_id.in_(ids)))
                 conn.execute(sa.delete(r).where(r.c.id.in_(ids)))
@@ -1037,6 +1071,7 @@ class Engine:
 
         removed: int = await self.writer.call(purge)
         if removed and not dry_run:
+            await self.db.on_writer(lambda: scrub_storage(self.db.engine))
             log.info("purged %d round(s) closed before %s", removed, cutoff)
         return removed
 

@@ -2,16 +2,28 @@
 
 Positions, arguments and votes know a participant only by a per-round pseudonym (see
 :mod:`bot.anonymity`) and carry no timestamp: the time of a submission could be matched
-against a chat log to re-identify its author. All times stored are UTC without tzinfo.
+against a chat log to re-identify its author. Their ids are random (:func:`random_id`), not
+sequential, for the same reason: an id that follows submission order names its author to
+anyone who knows in which order members answered. All times stored are UTC without tzinfo.
 """
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
+
+# SQLite: only a column declared exactly INTEGER PRIMARY KEY is the rowid (64-bit already).
+RowId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+_RANDOM_ID = {"autoincrement": False}
+
+
+def random_id() -> int:
+    """A row id that carries no order: uniformly random in [1, 2**62]."""
+    return secrets.randbelow(2**62) + 1
 
 
 class RoundState(StrEnum):
@@ -36,11 +48,21 @@ class Round(SQLModel, table=True):
     closes_at: datetime = Field(sa_type=sa.DateTime())
     reminder_at: datetime | None = Field(default=None, sa_type=sa.DateTime())
     reminder_sent: bool = False
-    # Erased (set to NULL) in the transaction that closes the round.
-    salt: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
     channels: str = ""  # newline-separated "platform:channel"
     opened_by: str = Field(default="schedule", max_length=16)  # schedule | moderator
     progress_posted: int = 0  # participation count last published in a PROGRESS post
+
+
+class RoundSalt(SQLModel, table=True):
+    """The salt of an open round, in a table of its own so that erasing it is a DELETE.
+
+    Deleted in the transaction that closes the round; the storage is then scrubbed (see
+    :mod:`bot.erasure`) so that the bytes leave the database files too.
+    """
+
+    __tablename__ = "round_salt"
+    round_id: int = Field(foreign_key="round.id", ondelete="CASCADE", primary_key=True)
+    salt: bytes = Field(sa_type=sa.LargeBinary)
 
 
 class Position(SQLModel, table=True):
@@ -48,7 +70,7 @@ class Position(SQLModel, table=True):
 
     __tablename__ = "position"
     __table_args__ = (sa.UniqueConstraint("round_id", "participant", name="uq_position"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(sa_type=RowId, primary_key=True, sa_column_kwargs=_RANDOM_ID)
     round_id: int = Field(foreign_key="round.id", ondelete="CASCADE", index=True)
     participant: str = Field(max_length=64)
     stance: str = Field(max_length=64)
@@ -59,7 +81,7 @@ class Argument(SQLModel, table=True):
 
     __tablename__ = "argument"
     __table_args__ = (sa.UniqueConstraint("round_id", "number", name="uq_argument_number"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(sa_type=RowId, primary_key=True, sa_column_kwargs=_RANDOM_ID)
     round_id: int = Field(foreign_key="round.id", ondelete="CASCADE", index=True)
     author: str = Field(max_length=64, index=True)
     # Public handle shown to members and moderators; random, so it reveals no order.
@@ -73,9 +95,11 @@ class Vote(SQLModel, table=True):
 
     __tablename__ = "vote"
     __table_args__ = (sa.UniqueConstraint("argument_id", "voter", name="uq_vote"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(sa_type=RowId, primary_key=True, sa_column_kwargs=_RANDOM_ID)
     round_id: int = Field(foreign_key="round.id", ondelete="CASCADE", index=True)
-    argument_id: int = Field(foreign_key="argument.id", ondelete="CASCADE", index=True)
+    argument_id: int = Field(
+        sa_type=RowId, foreign_key="argument.id", ondelete="CASCADE", index=True
+    )
     voter: str = Field(max_length=64)
     value: int
 

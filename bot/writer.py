@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from bot.db import Database
-from bot.models import RoundState, table
+from bot.models import RoundState, random_id, table
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -63,15 +63,15 @@ _UPSERTS: dict[type, tuple[str, str, str, tuple[str, ...], tuple[str, ...]]] = {
         "position",
         "round_id, participant",
         "stance",
-        ("round_id", "participant", "stance"),
-        ("integer", "varchar", "varchar"),
+        ("id", "round_id", "participant", "stance"),
+        ("bigint", "integer", "varchar", "varchar"),
     ),
     VoteOp: (
         "vote",
         "argument_id, voter",
         "value",
-        ("round_id", "argument_id", "voter", "value"),
-        ("integer", "integer", "varchar", "integer"),
+        ("id", "round_id", "argument_id", "voter", "value"),
+        ("bigint", "integer", "bigint", "varchar", "integer"),
     ),
 }
 
@@ -157,6 +157,9 @@ class GroupWriter:
                     for op in items:
                         assert isinstance(op, CallOp)
                         results.append(self._call(conn, op, open_ids))
+                        # A call may have closed a round (and re-keyed it): what follows in
+                        # the batch must not write into it under its old pseudonyms.
+                        open_ids = self._open_rounds(conn, ops)
                 else:
                     results.extend(self._bulk(conn, items, open_ids))
         return results
@@ -193,12 +196,14 @@ class GroupWriter:
             results.append(None)
             if isinstance(op, StanceOp):
                 rows[(op.round_id, op.participant)] = {
+                    "id": random_id(),
                     "round_id": op.round_id,
                     "participant": op.participant,
                     "stance": op.stance,
                 }
             elif isinstance(op, VoteOp):
                 rows[(op.round_id, op.argument_id, op.voter)] = {
+                    "id": random_id(),
                     "round_id": op.round_id,
                     "argument_id": op.argument_id,
                     "voter": op.voter,
