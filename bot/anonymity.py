@@ -18,6 +18,8 @@ import secrets
 import stat
 from pathlib import Path
 
+from bot.files import private_dir
+
 log = logging.getLogger(__name__)
 
 SECRET_FILE = "server-secret"
@@ -28,14 +30,17 @@ class SecretError(Exception):
     """The server secret cannot be read or created safely."""
 
 
-def load_or_create_secret(data_dir: Path, env_value: str | None) -> bytes:
-    """The secret from the environment, else from ``data_dir/server-secret`` (created 0600)."""
+def load_or_create_secret(location: Path, env_value: str | None) -> bytes:
+    """The secret from the environment, else from the file ``location`` (created 0600).
+
+    ``location`` may also be a directory, meaning the file ``server-secret`` in it.
+    """
     if env_value:
         if len(env_value) < 16:
             raise SecretError("the server secret must be at least 16 characters long")
         return env_value.encode("utf-8")
-    data_dir.mkdir(parents=True, exist_ok=True)
-    path = data_dir / SECRET_FILE
+    path = location / SECRET_FILE if location.is_dir() else location
+    private_dir(path.parent)
     if path.exists():
         mode = stat.S_IMODE(path.stat().st_mode)
         if mode & 0o077:

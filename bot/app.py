@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -13,12 +14,12 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from bot.anonymity import load_or_create_secret
 from bot.commands import TextCommands
 from bot.config import Config
 from bot.db import Database, InstanceLock
 from bot.engine import Engine
 from bot.events import ChannelRef, PostKind, RoundPost
+from bot.files import private_dir
 from bot.models import table
 from bot.packs import load_packs
 from bot.ports import ChatPort, ModeratorCheck
@@ -146,7 +147,7 @@ class App:
         self.db = Database(config.resolved_database_url())
         self.instance_lock = InstanceLock(self.db, config.data_dir)
         self.packs = load_packs(config.resolved_packs_dir())
-        secret = load_or_create_secret(config.data_dir, config.secret())
+        secret = config.load_secret()
         self.engine = Engine(config, self.db, self.packs, secret)
         self.commands = TextCommands(self.engine)
         self.adapters: dict[str, Adapter] = {}
@@ -170,7 +171,10 @@ class App:
         self.publisher.poke()
 
     async def start(self) -> None:
-        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        # Everything the bot writes is for its own user only: the database and its WAL, the
+        # exports, the Matrix store (other users of the machine must not read them).
+        os.umask(0o077)
+        private_dir(self.config.data_dir)
         self.instance_lock.acquire()
         await asyncio.to_thread(self.db.migrate)
         await self.engine.start()

@@ -17,6 +17,7 @@ from bot.anonymity import SecretError
 from bot.config import Config, ConfigError, config_warnings, load_config
 from bot.db import InstanceLockError
 from bot.durations import parse_duration
+from bot.files import write_private
 from bot.yamlpos import LocatedErrors
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--debate", default=None)
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("backup", help="consistent copy of the database (never the server secret)")
+    with_config(p)
+    p.add_argument("--output", type=Path, required=True, help="file to write (mode 0600)")
+
     p = sub.add_parser("purge", help="delete closed rounds older than a duration")
     with_config(p)
     p.add_argument("--older-than", required=True, help="e.g. 180d")
@@ -148,6 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_export(config, args)
         if args.command == "purge":
             return cmd_purge(config, args)
+        if args.command == "backup":
+            return cmd_backup(config, args.output)
     except (ConfigError, LocatedErrors) as exc:
         for error in exc.errors:
             print(error, file=sys.stderr)
@@ -233,7 +240,6 @@ async def cmd_run(config: Config) -> int:
 
 
 def cmd_rounds(config: Config, args: argparse.Namespace) -> int:
-    from bot.anonymity import load_or_create_secret
     from bot.db import Database
     from bot.engine import Engine
     from bot.packs import load_packs
@@ -245,7 +251,7 @@ def cmd_rounds(config: Config, args: argparse.Namespace) -> int:
             config,
             db,
             load_packs(config.resolved_packs_dir()),
-            load_or_create_secret(config.data_dir, config.secret()),
+            config.load_secret(),
         )
         rounds = db.read_sync(lambda conn: engine.list_rounds_sync(conn, args.debate))
     finally:
@@ -305,8 +311,7 @@ def cmd_export(config: Config, args: argparse.Namespace) -> int:
         return EXIT_ERROR
     data = export_rounds(summaries, args.format)
     if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_bytes(data)
+        write_private(args.output, data)
         print(f"wrote {args.output} ({len(summaries)} round(s))", file=sys.stderr)
     else:
         sys.stdout.buffer.write(data)
@@ -324,7 +329,6 @@ def cmd_purge(config: Config, args: argparse.Namespace) -> int:
 
 
 async def _purge(config: Config, age: timedelta, dry_run: bool) -> int:
-    from bot.anonymity import load_or_create_secret
     from bot.db import Database
     from bot.engine import Engine, utcnow
     from bot.packs import load_packs
@@ -336,7 +340,7 @@ async def _purge(config: Config, age: timedelta, dry_run: bool) -> int:
             config,
             db,
             load_packs(config.resolved_packs_dir()),
-            load_or_create_secret(config.data_dir, config.secret()),
+            config.load_secret(),
         )
         count = await engine.purge(age, dry_run=dry_run)
         await engine.stop()
@@ -345,4 +349,34 @@ async def _purge(config: Config, age: timedelta, dry_run: bool) -> int:
     verb = "would delete" if dry_run else "deleted"
     hint = " (add --yes to delete them)" if dry_run else ""
     print(f"{verb} {count} round(s) closed before {utcnow() - age:%Y-%m-%d %H:%M} UTC{hint}")
+    return EXIT_OK
+
+
+def cmd_backup(config: Config, output: Path) -> int:
+    """A consistent copy of the database, safe to take while the bot runs.
+
+    It holds no server secret and no Matrix store. It does hold the salts of rounds open at the
+    time: with the secret, such a backup can tell which account gave which answer in those
+    rounds, so it must be kept where the secret is not (see the README, "Backups").
+    """
+    from bot.backup import backup_database
+
+    url = config.resolved_database_url()
+    if not url.startswith("sqlite"):
+        print(
+            "This database is PostgreSQL: back it up with PostgreSQL's own tools, e.g.\n"
+            f"  pg_dump --format=custom --file {output} '{url}'\n"
+            "The dump holds no server secret; keep it away from the secret all the same "
+            "(it holds the salts of open rounds).",
+        )
+        return EXIT_OK
+    result = backup_database(url, output)
+    print(f"wrote {output} ({result.size} bytes); the server secret is not in it")
+    if result.open_rounds:
+        print(
+            f"warning: {result.open_rounds} round(s) are open: this backup holds their salts; "
+            "together with the server secret it can tell which account gave which answer in "
+            "them. Keep it apart from the secret, or back up between rounds.",
+            file=sys.stderr,
+        )
     return EXIT_OK

@@ -68,6 +68,9 @@ def _duration(value: Any) -> timedelta:
 class AnonymityConfig(_Model):
     min_group_size: int = Field(3, ge=1, le=1000)
     secret_env: str = "DEBATE_BOT_SECRET"
+    # Where the server secret is kept when ``secret_env`` is unset; default
+    # ``data_dir/server-secret``. Outside ``data_dir``, backups of the data do not carry it.
+    secret_file: Path | None = None
 
     _check_env = field_validator("secret_env")(_env_name)
 
@@ -356,6 +359,15 @@ class Config(_Model):
     def secret(self) -> str | None:
         return os.environ.get(self.anonymity.secret_env) or None
 
+    def secret_path(self) -> Path:
+        return self.anonymity.secret_file or self.data_dir / "server-secret"
+
+    def load_secret(self) -> bytes:
+        """The server secret: from the environment, else from :meth:`secret_path`."""
+        from bot.anonymity import load_or_create_secret
+
+        return load_or_create_secret(self.secret_path(), self.secret())
+
 
 def load_config(path: Path, *, check_packs: bool = True) -> Config:
     """Read and validate ``path``; relative paths in it are relative to its directory."""
@@ -374,6 +386,12 @@ def load_config(path: Path, *, check_packs: bool = True) -> Config:
     updates: dict[str, Any] = {}
     if not config.data_dir.is_absolute():
         updates["data_dir"] = (base / config.data_dir).resolve()
+    secret_file = config.anonymity.secret_file
+    if secret_file is not None and not secret_file.is_absolute():
+        anonymity = config.anonymity.model_copy(
+            update={"secret_file": (base / secret_file).resolve()}
+        )
+        updates["anonymity"] = anonymity
     if config.packs_dir is not None and not config.packs_dir.is_absolute():
         updates["packs_dir"] = (base / config.packs_dir).resolve()
     if config.database_url and config.database_url.startswith("sqlite:///"):

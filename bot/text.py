@@ -76,3 +76,23 @@ def split_text(text: str, limit: int) -> list[str]:
     if rest:
         chunks.append(rest)
     return chunks
+
+
+# ESC-introduced sequences: CSI (ESC [ … final), OSC/DCS/SOS/PM/APC strings (ended by BEL or
+# ST), and two-character escapes; their 8-bit C1 forms (CSI = U+009B, OSC = U+009D…) too.
+_TERMINAL_SEQUENCE = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"
+    r"|(?:\x1b[\]PX^_]|[\x9d\x90\x98\x9e\x9f]).*?(?:\x07|\x1b\\|\x9c|$)"
+    r"|\x1b[ -/]*[0-~]?",
+    re.DOTALL,
+)
+_TERMINAL_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def strip_terminal_controls(text: str) -> str:
+    """``text`` without anything a terminal would act on: escape sequences, C0 and C1 controls.
+
+    Newlines and tabs are kept. Used on everything the console prints, because members' text
+    reaches the operator's terminal there.
+    """
+    return _TERMINAL_CONTROL.sub("", _TERMINAL_SEQUENCE.sub("", text))

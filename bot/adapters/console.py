@@ -26,7 +26,9 @@ from bot.events import (
     RoundPost,
     Visibility,
 )
+from bot.files import write_private
 from bot.render import markdown_to_plain
+from bot.text import strip_terminal_controls
 
 log = logging.getLogger(__name__)
 _LINE = re.compile(r"^@(?P<user>[\w.-]{1,64})\s+(?:(?P<dm>dm)\s+)?(?P<text>.*)$", re.DOTALL)
@@ -111,7 +113,9 @@ class ConsoleAdapter:
     async def _print(
         self, where: str, text: str, attachments: tuple[Attachment, ...] = ()
     ) -> None:
-        body = markdown_to_plain(text)
+        # Member text reaches the operator's terminal here: nothing in it may drive the terminal.
+        body = strip_terminal_controls(markdown_to_plain(text))
+        where = strip_terminal_controls(where)
         files = [self._save(a) for a in attachments]
         async with self._write_lock:
             lines = [f"{where} {body}"]
@@ -120,7 +124,4 @@ class ConsoleAdapter:
             self.out.flush()
 
     def _save(self, attachment: Attachment) -> Path:
-        self.export_dir.mkdir(parents=True, exist_ok=True)
-        path = self.export_dir / Path(attachment.filename).name
-        path.write_bytes(attachment.data)
-        return path
+        return write_private(self.export_dir / Path(attachment.filename).name, attachment.data)
