@@ -16,7 +16,7 @@ from bot import __version__
 from bot.anonymity import SecretError
 from bot.config import Config, ConfigError, config_warnings, load_config
 from bot.db import InstanceLockError
-from bot.durations import parse_duration
+from bot.durations import parse_age
 from bot.files import write_private
 from bot.yamlpos import LocatedErrors
 
@@ -57,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--participants", type=int, default=12)
     p.add_argument("--seconds", type=float, default=15.0)
     p.add_argument("--debate", default=None, help="debate id (default: the first one)")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="where the demo keeps its database (default: a new temporary directory)",
+    )
 
     p = sub.add_parser("export", help="write the summary of closed rounds")
     with_config(p)
@@ -146,7 +152,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             from bot.demo import run_demo
 
-            return asyncio.run(run_demo(config, args.participants, args.seconds, args.debate))
+            return asyncio.run(
+                run_demo(
+                    config, args.participants, args.seconds, args.debate, data_dir=args.data_dir
+                )
+            )
         if args.command == "rounds":
             return cmd_rounds(config, args)
         if args.command == "export":
@@ -321,7 +331,7 @@ def cmd_export(config: Config, args: argparse.Namespace) -> int:
 
 def cmd_purge(config: Config, args: argparse.Namespace) -> int:
     try:
-        age: timedelta = parse_duration(args.older_than)
+        age: timedelta = parse_age(args.older_than)
     except ValueError as exc:
         print(f"--older-than: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -315,10 +315,19 @@ class Config(_Model):
             raise ValueError(f"unknown time zone {value!r} (e.g. Europe/Paris, UTC)") from None
         return value
 
-    @field_validator("late_open_grace", "retention", mode="before")
+    @field_validator("late_open_grace", mode="before")
     @classmethod
     def _dur(cls, value: Any) -> timedelta | None:
         return None if value is None else _duration(value)
+
+    @field_validator("retention", mode="before")
+    @classmethod
+    def _age(cls, value: Any) -> timedelta | None:
+        if value is None or isinstance(value, timedelta):
+            return value
+        from bot.durations import parse_age
+
+        return parse_age(str(value))
 
     @field_validator("database_url")
     @classmethod

@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import random
 import sys
+import tempfile
+from pathlib import Path
 from typing import TextIO
 
 from bot.adapters.console import ConsoleAdapter
 from bot.app import App
-from bot.config import Config, ConsoleChannel, DebateConfig, PlatformsConfig
+from bot.config import Config, ConsoleChannel, DebateConfig, ManualSchedule, PlatformsConfig
 from bot.durations import format_duration
 from bot.events import Incoming
 from bot.models import RoundState
@@ -76,8 +78,11 @@ ARGUMENTS: dict[str, dict[str, list[str]]] = {
 }
 
 
-def demo_config(config: Config, seconds: float, debate_id: str | None) -> tuple[Config, str]:
-    """The config restricted to the console, with one accelerated debate."""
+def demo_config(
+    config: Config, seconds: float, debate_id: str | None, data_dir: Path
+) -> tuple[Config, str]:
+    """The config restricted to the console, with one accelerated manual debate, on its own
+    data directory, database and secret: the demo never touches the real rounds."""
     if not config.debates:
         raise SystemExit("the config has no debate to run")
     debate = config.debate(debate_id) if debate_id else config.debates[0]
@@ -87,12 +92,24 @@ def demo_config(config: Config, seconds: float, debate_id: str | None) -> tuple[
         update={
             "round_duration": _seconds(seconds),
             "reminder_before_close": None,
+            "schedule": ManualSchedule(manual=True),
             "channels": [ConsoleChannel(platform="console", channel=console.channel)],
         }
     )
     moderators = console.moderators or ["alice"]
     platforms = PlatformsConfig(console=console.model_copy(update={"moderators": moderators}))
-    return config.model_copy(update={"platforms": platforms, "debates": [fast]}), fast.id
+    anonymity = config.anonymity.model_copy(
+        update={"secret_env": "DEBATE_BOT_DEMO_SECRET", "secret_file": None}
+    )
+    update = {
+        "platforms": platforms,
+        "debates": [fast],
+        "data_dir": data_dir,
+        "database_url": None,
+        "retention": None,
+        "anonymity": anonymity,
+    }
+    return config.model_copy(update=update), fast.id
 
 
 def _seconds(value: float) -> object:
@@ -107,9 +124,12 @@ async def run_demo(
     seconds: float,
     debate_id: str | None,
     out: TextIO | None = None,
+    data_dir: Path | None = None,
 ) -> int:
     out = out if out is not None else sys.stdout
-    config, debate_id = demo_config(config, seconds, debate_id)
+    if data_dir is None:
+        data_dir = Path(tempfile.mkdtemp(prefix="debate-bot-demo-"))
+    config, debate_id = demo_config(config, seconds, debate_id, data_dir)
     lang = config.language
     moderator = config.platforms.console.moderators[0]
 
@@ -167,6 +187,7 @@ async def run_demo(
         await app.publisher.deliver()
     finally:
         await app.stop()
+    out.write(f"# {app.engine.messages('demo_files', path=str(config.data_dir))}\n")
     return 0
 
 

@@ -39,3 +39,29 @@ def format_duration(delta: timedelta) -> str:
             out += f"{seconds // size}{unit}"
             seconds %= size
     return out or "0s"
+
+
+_AGE_UNITS = {"d": 1, "w": 7, "mo": 30, "y": 365}
+_AGE_PART = re.compile(r"(\d+)\s*(mo|[dwy])")
+AGE_HINT = "use days or longer: d, w, mo (30 days) or y (365 days), e.g. 30d, 6mo, 1y"
+
+
+def parse_age(text: str) -> timedelta:
+    """An age for ``purge`` and ``retention``: days or longer, never minutes.
+
+    ``1m`` is refused rather than read as a minute: an organiser who means one month would
+    otherwise delete everything closed more than a minute ago.
+    """
+    cleaned = text.strip().lower().replace(" ", "")
+    pos = 0
+    days = 0
+    for match in _AGE_PART.finditer(cleaned):
+        if match.start() != pos:
+            break
+        days += int(match.group(1)) * _AGE_UNITS[match.group(2)]
+        pos = match.end()
+    if not cleaned or pos != len(cleaned):
+        raise ValueError(f"invalid age {text!r}: {AGE_HINT}")
+    if days <= 0:
+        raise ValueError(f"age {text!r} must be at least one day: {AGE_HINT}")
+    return timedelta(days=days)

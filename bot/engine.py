@@ -811,12 +811,16 @@ class Engine:
         # Refuse new submissions at once; those already queued are committed first (FIFO).
         closing = self._open.pop(round_id, None)
 
+        now = self.clock()
+
         def update(conn: Connection) -> bool:
             r, salts = table("round"), table("round_salt")
+            # An early close records when the round really ended (exports, purge use it).
+            closes_at = sa.case((r.c.closes_at > now, now), else_=r.c.closes_at)
             res = conn.execute(
                 sa.update(r)
                 .where(r.c.id == round_id, r.c.state == RoundState.OPEN.value)
-                .values(state=RoundState.CLOSED.value)
+                .values(state=RoundState.CLOSED.value, closes_at=closes_at)
             )
             if res.rowcount != 1:
                 return False

@@ -129,6 +129,10 @@ CATALOGUES: dict[str, dict[str, str]] = {
             "Démonstration : {participants} participants simulés, tour de {seconds} sur le"
             " débat « {title} »."
         ),
+        "demo_files": (
+            "Fichiers de la démonstration (base, exports) : {path} — les vrais tours n'ont pas"
+            " été touchés."
+        ),
         "shutdown": "Arrêt du bot.",
     },
     "en": {
@@ -229,6 +233,7 @@ CATALOGUES: dict[str, dict[str, str]] = {
             "Demo: {participants} simulated participants, a {seconds} round of the"
             " debate “{title}”."
         ),
+        "demo_files": "Demo files (database, exports): {path} — the real rounds were not touched.",
         "shutdown": "Bot shutting down.",
     },
 }

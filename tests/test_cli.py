@@ -28,19 +28,25 @@ def cli(
     )
 
 
-def write_config(tmp_path: Path, debate_extra: str = "") -> Path:
+def write_config(
+    tmp_path: Path,
+    debate_extra: str = "",
+    data_dir: Path | None = None,
+    schedule: str = "{manual: true}",
+) -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "config.yaml"
     path.write_text(
         f"""
 language: fr
-data_dir: {tmp_path / "data"}
+data_dir: {data_dir or tmp_path / "data"}
 platforms:
   console: {{enabled: true, channel: general, moderators: [alice]}}
 debates:
   - id: capitalisme-numerique
     title: "Le capitalisme numérique"
     pack: progressive-alliance-2018
-    schedule: {{manual: true}}
+    schedule: {schedule}
     round_duration: 1h
     stances: [pour, contre, nuance, abstention]
     channels:
@@ -82,19 +88,36 @@ def test_run_reads_console_lines_until_end_of_input(tmp_path: Path) -> None:
 
 def test_demo_runs_a_whole_round(tmp_path: Path) -> None:
     config = write_config(tmp_path)
-    res = cli("demo", "--config", str(config), "--participants", "9", "--seconds", "3")
+    demo_dir = tmp_path / "demo"
+    res = cli(
+        "demo",
+        "--config",
+        str(config),
+        "--participants",
+        "9",
+        "--seconds",
+        "3",
+        "--data-dir",
+        str(demo_dir),
+    )
     assert res.returncode == 0, res.stderr
     assert "[general] Débat" in res.stdout
     assert "[general] Synthèse du tour" in res.stdout
     assert "Participants : 9." in res.stdout
+    assert str(demo_dir) in res.stdout  # says where its files are
 
-    rounds = json.loads(cli("rounds", "--config", str(config), "--json").stdout)
+    # The demo's round lives in its own directory; the configured database is untouched.
+    assert json.loads(cli("rounds", "--config", str(config), "--json").stdout) == []
+    demo_config = write_config(tmp_path / "demo-config", data_dir=demo_dir)
+    rounds = json.loads(cli("rounds", "--config", str(demo_config), "--json").stdout)
     assert rounds[-1]["state"] == "summarised" and rounds[-1]["participants"] >= 1
+    # A manual demo round: nothing real is scheduled with the demo's short duration.
+    assert [r["state"] for r in rounds] == ["summarised"]
     out = tmp_path / "export.csv"
     res = cli(
         "export",
         "--config",
-        str(config),
+        str(demo_config),
         "--round",
         str(rounds[-1]["id"]),
         "--format",
@@ -105,16 +128,32 @@ def test_demo_runs_a_whole_round(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     assert out.read_text(encoding="utf-8").splitlines()[0].startswith("number,text,stance")
     res = cli(
-        "export", "--config", str(config), "--debate", "capitalisme-numerique", "--format", "json"
+        "export",
+        "--config",
+        str(demo_config),
+        "--debate",
+        "capitalisme-numerique",
+        "--format",
+        "json",
     )
     assert json.loads(res.stdout)["round"]["debate_id"] == "capitalisme-numerique"
-    res = cli("export", "--config", str(config), "--debate", "nope")
+    res = cli("export", "--config", str(demo_config), "--debate", "nope")
     assert res.returncode == 1 and "no summarised round" in res.stderr
 
-    time.sleep(1.1)
-    res = cli("purge", "--config", str(config), "--older-than", "1s", "--yes")
-    assert res.returncode == 0 and res.stdout.startswith("deleted 1 round(s)")
-    assert json.loads(cli("rounds", "--config", str(config), "--json").stdout) == []
+    # Ages are days or longer: "1m" is refused, never read as one minute.
+    for age in ("1m", "1s", "12h", "0d"):
+        res = cli("purge", "--config", str(demo_config), "--older-than", age, "--yes")
+        assert res.returncode == 2 and "30d" in res.stderr, (age, res.stderr)
+    res = cli("purge", "--config", str(demo_config), "--older-than", "1d", "--yes")
+    assert res.returncode == 0 and res.stdout.startswith("deleted 0 round(s)")
+
+
+def test_demo_by_default_leaves_the_configured_data_alone(tmp_path: Path) -> None:
+    config = write_config(tmp_path, schedule="{cron: '0 18 * * 1'}")
+    res = cli("demo", "--config", str(config), "--participants", "4", "--seconds", "2")
+    assert res.returncode == 0, res.stderr
+    assert "Synthèse du tour" in res.stdout
+    assert not (tmp_path / "data" / "debates.db").exists()
 
 
 def test_packs_commands() -> None:

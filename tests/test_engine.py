@@ -338,3 +338,23 @@ async def test_scheduled_debate_gets_its_next_round(config_factory: Any, app_fac
     # Restarting does not schedule it twice.
     await app.engine.ensure_scheduled()
     assert len(await app.engine.list_rounds()) == 1
+
+
+async def test_an_early_close_records_the_real_close_time(
+    db_url: str, config_factory: Any, app_factory: Any
+) -> None:
+    config = config_factory(database_url=db_url)
+    app, _ = await app_factory(config)
+    info = await app.engine.open_round("capitalisme-numerique")
+    assert info.closes_at - info.opens_at == timedelta(hours=1)
+    await app.engine.close_round(info.id)
+    closed = await app.engine.round_info(info.id)
+    assert closed is not None
+    assert closed.closes_at - info.opens_at < timedelta(minutes=1)
+    summary = await app.engine.summary(info.id)
+    assert (
+        summary is not None and summary["round"]["closes_at"] == closed.closes_at.isoformat() + "Z"
+    )
+    # ...so that a purge sees its real age.
+    app.engine.clock = lambda: closed.closes_at + timedelta(days=1, minutes=5)
+    assert await app.engine.purge(timedelta(days=1)) == 1
