@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from bot import __version__
 from bot.anonymity import SecretError
@@ -20,10 +21,15 @@ from bot.durations import parse_age
 from bot.files import write_private
 from bot.yamlpos import LocatedErrors
 
+if TYPE_CHECKING:
+    from bot.app import AdapterFactory
+
 log = logging.getLogger(__name__)
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_USAGE = 2
+# Exit codes, for supervisors (systemd's Restart=on-failure, Docker restart policies).
+EXIT_OK = 0  # asked to stop (SIGTERM/SIGINT), or the console's scripted input is done
+EXIT_ERROR = 1  # the bot could not start or failed (another instance, the secret, …)
+EXIT_USAGE = 2  # the configuration or the command line is invalid
+EXIT_NOTHING_TO_SERVE = 3  # only the console is enabled and its input is closed
 
 
 def default_config_path() -> Path:
@@ -223,30 +229,56 @@ async def _wait(event: asyncio.Event) -> object:
     return await event.wait()
 
 
-async def cmd_run(config: Config) -> int:
+async def cmd_run(
+    config: Config, adapters: dict[str, AdapterFactory] | None = None, stdin: TextIO | None = None
+) -> int:
+    """Serve until SIGTERM/SIGINT, whatever standard input does.
+
+    The console reads standard input only when it is enabled; when that input ends the
+    console stops and the other platforms go on. If the console is the only platform, the end
+    of its input ends the run: with code 0 after a scripted session, with
+    ``EXIT_NOTHING_TO_SERVE`` and one line saying what to enable when there was no input at
+    all (systemd, ``nohup``, Docker without ``-i``: standard input is ``/dev/null``).
+    """
+    from bot.adapters.console import ConsoleAdapter
     from bot.app import App
 
-    app = App(config)
+    app = App(config, adapters=adapters)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await app.start()
     log.info("running: %s", ", ".join(app.adapters) or "no platform")
-    waiters: list[asyncio.Task[object]] = [asyncio.create_task(_wait(stop))]
+    code = EXIT_OK
+    stopping = asyncio.create_task(_wait(stop))
     console = app.adapters.get("console")
-    if console is not None:
-        from bot.adapters.console import ConsoleAdapter
-
-        assert isinstance(console, ConsoleAdapter)
-        waiters.append(asyncio.create_task(console.run(sys.stdin)))
     try:
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        if isinstance(console, ConsoleAdapter):
+            reading = asyncio.create_task(console.run(stdin if stdin is not None else sys.stdin))
+            await asyncio.wait([stopping, reading], return_when=asyncio.FIRST_COMPLETED)
+            if reading.done() and not stopping.done():
+                lines = reading.result()
+                others = [name for name in app.adapters if name != "console"]
+                if others:
+                    log.info("console input ended; still serving %s", ", ".join(others))
+                    await stopping
+                elif lines == 0:
+                    print(
+                        "error: the console is the only platform enabled and standard input is "
+                        "closed, so there is nothing to serve; enable platforms.discord or "
+                        "platforms.matrix in the config (and set platforms.console.enabled: "
+                        "false to run as a service)",
+                        file=sys.stderr,
+                    )
+                    code = EXIT_NOTHING_TO_SERVE
+            reading.cancel()
+        else:
+            await stopping
     finally:
-        for waiter in waiters:
-            waiter.cancel()
+        stopping.cancel()
         await app.stop()
-    return EXIT_OK
+    return code
 
 
 def cmd_rounds(config: Config, args: argparse.Namespace) -> int:

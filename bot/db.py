@@ -49,6 +49,8 @@ def make_engine(url: str) -> Engine:
             connect_args={"check_same_thread": False, "timeout": 30},
             pool_size=4,
             max_overflow=4,
+            # Error messages must not quote pseudonyms or member text into the logs.
+            hide_parameters=True,
         )
 
         @sa.event.listens_for(engine, "connect")
@@ -63,7 +65,9 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return sa.create_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
+    return sa.create_engine(
+        url, pool_size=5, max_overflow=5, pool_pre_ping=True, hide_parameters=True
+    )
 
 
 def migrate(engine: Engine) -> None:

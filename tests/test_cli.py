@@ -232,3 +232,90 @@ def test_analyze_a_polis_export() -> None:
 
     bad = cli("analyze", "--votes", str(data / "comments.csv"))
     assert bad.returncode == 2 and "debate-bot analyze: error:" in bad.stderr
+
+
+def test_run_with_only_the_console_and_no_input_says_what_to_enable(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    with open(os.devnull) as devnull:
+        res = subprocess.run(
+            [sys.executable, "-m", "bot", "run", "--config", str(config)],
+            stdin=devnull,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
+        )
+    assert res.returncode == 3, res.stderr
+    assert "platforms.discord" in res.stderr and "nothing to serve" in res.stderr
+
+
+def test_sigterm_stops_run_while_the_console_input_is_idle(tmp_path: Path) -> None:
+    import signal
+
+    config = write_config(tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "--config", str(config)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        assert proc.stderr is not None
+        while time.monotonic() < deadline:  # wait until it serves
+            if "running: console" in proc.stderr.readline():
+                break
+        proc.send_signal(signal.SIGTERM)
+        # stdin stays open and idle: the bot must not wait for a line that never comes.
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for stream in (proc.stdin, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+async def test_console_end_of_input_leaves_the_other_platforms_serving(tmp_path: Path) -> None:
+    import asyncio
+    import io
+    import signal
+
+    from bot.adapters.console import ConsoleAdapter
+    from bot.app import App
+    from bot.cli import cmd_run
+    from bot.config import load_config
+    from bot.events import ChannelRef, RoundPost
+
+    class Other:
+        platform = "other"
+        stopped_at: float | None = None
+
+        async def start(self) -> None:
+            return None
+
+        async def stop(self) -> None:
+            self.stopped_at = time.monotonic()
+
+        async def publish(self, channel: ChannelRef, post: RoundPost) -> None:
+            return None
+
+    config = load_config(write_config(tmp_path))
+    other = Other()
+
+    def console(app: App) -> ConsoleAdapter:
+        return ConsoleAdapter(
+            config.platforms.console, app.commands, app.export_dir, io.StringIO()
+        )
+
+    loop = asyncio.get_running_loop()
+    started = time.monotonic()
+    loop.call_later(2.0, os.kill, os.getpid(), signal.SIGTERM)
+    code = await cmd_run(
+        config, adapters={"console": console, "other": lambda app: other}, stdin=io.StringIO("")
+    )
+    assert code == 0
+    assert other.stopped_at is not None and other.stopped_at - started >= 1.9

@@ -9,9 +9,11 @@ block names the file.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import sys
+import threading
 from pathlib import Path
 from typing import TextIO
 
@@ -97,18 +99,38 @@ class ConsoleAdapter:
             await self._print(where, reply.text, reply.attachments)
         return replies
 
-    async def run(self, stream: TextIO | None = None) -> None:
-        """Read lines until end of input."""
+    async def run(self, stream: TextIO | None = None) -> int:
+        """Read lines until end of input; returns how many were read.
+
+        The blocking reads happen on a daemon thread of their own, not on the event loop's
+        executor: an idle terminal or FIFO must never hold up a shutdown asked by a signal.
+        """
         source = stream if stream is not None else sys.stdin
         loop = asyncio.get_running_loop()
-        while True:
-            line = await loop.run_in_executor(None, source.readline)
-            if not line:
-                return
+        lines: asyncio.Queue[str | None] = asyncio.Queue()
+
+        def hand_over(line: str | None) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is already closed
+                loop.call_soon_threadsafe(lines.put_nowait, line)
+
+        def pump() -> None:
+            try:
+                for line in iter(source.readline, ""):
+                    hand_over(line)
+            except (OSError, ValueError):
+                pass  # the stream was closed under us
+            finally:
+                hand_over(None)
+
+        threading.Thread(target=pump, name="console-stdin", daemon=True).start()
+        count = 0
+        while (line := await lines.get()) is not None:
+            count += 1
             try:
                 await self.feed(line)
             except Exception:
                 log.exception("console input could not be handled")
+        return count
 
     async def _print(
         self, where: str, text: str, attachments: tuple[Attachment, ...] = ()
