@@ -4,6 +4,11 @@
 buttons, the argument modal, the vote prompts); ``cogs.moderation`` what moderators use. Both
 add their commands to one shared ``/debat`` group. The cogs are thin: they turn an interaction
 into an engine call and the result into a private answer.
+
+Custom ids are seen by every member's client: they carry a round id and public values (a
+stance, an argument's public number, a page), never an argument's database id. Log lines never
+carry who did what: no user, no interaction token, no member text (an exception is logged by its
+types and frames only, see :func:`bot.adapters.discord.failure`).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from bot.adapters.discord import (
     adapter_of,
     answer,
     channel_ref,
+    failure,
     fit,
     refuse,
 )
@@ -50,8 +56,8 @@ async def guarded(interaction: discord.Interaction[Any], action: Awaitable[None]
     instead of a button that "thinks" forever."""
     try:
         await action
-    except Exception:
-        log.exception("a component interaction could not be handled")
+    except Exception as exc:
+        log.error("a component interaction could not be handled: %s", failure(exc))
         with contextlib.suppress(discord.HTTPException):
             await answer(interaction, adapter_of(interaction).texts("error"))
 
@@ -132,11 +138,16 @@ class DebatCog(commands.Cog):
             return None
 
     async def round_choices(
-        self, interaction: discord.Interaction[Any], current: str
+        self,
+        interaction: discord.Interaction[Any],
+        current: str,
+        rounds: list[OpenRound] | None = None,
     ) -> list[app_commands.Choice[str]]:
-        """Open rounds, this channel's first, filtered by what the member typed."""
+        """Open rounds (by default every Discord one), this channel's first, filtered by what
+        the member typed."""
         here = channel_ref(interaction)
-        rounds = sorted(self.discord_rounds(), key=lambda r: (here not in r.channels, r.id))
+        candidates = self.discord_rounds() if rounds is None else rounds
+        rounds = sorted(candidates, key=lambda r: (here not in r.channels, r.id))
         needle = current.strip().lower()
         choices = []
         for r in rounds:

@@ -1,9 +1,9 @@
 """What members use: the ``/debat`` member commands and the persistent buttons.
 
-Every button's custom id names the round (and, for a vote, the argument) it acts on and nothing
-about who clicks it, so any button keeps working after a restart: the component classes are
-``DynamicItem`` s that discord.py rebuilds from the custom id. The argument modal is handled the
-same way, from its custom id, by an ``on_interaction`` listener.
+Every button's custom id names the round (and, for a vote, the argument's public number) it acts
+on and nothing about who clicks it, so any button keeps working after a restart: the component
+classes are ``DynamicItem`` s that discord.py rebuilds from the custom id. The argument modal is
+handled the same way, from its custom id, by an ``on_interaction`` listener.
 
 Every answer is ephemeral, and every handler that reaches the database defers first so the
 interaction is acknowledged well within Discord's three seconds.
@@ -26,7 +26,6 @@ from bot.adapters.discord import (
     answer,
     escape_member_text,
     fit,
-    is_moderator,
     member_id,
     refuse,
     timestamp,
@@ -45,9 +44,12 @@ VOTE_ID = re.compile(rf"debat:vote:{_ROUND}")
 MINE_ID = re.compile(rf"debat:mine:{_ROUND}")
 WITHDRAW_ID = re.compile(rf"debat:withdraw:{_ROUND}")
 WITHDRAW_CONFIRM_ID = re.compile(rf"debat:withdraw-confirm:{_ROUND}")
-VOTE_ANSWER_ID = re.compile(
-    rf"debat:vote-answer:{_ROUND}:(?P<argument>[0-9]{{1,20}}):(?P<value>agree|disagree|pass)"
-)
+_VALUE = r"(?P<value>agree|disagree|pass)"
+# The argument is named by its public number (what the prompt shows), never by its database id.
+VOTE_ON_ID = re.compile(rf"debat:vote-on:{_ROUND}:(?P<number>[0-9]{{1,9}}):{_VALUE}")
+# Before public numbers, vote buttons carried the database id under this name. A prompt a
+# member still has on screen from then must not vote on whichever argument now has that number.
+STALE_VOTE_ID = re.compile(rf"debat:vote-answer:{_ROUND}:[0-9]{{1,20}}:{_VALUE}")
 ARGUE_MODAL_ID = re.compile(rf"debat:argue-modal:{_ROUND}")
 ARGUMENT_FIELD = "argument"
 STANCES_PER_ROW = 5
@@ -200,21 +202,21 @@ _VOTE_STYLES = {
 }
 
 
-class VoteAnswerButton(discord.ui.DynamicItem[Button], template=VOTE_ANSWER_ID):
-    """Agree / disagree / pass: ``debat:vote-answer:<round>:<argument id>:<value>``."""
+class VoteAnswerButton(discord.ui.DynamicItem[Button], template=VOTE_ON_ID):
+    """Agree / disagree / pass: ``debat:vote-on:<round>:<public number>:<value>``."""
 
-    def __init__(self, round_id: int, argument_id: int, value: str, label: str = "") -> None:
+    def __init__(self, round_id: int, number: int, value: str, label: str = "") -> None:
         style, emoji = _VOTE_STYLES[value]
         super().__init__(
             discord.ui.Button(
                 label=label or value,
                 style=style,
                 emoji=emoji,
-                custom_id=f"debat:vote-answer:{round_id}:{argument_id}:{value}",
+                custom_id=f"debat:vote-on:{round_id}:{number}:{value}",
             )
         )
         self.round_id = round_id
-        self.argument_id = argument_id
+        self.number = number
         self.value = value
 
     @classmethod
@@ -225,15 +227,36 @@ class VoteAnswerButton(discord.ui.DynamicItem[Button], template=VOTE_ANSWER_ID):
         match: re.Match[str],
         /,
     ) -> Self:
-        return cls(int(match["round"]), int(match["argument"]), match["value"])
+        return cls(int(match["round"]), int(match["number"]), match["value"])
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         await guarded(
             interaction,
             _cog(interaction).on_vote_answer(
-                interaction, self.round_id, self.argument_id, VOTE_VALUES[self.value]
+                interaction, self.round_id, self.number, VOTE_VALUES[self.value]
             ),
         )
+
+
+class StaleVoteButton(discord.ui.DynamicItem[Button], template=STALE_VOTE_ID):
+    """A vote button of the old format: records nothing, shows a fresh prompt instead."""
+
+    def __init__(self, round_id: int) -> None:
+        super().__init__(discord.ui.Button(custom_id=f"debat:vote-answer:{round_id}:0:pass"))
+        self.round_id = round_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> Self:
+        return cls(int(match["round"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        await guarded(interaction, _cog(interaction).on_stale_vote(interaction, self.round_id))
 
 
 COMPONENTS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
@@ -244,6 +267,7 @@ COMPONENTS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
     WithdrawButton,
     WithdrawConfirmButton,
     VoteAnswerButton,
+    StaleVoteButton,
 )
 
 
@@ -409,9 +433,7 @@ class DebateCog(DebatCog, name="DebateCog"):
         )
         view = discord.ui.View(timeout=None)
         for value in ("agree", "disagree", "pass"):
-            view.add_item(
-                VoteAnswerButton(round_id, nxt.argument_id, value, self.t(f"button_{value}"))
-            )
+            view.add_item(VoteAnswerButton(round_id, nxt.number, value, self.t(f"button_{value}")))
         await answer(interaction, text, view=view)
 
     # ------------------------------------------------------------------ component handlers
@@ -463,16 +485,21 @@ class DebateCog(DebatCog, name="DebateCog"):
         await self._vote_prompt(interaction, round_id)
 
     async def on_vote_answer(
-        self, interaction: discord.Interaction[Any], round_id: int, argument_id: int, value: int
+        self, interaction: discord.Interaction[Any], round_id: int, number: int, value: int
     ) -> None:
         # Edits the private prompt in place (deferred update) with the next argument.
         await interaction.response.defer()
         try:
+            argument_id = self.engine.argument_id(round_id, number)
             await self.engine.vote(round_id, PLATFORM, member_id(interaction), argument_id, value)
         except EngineError as err:
             await refuse(interaction, err)
             return
         await self._vote_prompt(interaction, round_id, prefix=self.t("vote_recorded"))
+
+    async def on_stale_vote(self, interaction: discord.Interaction[Any], round_id: int) -> None:
+        await interaction.response.defer()
+        await self._vote_prompt(interaction, round_id)
 
     async def on_mine(self, interaction: discord.Interaction[Any], round_id: int) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -642,7 +669,8 @@ class DebateCog(DebatCog, name="DebateCog"):
     @app_commands.command(name=locale_str("aide"), description=locale_str("Comment participer"))
     async def help(self, interaction: discord.Interaction[Any]) -> None:
         text = self.t("help")
-        if is_moderator(interaction, self.adapter.settings):
+        # Moderators of a guild that holds one of the debates' (or open rounds') channels.
+        if await self.adapter.moderates_somewhere(interaction):
             text += "\n\n" + self.t("help_moderator")
         await answer(interaction, text)
 

@@ -1,9 +1,16 @@
 """What moderators use: open, close, extend, export, and hide or restore arguments.
 
-Allowed to members with Manage Server (or Administrator) or one of
-``platforms.discord.moderator_role_ids``. The check runs in the bot on every command and every
-moderation button: Discord's own command permissions can be changed by any server admin and
-are no guarantee.
+A command or a moderation button acts on a round (or opens a round of a debate) only for a
+moderator *of the guild holding one of that round's (or debate's) channels*: the interaction
+comes from that guild and the caller has Manage Server, Administrator or one of
+``platforms.discord.moderator_role_ids`` there. Rights in any other guild that has the bot
+count for nothing, whether the commands are registered globally or per guild. The check runs in
+the bot on every command and every button: Discord's own command permissions can be changed by
+any server admin and are no guarantee.
+
+Every refusal is the same ``not_moderator`` line. A target that cannot be found (an unknown
+code or debate, no round to act on) is explained only to moderators of some debate's guild;
+others get the same refusal, so that outsiders learn nothing about rounds from the answers.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections.abc import Iterable
 from typing import Any, Self
 
 import discord
@@ -24,11 +32,12 @@ from bot.adapters.discord import (
     channel_ref,
     escape_member_text,
     fit,
-    is_moderator,
+    has_moderator_rights,
     refuse,
 )
 from bot.durations import format_duration, parse_duration
-from bot.engine import EngineError
+from bot.engine import EngineError, OpenRound, RoundInfo
+from bot.events import ChannelRef
 from bot.summary.export import EXPORT_FORMATS
 from bot.text import escape_markdown
 from cogs import DebatCog, guarded, loaded_cog
@@ -167,35 +176,96 @@ class ModerationCog(DebatCog, name="ModerationCog"):
 
     async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
         # Runs before each of this cog's commands; a False becomes a CheckFailure, which the
-        # tree answers with the engine's "not_moderator" message.
-        return is_moderator(interaction, self.adapter.settings)
+        # tree answers with the engine's "not_moderator" message. It only asks whether the
+        # caller moderates the guild the command comes from; each command then checks that this
+        # guild holds the round it acts on (:meth:`authorised`).
+        return has_moderator_rights(interaction, self.adapter.settings)
 
-    # ------------------------------------------------------------------ moderation panel
+    # ------------------------------------------------------------------ rights over a round
 
-    async def allowed(self, interaction: discord.Interaction[Any]) -> bool:
-        """Moderators only, checked on every click; others get the refusal, privately."""
-        if is_moderator(interaction, self.adapter.settings):
+    async def authorised(
+        self, interaction: discord.Interaction[Any], channels: Iterable[ChannelRef]
+    ) -> bool:
+        """Whether the caller moderates the guild of one of ``channels``; if not, refused."""
+        if await self.adapter.moderates_in(interaction, channels):
             return True
         await answer(interaction, self.m("not_moderator"))
         return False
 
+    async def not_found(self, interaction: discord.Interaction[Any], error: EngineError) -> None:
+        """The target cannot be found: explained to moderators, the plain refusal to others."""
+        if await self.adapter.moderates_somewhere(interaction):
+            await refuse(interaction, error)
+        else:
+            await answer(interaction, self.m("not_moderator"))
+
+    async def in_guild(
+        self, interaction: discord.Interaction[Any], channels: Iterable[ChannelRef]
+    ) -> bool:
+        """Whether one of ``channels`` is in the guild the interaction comes from."""
+        return interaction.guild_id in await self.adapter.guilds_of(channels)
+
+    async def guild_rounds(self, interaction: discord.Interaction[Any]) -> list[OpenRound]:
+        """The open rounds posted in the caller's guild (what a moderator there may act on)."""
+        return [r for r in self.discord_rounds() if await self.in_guild(interaction, r.channels)]
+
+    async def moderated_round(
+        self, interaction: discord.Interaction[Any], code: str | None
+    ) -> OpenRound | None:
+        """Acknowledge, then the open round a moderator command acts on, rights checked; a
+        refusal is answered and gives None.
+
+        Without a code: this channel's round, else the only open round of this guild; never
+        a round of another guild (nor, when several are open, their codes).
+        """
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        wanted = code.strip() if code and code.strip() else None
+        rounds = await self.guild_rounds(interaction)
+        here = [c for r in rounds for c in r.channels]
+        try:
+            if wanted is None and not rounds:
+                raise EngineError("no_open_round")
+            # With rounds in this guild, the engine's "shared channels" scope is this guild's.
+            r = self.engine.resolve_round(
+                wanted, channel_ref(interaction), here, platform="discord"
+            )
+        except EngineError as err:
+            await self.not_found(interaction, err)
+            return None
+        return r if await self.authorised(interaction, r.channels) else None
+
+    async def round_channels(self, round_id: int) -> tuple[ChannelRef, ...]:
+        """The channels of a round, open or closed (none for an unknown id)."""
+        r = self.engine.open_round_by_id(round_id)
+        if r is not None:
+            return r.channels
+        info = await self.engine.round_info(round_id)
+        return () if info is None else info.channel_refs
+
+    # ------------------------------------------------------------------ moderation panel
+
+    async def allowed(self, interaction: discord.Interaction[Any], round_id: int) -> bool:
+        """Checked on every click, before anything is shown or changed; others get the
+        refusal, privately."""
+        return await self.authorised(interaction, await self.round_channels(round_id))
+
     async def on_pick(
         self, interaction: discord.Interaction[Any], round_id: int, number: int, page: int
     ) -> None:
-        if await self.allowed(interaction):
+        if await self.allowed(interaction, round_id):
             await self.show_argument(interaction, round_id, number, page)
 
     async def on_page(
         self, interaction: discord.Interaction[Any], round_id: int, page: int
     ) -> None:
-        if await self.allowed(interaction):
+        if await self.allowed(interaction, round_id):
             await interaction.response.defer()
             await self.show_list(interaction, round_id, page)
 
     async def on_hide(
         self, interaction: discord.Interaction[Any], round_id: int, number: int, hidden: bool
     ) -> None:
-        if await self.allowed(interaction):
+        if await self.allowed(interaction, round_id):
             await interaction.response.defer()
             await self.set_hidden(interaction, round_id, number, hidden)
 
@@ -292,31 +362,42 @@ class ModerationCog(DebatCog, name="ModerationCog"):
 
     # ------------------------------------------------------------------ slash commands
 
+    # Autocomplete offers only what the caller may act on: the debates and rounds of their own
+    # guild, and nothing to members without moderator rights.
+
     async def _debate_choices(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
+        if not has_moderator_rights(interaction, self.adapter.settings):
+            return []
         needle = current.strip().lower()
         return [
             app_commands.Choice(name=fit(f"{d.id} — {d.title}", 100), value=d.id)
             for d in self.engine.config.debates
-            if not needle or needle in d.id or needle in d.title.lower()
+            if (not needle or needle in d.id or needle in d.title.lower())
+            and await self.in_guild(interaction, self.engine.debate_channels(d.id))
         ][:25]
 
     async def _round_choices(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
-        return await self.round_choices(interaction, current)
+        if not has_moderator_rights(interaction, self.adapter.settings):
+            return []
+        return await self.round_choices(interaction, current, await self.guild_rounds(interaction))
 
     async def _export_choices(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
+        if not has_moderator_rights(interaction, self.adapter.settings):
+            return []
         needle = current.strip().lower()
         rounds = [r for r in await self.engine.list_rounds() if r.state == "summarised"]
         rounds.sort(key=lambda r: r.closes_at, reverse=True)
         return [
             app_commands.Choice(name=fit(f"{r.code} — {r.question}", 100), value=r.code)
             for r in rounds
-            if not needle or needle in r.code.lower() or needle in r.question.lower()
+            if (not needle or needle in r.code.lower() or needle in r.question.lower())
+            and await self.in_guild(interaction, r.channel_refs)
         ][:25]
 
     @app_commands.command(
@@ -329,8 +410,16 @@ class ModerationCog(DebatCog, name="ModerationCog"):
         self, interaction: discord.Interaction[Any], debate: app_commands.Range[str, 1, 100]
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
+        debate_id = debate.strip()
         try:
-            info = await self.engine.open_round(debate.strip())
+            channels = self.engine.debate_channels(debate_id)
+        except EngineError as err:
+            await self.not_found(interaction, err)
+            return
+        if not await self.authorised(interaction, channels):
+            return
+        try:
+            info = await self.engine.open_round(debate_id)
         except EngineError as err:
             await refuse(interaction, err)
             return
@@ -350,10 +439,11 @@ class ModerationCog(DebatCog, name="ModerationCog"):
         interaction: discord.Interaction[Any],
         code: app_commands.Range[str, 1, 16] | None = None,
     ) -> None:
-        # Closing summarises the round (analysis in a thread): acknowledge first.
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        # Closing summarises the round (analysis in a thread): acknowledged first.
+        r = await self.moderated_round(interaction, code)
+        if r is None:
+            return
         try:
-            r = self.resolve(interaction, code)
             await self.engine.close_round(r.id)
         except EngineError as err:
             await refuse(interaction, err)
@@ -375,14 +465,15 @@ class ModerationCog(DebatCog, name="ModerationCog"):
         duration: app_commands.Range[str, 1, 32],
         code: app_commands.Range[str, 1, 16] | None = None,
     ) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        r = await self.moderated_round(interaction, code)
+        if r is None:
+            return
         try:
             delta = parse_duration(duration)
         except ValueError as exc:
             await answer(interaction, self.m("invalid_duration", error=escape_markdown(str(exc))))
             return
         try:
-            r = self.resolve(interaction, code)
             closes = await self.engine.extend_round(r.id, delta)
         except EngineError as err:
             await refuse(interaction, err)
@@ -412,17 +503,14 @@ class ModerationCog(DebatCog, name="ModerationCog"):
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            if code and code.strip():
-                info = await self.engine.find_round(code.strip())
-                if info is None:
-                    raise EngineError("unknown_round", code=escape_markdown(code.strip()[:20]))
-            else:
-                latest = await self.engine.latest_summarised(channel_ref(interaction))
-                if latest is None:
-                    raise EngineError("no_round_to_export")
-                info = await self.engine.round_info(latest)
-                if info is None:
-                    raise EngineError("no_round_to_export")
+            info = await self.export_target(interaction, code)
+        except EngineError as err:
+            await self.not_found(interaction, err)
+            return
+        # A closed round's rights: the guild of the channels it was posted in.
+        if not await self.authorised(interaction, info.channel_refs):
+            return
+        try:
             attachment = await self.engine.export(info.id, fmt.value)
         except EngineError as err:
             await refuse(interaction, err)
@@ -432,6 +520,21 @@ class ModerationCog(DebatCog, name="ModerationCog"):
             self.m("export_ready", code=info.code, format=fmt.value),
             files=[attachment],
         )
+
+    async def export_target(
+        self, interaction: discord.Interaction[Any], code: str | None
+    ) -> RoundInfo:
+        """The round to export: the one with ``code``, else this channel's latest closed one."""
+        if code and code.strip():
+            info = await self.engine.find_round(code.strip())
+            if info is None:
+                raise EngineError("unknown_round", code=escape_markdown(code.strip()[:20]))
+            return info
+        latest = await self.engine.latest_summarised(channel_ref(interaction))
+        found = None if latest is None else await self.engine.round_info(latest)
+        if found is None:
+            raise EngineError("no_round_to_export")
+        return found
 
     @app_commands.command(
         name=locale_str("moderation"),
@@ -447,7 +550,7 @@ class ModerationCog(DebatCog, name="ModerationCog"):
         interaction: discord.Interaction[Any],
         code: app_commands.Range[str, 1, 16] | None = None,
     ) -> None:
-        r = await self.deferred_round(interaction, code)
+        r = await self.moderated_round(interaction, code)
         if r is not None:
             await self.show_list(interaction, r.id, 0)
 

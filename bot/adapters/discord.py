@@ -9,6 +9,12 @@ ephemeral.
 
 Rendering rules shared with the cogs live here: Discord's size limits, escaping member text,
 answering an interaction privately, telling moderators apart.
+
+Moderator rights are decided in the guild that holds a round's channel
+(:meth:`DiscordAdapter.moderates_in`): the interaction must come from that guild and the caller
+must have Manage Server, Administrator or one of ``moderator_role_ids`` there. Being a moderator
+of another guild that also has the bot gives no right over the round, whether commands are
+global or per guild.
 """
 
 from __future__ import annotations
@@ -19,7 +25,8 @@ import io
 import json
 import logging
 import os
-from collections.abc import Sequence
+import traceback
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
@@ -29,6 +36,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import logs
 from bot.engine import EngineError
 from bot.events import Attachment, ChannelRef, PostKind, RoundPost
 from bot.i18n import DISCORD_TEXTS
@@ -55,6 +63,8 @@ CONTEXT_EXCERPT = 900
 # A summary longer than this many messages is cut: the full text is one export away.
 SUMMARY_MESSAGES_MAX = 3
 COLOUR = discord.Colour(0x4C72B0)
+# How long a moderator check may wait for Discord to say which guild holds a channel.
+GUILD_LOOKUP_S = 2.0
 # Set on the client as the default, and passed explicitly where discord.py would otherwise
 # leave it out (edits of the bot's own messages).
 NO_MENTIONS = discord.AllowedMentions.none()
@@ -230,8 +240,15 @@ def channel_ref(interaction: discord.Interaction[Any]) -> ChannelRef | None:
     )
 
 
-def is_moderator(interaction: discord.Interaction[Any], settings: DiscordConfig) -> bool:
-    """Manage Server (or Administrator) in this channel, or one of the moderator roles."""
+def has_moderator_rights(interaction: discord.Interaction[Any], settings: DiscordConfig) -> bool:
+    """Manage Server (or Administrator), or one of the moderator roles, in the guild the
+    interaction comes from, and only there.
+
+    This says nothing about any round: :meth:`DiscordAdapter.moderates_in` adds that the guild
+    must be the one holding the round's channel. ``interaction.permissions`` are computed by
+    Discord for this guild; ``roles`` are this guild's roles (another guild's role ids can never
+    appear among them).
+    """
     if interaction.guild_id is None:
         return False
     permissions = interaction.permissions
@@ -240,6 +257,32 @@ def is_moderator(interaction: discord.Interaction[Any], settings: DiscordConfig)
     roles = getattr(interaction.user, "roles", [])
     wanted = set(settings.moderator_role_ids)
     return any(role.id in wanted for role in roles)
+
+
+def failure(error: BaseException) -> str:
+    """An exception for the log: its types and frames, without its messages.
+
+    Exception messages may quote what a member typed (a database error quotes the statement's
+    parameters, a validation error the value), and logs are storage: the types and the lines
+    where they were raised are enough to find the bug.
+    """
+    lines: list[str] = []
+    current: BaseException | None = error
+    seen: set[int] = set()
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        kind = type(current)
+        name = f"{kind.__module__}.{kind.__qualname__}"
+        if isinstance(current, discord.HTTPException):
+            # Discord's status and error code say what went wrong; its text is not needed.
+            name += f" (HTTP {current.status}, code {current.code})"
+        lines.append(name)
+        for frame in traceback.extract_tb(current.__traceback__):
+            lines.append(f"  {frame.filename}:{frame.lineno} in {frame.name}")
+        current = current.__cause__ or current.__context__
+        if current is not None:
+            lines.append("caused by")
+    return "\n".join(lines)
 
 
 def to_file(attachment: Attachment) -> discord.File:
@@ -384,7 +427,7 @@ class DebateTree(app_commands.CommandTree["DebateBot"]):
             text = adapter.messages("not_moderator")
         else:
             command = interaction.command.qualified_name if interaction.command else "?"
-            log.error("/%s failed", command, exc_info=original)
+            log.error("/%s failed: %s", command, failure(original))
             text = adapter.texts("error")
         with contextlib.suppress(discord.HTTPException):
             await answer(interaction, text)
@@ -437,6 +480,15 @@ class DiscordAdapter:
         self.announcements = AnnouncementStore(app.config.data_dir / ANNOUNCEMENTS_FILE)
         self.bot = DebateBot(self)
         self._gateway: asyncio.Task[None] | None = None
+        # channel id -> guild id, for channels fetched over REST (a channel never moves to
+        # another guild, so a found guild stays true; a failed lookup is not remembered).
+        self._fetched_guilds: dict[int, int] = {}
+        # The round channels are public places the operator configured: the log may name them
+        # (the scrubber hides every other snowflake, members' and interactions' included).
+        for debate in app.config.debates:
+            for channel in debate.channels:
+                if channel.platform == PLATFORM:
+                    logs.allow(channel.key)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -507,6 +559,60 @@ class DiscordAdapter:
                 "no platforms.discord.guild_ids and sync_commands_globally is false: the /debat "
                 "commands are not registered anywhere (buttons still work)"
             )
+
+    # ------------------------------------------------------------------ moderator rights
+
+    async def guild_of(self, channel: ChannelRef) -> int | None:
+        """The guild holding a Discord channel, or None when it cannot be determined.
+
+        From discord.py's cache (filled by GUILD_CREATE with the guilds intent), else from
+        ``GET /channels/{id}`` (a guild that was unavailable at start, a channel created since),
+        bounded in time: a caller waiting on it may have to answer within Discord's three
+        seconds, and an undetermined guild is a refusal anyway.
+        """
+        if channel.platform != PLATFORM or not channel.channel.isdigit():
+            return None
+        channel_id = int(channel.channel)
+        cached = self.bot.get_channel(channel_id)
+        guild = getattr(cached, "guild", None)
+        if guild is not None:
+            return int(guild.id)
+        if channel_id in self._fetched_guilds:
+            return self._fetched_guilds[channel_id]
+        try:
+            fetched = await asyncio.wait_for(self.bot.fetch_channel(channel_id), GUILD_LOOKUP_S)
+        except (discord.HTTPException, discord.InvalidData, TimeoutError) as exc:
+            log.warning("the guild of Discord channel %s is unknown (%s)", channel_id, exc)
+            return None
+        guild = getattr(fetched, "guild", None)
+        if guild is None:
+            return None  # a DM or group channel: no guild, no moderators
+        self._fetched_guilds[channel_id] = int(guild.id)
+        return int(guild.id)
+
+    async def guilds_of(self, channels: Iterable[ChannelRef]) -> set[int]:
+        """The guilds holding these channels (those that can be determined)."""
+        wanted = list(dict.fromkeys(c for c in channels if c.platform == PLATFORM))
+        # Concurrently: uncached channels cost one bounded lookup in all, not one each.
+        found = await asyncio.gather(*(self.guild_of(c) for c in wanted))
+        return {guild for guild in found if guild is not None}
+
+    async def moderates_in(
+        self, interaction: discord.Interaction[Any], channels: Iterable[ChannelRef]
+    ) -> bool:
+        """Whether the caller moderates one of ``channels`` (a round's, or a debate's).
+
+        The interaction must come from the guild holding one of them, and the caller must have
+        moderator rights in that guild; rights anywhere else count for nothing.
+        """
+        if interaction.guild_id is None or not has_moderator_rights(interaction, self.settings):
+            return False
+        return interaction.guild_id in await self.guilds_of(channels)
+
+    async def moderates_somewhere(self, interaction: discord.Interaction[Any]) -> bool:
+        """Whether the caller moderates any channel of the bot's debates or open rounds: who
+        may see the moderator help, and be told why a moderator command failed."""
+        return await self.moderates_in(interaction, self.engine.moderated_channels())
 
     # ------------------------------------------------------------------ ChatPort
 

@@ -11,7 +11,16 @@ import discord.http
 import pytest
 import yarl
 from discord_support import TOKEN_ENV, Launch, discord_config
-from fake_discord import MANAGE_GUILD, MEMBER_PERMISSIONS, MODERATOR_ROLE_ID, FakeDiscord, Member
+from fake_discord import (
+    ADMINISTRATOR,
+    GUILD_B_ID,
+    MANAGE_GUILD,
+    MEMBER_PERMISSIONS,
+    MODERATOR_ROLE_B_ID,
+    MODERATOR_ROLE_ID,
+    FakeDiscord,
+    Member,
+)
 
 from bot.adapters.discord import DiscordAdapter
 from bot.app import App
@@ -69,4 +78,19 @@ def members(fake: FakeDiscord) -> dict[str, Member]:
         "dave": Member(fake, "dave", locale="en-US"),
         "modo": Member(fake, "modo", roles=(MODERATOR_ROLE_ID,)),
         "gerante": Member(fake, "gerante", permissions=MEMBER_PERMISSIONS | MANAGE_GUILD),
+    }
+
+
+@pytest.fixture
+def outsiders(fake: FakeDiscord) -> dict[str, Member]:
+    """Moderators of guild B, which also has the bot: by Manage Server, by Administrator, and
+    by a moderator role of guild B (listed in ``moderator_role_ids`` by the tests that use it)."""
+    return {
+        "manager": Member(
+            fake, "voisin", guild_id=GUILD_B_ID, permissions=MEMBER_PERMISSIONS | MANAGE_GUILD
+        ),
+        "admin": Member(
+            fake, "voisine", guild_id=GUILD_B_ID, permissions=MEMBER_PERMISSIONS | ADMINISTRATOR
+        ),
+        "role": Member(fake, "voisinage", guild_id=GUILD_B_ID, roles=(MODERATOR_ROLE_B_ID,)),
     }

@@ -4,8 +4,9 @@ discord.py talks to it through its own code: ``Route.BASE`` points the REST call
 and the interaction webhooks') here, ``DiscordWebSocket.DEFAULT_GATEWAY`` the gateway. The REST
 side records every call (JSON body or multipart ``payload_json`` + files) and answers with
 payloads shaped like Discord's; the gateway side says HELLO, answers IDENTIFY with READY and
-GUILD_CREATE, acknowledges heartbeats and lets a test push any dispatch event, such as the
-INTERACTION_CREATE of a member clicking a button.
+GUILD_CREATE (one per guild: the bot is in two, ``GUILD_ID`` and ``GUILD_B_ID``, as a bot
+serving two communities is), acknowledges heartbeats and lets a test push any dispatch event,
+such as the INTERACTION_CREATE of a member clicking a button.
 
 :class:`Member` builds the interactions a member's client would send and :class:`Outcome`
 collects what that member then sees.
@@ -14,9 +15,11 @@ collects what that member then sees.
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
 import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +35,12 @@ OTHER_CHANNEL_ID = 1300000000000000004
 MODERATOR_ROLE_ID = 1400000000000000005
 BOT_ROLE_ID = 1400000000000000006
 OWNER_ID = 1500000000000000007
+# A second guild the bot is in, with its own channel and its own moderator role.
+GUILD_B_ID = 1200000000000000012
+CHANNEL_B_ID = 1300000000000000013
+MODERATOR_ROLE_B_ID = 1400000000000000015
+BOT_ROLE_B_ID = 1400000000000000016
+OWNER_B_ID = 1500000000000000017
 
 EPHEMERAL = 64
 LOADING = 128
@@ -43,6 +52,7 @@ ATTACH_FILES = 1 << 15
 READ_MESSAGE_HISTORY = 1 << 16
 USE_APPLICATION_COMMANDS = 1 << 31
 MANAGE_GUILD = 1 << 5
+ADMINISTRATOR = 1 << 3
 MEMBER_PERMISSIONS = VIEW_CHANNEL | SEND_MESSAGES | READ_MESSAGE_HISTORY | USE_APPLICATION_COMMANDS
 BOT_PERMISSIONS = VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS | ATTACH_FILES | READ_MESSAGE_HISTORY
 
@@ -86,11 +96,51 @@ def role_payload(role_id: int, name: str, permissions: int, position: int) -> di
     }
 
 
-def channel_payload(channel_id: int, name: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class GuildSpec:
+    """A guild of the fake: its name, owner, channels (id -> name) and moderator role."""
+
+    id: int
+    name: str
+    owner_id: int
+    channels: dict[int, str]
+    moderator_role_id: int
+    bot_role_id: int
+
+
+GUILDS = (
+    GuildSpec(
+        GUILD_ID,
+        "Agora",
+        OWNER_ID,
+        {CHANNEL_ID: "debats", OTHER_CHANNEL_ID: "general"},
+        MODERATOR_ROLE_ID,
+        BOT_ROLE_ID,
+    ),
+    GuildSpec(
+        GUILD_B_ID,
+        "Voisins",
+        OWNER_B_ID,
+        {CHANNEL_B_ID: "discussions"},
+        MODERATOR_ROLE_B_ID,
+        BOT_ROLE_B_ID,
+    ),
+)
+
+
+def guild_of_channel(channel_id: int | str) -> int:
+    """The guild holding a channel of the fake (guild A for channels it does not list)."""
+    for guild in GUILDS:
+        if int(channel_id) in guild.channels:
+            return guild.id
+    return GUILD_ID
+
+
+def channel_payload(channel_id: int, name: str, guild_id: int | None = None) -> dict[str, Any]:
     return {
         "id": str(channel_id),
         "type": 0,
-        "guild_id": str(GUILD_ID),
+        "guild_id": str(guild_id if guild_id is not None else guild_of_channel(channel_id)),
         "name": name,
         "position": 0,
         "permission_overwrites": [],
@@ -103,17 +153,17 @@ def channel_payload(channel_id: int, name: str) -> dict[str, Any]:
     }
 
 
-def guild_create() -> dict[str, Any]:
+def guild_create(spec: GuildSpec = GUILDS[0]) -> dict[str, Any]:
     """A GUILD_CREATE as the bot receives it with the guilds intent only."""
     return {
-        "id": str(GUILD_ID),
-        "name": "Agora",
+        "id": str(spec.id),
+        "name": spec.name,
         "icon": None,
         "splash": None,
         "discovery_splash": None,
         "banner": None,
         "description": None,
-        "owner_id": str(OWNER_ID),
+        "owner_id": str(spec.owner_id),
         "afk_channel_id": None,
         "afk_timeout": 300,
         "verification_level": 1,
@@ -136,9 +186,9 @@ def guild_create() -> dict[str, Any]:
         "max_video_channel_users": 25,
         "features": [],
         "roles": [
-            role_payload(GUILD_ID, "@everyone", MEMBER_PERMISSIONS, 0),
-            role_payload(MODERATOR_ROLE_ID, "Modération", MEMBER_PERMISSIONS, 2),
-            role_payload(BOT_ROLE_ID, "debats", BOT_PERMISSIONS, 1),
+            role_payload(spec.id, "@everyone", MEMBER_PERMISSIONS, 0),
+            role_payload(spec.moderator_role_id, "Modération", MEMBER_PERMISSIONS, 2),
+            role_payload(spec.bot_role_id, "debats", BOT_PERMISSIONS, 1),
         ],
         "emojis": [],
         "stickers": [],
@@ -151,7 +201,7 @@ def guild_create() -> dict[str, Any]:
         "members": [
             {
                 "user": BOT_USER,
-                "roles": [str(BOT_ROLE_ID)],
+                "roles": [str(spec.bot_role_id)],
                 "joined_at": now(),
                 "deaf": False,
                 "mute": False,
@@ -164,8 +214,8 @@ def guild_create() -> dict[str, Any]:
             }
         ],
         "channels": [
-            channel_payload(CHANNEL_ID, "debats"),
-            channel_payload(OTHER_CHANNEL_ID, "general"),
+            channel_payload(channel_id, name, spec.id)
+            for channel_id, name in spec.channels.items()
         ],
         "threads": [],
         "presences": [],
@@ -209,6 +259,11 @@ class FakeDiscord:
         self.originals: dict[str, str] = {}  # interaction token -> message id
         self.interaction_messages: dict[str, str] = {}  # token -> message the component is on
         self.forbidden_channels: set[str] = set()  # the bot lacks permissions there
+        # Channels Discord knows but leaves out of GUILD_CREATE (the bot must fetch them):
+        # channel id -> (guild id, name).
+        self.uncached_channels: dict[int, tuple[int, str]] = {}
+        self.interactions: list[dict[str, Any]] = []  # every INTERACTION_CREATE sent
+        self.interaction_channels: dict[str, str] = {}  # token -> channel it was sent from
         self.token: str | None = None  # the bot token Discord accepts
         self.identifies: list[dict[str, Any]] = []
         self.resumes: list[dict[str, Any]] = []
@@ -275,6 +330,24 @@ class FakeDiscord:
         """Every message the bot sent or edited (channel posts, answers, follow-ups)."""
         return [b for c in self.calls[after:] if (b := c.message_body) is not None]
 
+    def sent_custom_ids(self, *, after: int = 0) -> list[str]:
+        """Every custom id the bot sent: in messages, edits, follow-ups and modals."""
+        found: list[str] = []
+
+        def walk(node: Any) -> None:
+            if isinstance(node, dict):
+                if isinstance(node.get("custom_id"), str):
+                    found.append(node["custom_id"])
+                for value in node.values():
+                    walk(value)
+            elif isinstance(node, list):
+                for value in node:
+                    walk(value)
+
+        for call in self.calls[after:]:
+            walk(call.body)
+        return found
+
     def channel_messages(self, channel_id: int = CHANNEL_ID) -> list[dict[str, Any]]:
         """Messages in a channel as Discord stores them now (edits applied), oldest first."""
         return [
@@ -315,7 +388,8 @@ class FakeDiscord:
                 self._ws = ws
                 self._seq = 0
                 await self.dispatch("READY", self._ready_payload())
-                await self.dispatch("GUILD_CREATE", guild_create())
+                for spec in GUILDS:
+                    await self.dispatch("GUILD_CREATE", guild_create(spec))
                 self.ready.set()
             elif op == 6:
                 self.resumes.append(payload["d"])
@@ -328,7 +402,7 @@ class FakeDiscord:
         return {
             "v": 10,
             "user": BOT_USER,
-            "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
+            "guilds": [{"id": str(g.id), "unavailable": True} for g in GUILDS],
             "session_id": "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
             "session_type": "normal",
             "resume_gateway_url": self.gateway_url,
@@ -383,6 +457,9 @@ class FakeDiscord:
         if m == "PUT" and found:
             guild = int(found.group(1)) if found.group(1) else None
             return 200, self._register_commands(guild, call.body)
+        found = re.fullmatch(r"/channels/(\d+)", p)
+        if m == "GET" and found:
+            return self._channel(int(found.group(1)))
         found = re.match(r"/channels/(\d+)/", p)
         if found and found.group(1) in self.forbidden_channels:
             return 403, {"message": "Missing Permissions", "code": 50013}
@@ -406,8 +483,19 @@ class FakeDiscord:
         found = re.fullmatch(rf"/webhooks/{APP_ID}/([^/]+)", p)
         if m == "POST" and found:
             flags = int((call.body or {}).get("flags", 0))
-            return 200, self._new_message(str(CHANNEL_ID), call, flags=flags, webhook=True)
+            channel = self.interaction_channels.get(found.group(1), str(CHANNEL_ID))
+            return 200, self._new_message(channel, call, flags=flags, webhook=True)
         return 404, {"message": "404: Not Found", "code": 0}
+
+    def _channel(self, channel_id: int) -> tuple[int, Any]:
+        """``GET /channels/{id}``: the channels of the guilds, and the uncached ones."""
+        if channel_id in self.uncached_channels:
+            guild_id, name = self.uncached_channels[channel_id]
+            return 200, channel_payload(channel_id, name, guild_id)
+        for spec in GUILDS:
+            if channel_id in spec.channels:
+                return 200, channel_payload(channel_id, spec.channels[channel_id], spec.id)
+        return 404, {"message": "Unknown Channel", "code": 10003}
 
     def _application(self) -> dict[str, Any]:
         return {
@@ -429,7 +517,7 @@ class FakeDiscord:
             "interactions_endpoint_url": None,
             "redirect_uris": [],
             "rpc_origins": [],
-            "approximate_guild_count": 1,
+            "approximate_guild_count": len(GUILDS),
             "bot": BOT_USER,
             "integration_types_config": {"0": {}},
         }
@@ -475,7 +563,7 @@ class FakeDiscord:
         message: dict[str, Any] = {
             "id": message_id,
             "channel_id": channel_id,
-            "guild_id": str(GUILD_ID),
+            "guild_id": str(guild_of_channel(channel_id)),
             "author": BOT_USER,
             "content": body.get("content") or "",
             "timestamp": now(),
@@ -534,7 +622,8 @@ class FakeDiscord:
         resource: dict[str, Any] = {"type": kind}
         if kind in (4, 5):
             sub = Call(call.method, call.path, call.query, data, call.files)
-            message = self._new_message(str(CHANNEL_ID), sub, flags=flags, webhook=True)
+            channel = self.interaction_channels.get(token, str(CHANNEL_ID))
+            message = self._new_message(channel, sub, flags=flags, webhook=True)
             if kind == 5:
                 message["flags"] |= LOADING
                 interaction["response_message_loading"] = True
@@ -617,8 +706,14 @@ def find_component(components: list[dict[str, Any]], custom_id: str) -> dict[str
     return None
 
 
+def interaction_token(interaction_id: str) -> str:
+    """A token shaped like Discord's: base64 of the interaction id and a long secret."""
+    raw = f"interaction:{interaction_id}:{secrets.token_urlsafe(96)}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
 class Member:
-    """A guild member whose client sends interactions to the bot."""
+    """A member of one guild (guild A unless told) whose client sends interactions."""
 
     def __init__(
         self,
@@ -628,6 +723,7 @@ class Member:
         roles: tuple[int, ...] = (),
         permissions: int = MEMBER_PERMISSIONS,
         locale: str = "fr",
+        guild_id: int = GUILD_ID,
     ) -> None:
         self.fake = fake
         self.name = name
@@ -635,6 +731,13 @@ class Member:
         self.roles = roles
         self.permissions = permissions
         self.locale = locale
+        self.guild_id = guild_id
+        spec = next(g for g in GUILDS if g.id == guild_id)
+        self.channel_id = next(iter(spec.channels))  # where the member types by default
+
+    @property
+    def display_name(self) -> str:
+        return str(user_payload(self.id, self.name)["global_name"])
 
     def payload(self) -> dict[str, Any]:
         return {
@@ -660,37 +763,41 @@ class Member:
         data: dict[str, Any],
         *,
         message: dict[str, Any] | None = None,
-        channel_id: int = CHANNEL_ID,
+        channel_id: int | None = None,
     ) -> dict[str, Any]:
         interaction_id = self.fake.snowflake()
+        channel_id = self.channel_id if channel_id is None else channel_id
+        guild = str(self.guild_id)
         payload: dict[str, Any] = {
             "id": interaction_id,
             "application_id": str(APP_ID),
             "type": kind,
             "data": data,
-            "guild_id": str(GUILD_ID),
-            "guild": {"id": str(GUILD_ID), "locale": "fr", "features": []},
+            "guild_id": guild,
+            "guild": {"id": guild, "locale": "fr", "features": []},
             "channel_id": str(channel_id),
-            "channel": channel_payload(channel_id, "debats"),
+            "channel": channel_payload(channel_id, "debats", self.guild_id),
             "member": self.payload(),
-            "token": f"aW50ZXJhY3Rpb246{interaction_id}",
+            "token": interaction_token(interaction_id),
             "version": 1,
             "app_permissions": str(BOT_PERMISSIONS),
             "locale": self.locale,
             "guild_locale": "fr",
             "entitlements": [],
-            "authorizing_integration_owners": {"0": str(GUILD_ID)},
+            "authorizing_integration_owners": {"0": guild},
             "context": 0,
             "attachment_size_limit": 10 * 1024 * 1024,
         }
         if message is not None:
             payload["message"] = message
             self.fake.interaction_messages[payload["token"]] = message["id"]
+        self.fake.interaction_channels[payload["token"]] = str(channel_id)
         return payload
 
     async def _send(self, payload: dict[str, Any], *, expect_edit: bool = True) -> Outcome:
         start = len(self.fake.calls)
         callback_path = f"/interactions/{payload['id']}/{payload['token']}/callback"
+        self.fake.interactions.append(payload)
         await self.fake.dispatch("INTERACTION_CREATE", payload)
         callback = await self.fake.wait_for(lambda c: c.path == callback_path, after=start)
         kind = int(callback.body["type"])
@@ -719,17 +826,27 @@ class Member:
         ephemeral = bool(flags & EPHEMERAL)
         return Outcome(kind, ephemeral, callback, final, message_id, followups, edits)
 
+    def _root_command(self) -> dict[str, Any]:
+        """``/debat`` as this member's client knows it: the guild's commands, else the global
+        ones (with the command's ``guild_id`` only for a guild command, as Discord sends it)."""
+        commands = self.fake.commands.get(self.guild_id) or self.fake.commands.get(None) or []
+        found = [c for c in commands if c["name"] == "debat"]
+        assert found, f"/debat is not registered for guild {self.guild_id}"
+        return found[0]
+
+    def _command_data(self, root: dict[str, Any]) -> dict[str, Any]:
+        data: dict[str, Any] = {"id": root["id"], "name": "debat", "type": 1}
+        if "guild_id" in root:
+            data["guild_id"] = root["guild_id"]
+        return data
+
     async def slash(self, subcommand: str, **options: Any) -> Outcome:
         """``/debat <subcommand> option:value…`` (default, French, option names)."""
-        commands = self.fake.commands.get(GUILD_ID) or self.fake.commands.get(None) or []
-        root = next(c for c in commands if c["name"] == "debat")
+        root = self._root_command()
         sub = next(o for o in root["options"] if o["name"] == subcommand)
         declared = {o["name"]: o for o in sub.get("options") or []}
         data = {
-            "id": root["id"],
-            "name": "debat",
-            "type": 1,
-            "guild_id": str(GUILD_ID),
+            **self._command_data(root),
             "options": [
                 {
                     "type": 1,
@@ -744,13 +861,8 @@ class Member:
         return await self._send(self._interaction(2, data))
 
     async def autocomplete(self, subcommand: str, focused: str, **options: Any) -> list[Any]:
-        commands = self.fake.commands.get(GUILD_ID) or []
-        root = next(c for c in commands if c["name"] == "debat")
         data = {
-            "id": root["id"],
-            "name": "debat",
-            "type": 1,
-            "guild_id": str(GUILD_ID),
+            **self._command_data(self._root_command()),
             "options": [
                 {
                     "type": 1,

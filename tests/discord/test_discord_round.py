@@ -39,7 +39,7 @@ def vote_answers(outcome: Outcome) -> dict[str, str]:
     return {
         custom_id.rsplit(":", 1)[1]: custom_id
         for custom_id in outcome.custom_ids
-        if custom_id.startswith("debat:vote-answer:")
+        if custom_id.startswith("debat:vote-on:")
     }
 
 
@@ -49,6 +49,10 @@ async def vote_on_everything(fake: FakeDiscord, member: Member, start: Outcome) 
     outcome = start
     while vote_answers(outcome):
         assert outcome.ephemeral
+        # The buttons name the argument by the public number the prompt shows.
+        shown = re.search(r"Argument n° (\d+)", outcome.content)
+        assert shown is not None
+        assert all(c.split(":")[3] == shown.group(1) for c in vote_answers(outcome).values())
         quoted = [line[2:] for line in outcome.content.splitlines() if line.startswith("> ")]
         seen.append(" ".join(quoted))
         assert outcome.message_id is not None
