@@ -391,54 +391,71 @@ class Engine:
     ) -> tuple[str, int | None]:
         """Record (or change) a stance, and add an argument if given.
 
-        Everything is validated before anything is written, so a refused argument leaves the
-        stance as it was. Returns the stance id and the new argument's public number.
+        Everything is validated before anything is written, and a stance with its argument is
+        one transaction: both are recorded or neither (a refused argument leaves the stance as
+        it was). Returns the stance id and the argument's public number.
         """
         r = self._require_open(round_id)
         stance = self.parse_stance(r, stance_word)
         cleaned = self.clean_argument(r, argument) if argument and argument.strip() else None
         participant = self._participant(r, platform, user_id)
-        if cleaned is not None:
-            self._check_argument_quota(r, participant)
-        try:
-            await self.writer.submit(StanceOp(r.id, participant, stance))
-        except RoundNotOpen:
-            raise EngineError("round_closed") from None
-        number = None
-        if cleaned is not None:
-            number = await self._insert_argument(r, participant, cleaned)
+        if cleaned is None:
+            try:
+                await self.writer.submit(StanceOp(r.id, participant, stance))
+            except RoundNotOpen:
+                raise EngineError("round_closed") from None
+            return stance, None
+        number = await self._insert_argument(r, participant, cleaned, stance=stance)
         return stance, number
 
     async def add_argument(self, round_id: int, platform: str, user_id: str, text: str) -> int:
         r = self._require_open(round_id)
         cleaned = self.clean_argument(r, text)
         participant = self._participant(r, platform, user_id)
-        self._check_argument_quota(r, participant)
         return await self._insert_argument(r, participant, cleaned)
 
-    def _check_argument_quota(self, r: OpenRound, participant: str) -> None:
-        limit = self.config.limits.arguments_per_participant
-        mine = sum(1 for _, author, _ in r.arguments.values() if author == participant)
-        if mine >= limit:
-            raise EngineError("too_many_arguments", max=limit)
+    async def _insert_argument(
+        self, r: OpenRound, participant: str, text: str, *, stance: str | None = None
+    ) -> int:
+        """Store an argument (and the stance given with it) in one transaction.
 
-    async def _insert_argument(self, r: OpenRound, participant: str, text: str) -> int:
+        Sending the same argument again (a member re-sending a message that got no answer,
+        say after a crash) stores nothing new and answers with the number it already has. The
+        quota is checked here, inside the write, where one member's concurrent submissions
+        are serialised.
+        """
         taken = {num for num, _, _ in r.arguments.values()}
         number = _random_number(taken)
 
         limit = self.config.limits.arguments_per_participant
 
-        def insert(conn: Connection) -> int | EngineError:
-            a = table("argument")
+        def insert(conn: Connection) -> tuple[int, int, bool]:
+            # Raising rolls this write's savepoint back: a refused argument leaves no stance.
+            a, p = table("argument"), table("position")
+            if stance is not None:
+                changed = conn.execute(
+                    sa.update(p)
+                    .where(p.c.round_id == r.id, p.c.participant == participant)
+                    .values(stance=stance)
+                ).rowcount
+                if not changed:
+                    conn.execute(
+                        sa.insert(p).values(
+                            id=random_id(), round_id=r.id, participant=participant, stance=stance
+                        )
+                    )
+            mine = conn.execute(
+                sa.select(a.c.id, a.c.number, a.c.text).where(
+                    a.c.round_id == r.id, a.c.author == participant
+                )
+            ).all()
+            for row in mine:
+                if row.text == text:
+                    return int(row.id), int(row.number), False
             # The quota is checked inside the write: concurrent submissions of one member
             # are serialised here, so they cannot all pass a check made before waiting.
-            mine = conn.execute(
-                sa.select(sa.func.count())
-                .select_from(a)
-                .where(a.c.round_id == r.id, a.c.author == participant)
-            ).scalar_one()
-            if mine >= limit:
-                return EngineError("too_many_arguments", max=limit)
+            if len(mine) >= limit:
+                raise EngineError("too_many_arguments", max=limit)
             arg_id = random_id()
             conn.execute(
                 sa.insert(a).values(
@@ -450,20 +467,22 @@ class Engine:
                     hidden=False,
                 )
             )
-            return arg_id
+            return arg_id, number, True
 
         # Reserve the number now so a concurrent insert cannot pick it too.
         r.arguments[-number] = (number, participant, True)
         try:
-            arg_id = await self.writer.call(insert, round_id=r.id)
+            result = await self.writer.call(insert, round_id=r.id)
         except RoundNotOpen:
             raise EngineError("round_closed") from None
         finally:
             r.arguments.pop(-number, None)
-        if isinstance(arg_id, BaseException):
-            raise arg_id
-        r.arguments[arg_id] = (number, participant, False)
-        return number
+        if isinstance(result, BaseException):
+            raise result
+        arg_id, stored_number, created = result
+        if created:
+            r.arguments[arg_id] = (stored_number, participant, False)
+        return stored_number
 
     async def withdraw(self, round_id: int, platform: str, user_id: str) -> bool:
         """Remove the member's stance, arguments and votes. False if there was nothing."""

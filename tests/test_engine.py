@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 import sqlalchemy as sa
 
 from bot.app import App
@@ -358,3 +359,49 @@ async def test_an_early_close_records_the_real_close_time(
     # ...so that a purge sees its real age.
     app.engine.clock = lambda: closed.closes_at + timedelta(days=1, minutes=5)
     assert await app.engine.purge(timedelta(days=1)) == 1
+
+
+async def test_a_stance_with_its_argument_is_one_transaction(
+    db_url: str, config_factory: Any, app_factory: Any, monkeypatch: Any
+) -> None:
+    import bot.engine as engine_module
+    from bot.engine import EngineError
+
+    config = config_factory(database_url=db_url, limits={"arguments_per_participant": 2})
+    app, _ = await app_factory(config)
+    info = await app.engine.open_round("capitalisme-numerique")
+    r = app.engine.open_round_by_id(info.id)
+    assert r is not None
+    first, second = r.stances[0], r.stances[1]
+
+    # A failure between the stance and the argument leaves neither.
+    calls = iter([1234567])
+
+    def flaky_id() -> int:
+        value = next(calls, None)
+        if value is None:
+            raise RuntimeError("disk full")
+        return value
+
+    monkeypatch.setattr(engine_module, "random_id", flaky_id)
+    with pytest.raises(RuntimeError):
+        await app.engine.submit_position(r.id, "console", "bob", first, "un argument")
+    monkeypatch.undo()
+    assert count(app, "position", round_id=r.id) == 0
+    assert count(app, "argument", round_id=r.id) == 0
+
+    # Re-sending the same message stores it once and answers with the same number.
+    _, number = await app.engine.submit_position(r.id, "console", "bob", first, "un argument")
+    _, again = await app.engine.submit_position(r.id, "console", "bob", first, "un argument")
+    assert number == again and count(app, "argument", round_id=r.id) == 1
+
+    # At the quota, a refused argument leaves the stance as it was.
+    await app.engine.add_argument(r.id, "console", "bob", "un autre")
+    with pytest.raises(EngineError) as refused:
+        await app.engine.submit_position(r.id, "console", "bob", second, "un troisième")
+    assert refused.value.key == "too_many_arguments"
+    mine = await app.engine.my_position(r.id, "console", "bob")
+    assert mine.stance == first and len(mine.arguments) == 2
+    # ...but re-sending one already stored is still answered with its number.
+    _, same = await app.engine.submit_position(r.id, "console", "bob", first, "un argument")
+    assert same == number
