@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -96,7 +97,7 @@ class InstanceLock:
     def __init__(self, db: Database, data_dir: Path) -> None:
         self.db = db
         self.data_dir = data_dir
-        self._file: Any = None
+        self._files: list[int] = []
         self._conn: Connection | None = None
 
     def acquire(self) -> None:
@@ -111,26 +112,47 @@ class InstanceLock:
                 )
             self._conn = conn
             return
-        import fcntl
-
+        # SQLite: the database file itself is locked (two configs may name one file from two
+        # data directories), and so is the data directory (it holds the Matrix store).
+        targets = [(self.data_dir / "debate-bot.lock", f"with {self.data_dir}")]
+        if self.db.dialect == "sqlite" and ":///" in self.db.url:
+            path = Path(self.db.url.split(":///", 1)[1])
+            if str(path) != ":memory:":
+                targets.append((path, f"on the database {path}"))
         private_dir(self.data_dir)
-        handle = open(self.data_dir / "debate-bot.lock", "w")  # noqa: SIM115
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            raise InstanceLockError(
-                f"another debate-bot process is already running with {self.data_dir}"
-            ) from None
-        self._file = handle
+        handles: list[int] = []
+        for path, what in targets:
+            handle = _lock(path)
+            if handle is None:
+                for held in handles:
+                    os.close(held)
+                raise InstanceLockError(f"another debate-bot process is already running {what}")
+            handles.append(handle)
+        self._files = handles
 
     def release(self) -> None:
         if self._conn is not None:
             self._conn.close()  # closing the session releases the advisory lock
             self._conn = None
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        for handle in self._files:
+            os.close(handle)
+        self._files = []
+
+
+def _lock(path: Path) -> int | None:
+    """An exclusive ``flock`` on ``path`` (created 0600 if missing), or None if it is held.
+
+    ``flock`` locks are independent of the POSIX record locks SQLite itself takes on the file.
+    """
+    import fcntl
+
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
 
 
 class Database:

@@ -289,6 +289,21 @@ async def test_one_process_per_database(
     second.db.close()
 
 
+async def test_one_process_per_sqlite_file_whatever_the_data_dir(
+    tmp_path: Any, config_factory: Any, app_factory: Any
+) -> None:
+    from bot.db import InstanceLockError
+
+    url = f"sqlite:///{tmp_path / 'shared' / 'debates.db'}"
+    await app_factory(config_factory(database_url=url, data_dir=str(tmp_path / "one")))
+    second, _ = await app_factory(
+        config_factory(database_url=url, data_dir=str(tmp_path / "two")), start=False
+    )
+    with pytest.raises(InstanceLockError, match="on the database"):
+        await second.start()
+    second.db.close()
+
+
 async def test_stances_by_id_alias_or_label(
     db_url: str, config_factory: Any, app_factory: Any
 ) -> None:
