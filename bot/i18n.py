@@ -430,6 +430,16 @@ SUMMARY_LABELS: dict[str, dict[str, str]] = {
         "no_analysis": "aucune",
         "period": "Du {opens} au {closes} (UTC)",
         "vote_sign": "Votes : d'accord = +1, pas d'accord = −1, passe = 0.",
+        "groups_others": (
+            "{count} autres participants classés sont dans des groupes non détaillés : chacun "
+            "compte moins de {min} personnes, ou sa taille permettrait d'en déduire celle d'un "
+            "plus petit."
+        ),
+        "groups_none": (
+            "Les {count} participants classés sont dans des groupes non détaillés : chacun "
+            "compte moins de {min} personnes, ou sa taille permettrait d'en déduire celle d'un "
+            "plus petit."
+        ),
     },
     "en": {
         "num": "#{n}",
@@ -484,6 +494,14 @@ SUMMARY_LABELS: dict[str, dict[str, str]] = {
         "no_analysis": "none",
         "period": "From {opens} to {closes} (UTC)",
         "vote_sign": "Votes: agree = +1, disagree = −1, pass = 0.",
+        "groups_others": (
+            "{count} other clustered participants are in groups not detailed: each has fewer "
+            "than {min} people, or a size from which a smaller group's could be deduced."
+        ),
+        "groups_none": (
+            "The {count} clustered participants are in groups not detailed: each has fewer "
+            "than {min} people, or a size from which a smaller group's could be deduced."
+        ),
     },
 }
 

@@ -8,8 +8,30 @@ documented in ``docs/summary-schema.md``).
 Nothing in it can be traced back to a participant: aliases and argument database ids are
 dropped, arguments are shuffled (their numbers are random already), opinion-map points carry
 no identifier, and any breakdown drawn from fewer than ``min_group_size`` people is withheld —
-including a breakdown that could be obtained by subtracting published figures from each other
-(see :func:`_group_shares`).
+including a breakdown that could be obtained by subtracting published figures from each other.
+
+The rule, as an attacker holding every export at once would test it: every published figure is
+computed from *published cells* only — all the people who took a position, all the voters of
+an argument, a published opinion group, a published group's voters on an argument — each of at
+least ``min_group_size`` people; and the people a difference of published figures isolates
+(the voters left outside the published groups, overall or on one argument) are either nobody
+or at least ``min_group_size`` people. Hence:
+
+* an opinion group smaller than the threshold is not listed at all (its existence, with the
+  number of such groups, would bound its size), and if the people in withheld groups are
+  fewer than the threshold, the smallest published groups are withheld with them until they
+  are not (:func:`_published_groups`): otherwise the number of clustered participants minus
+  the published sizes would be the small group's size;
+* a group's share on an argument is withheld when the argument's voters outside the
+  published shares would be 1 to threshold − 1 people (:func:`_group_shares`);
+* consensus scores, divisiveness and representative arguments are recomputed over the
+  published groups' published cells only (:func:`_publish_group_figures`), never over the
+  analysis's own groups, which include the withheld ones;
+* the opinion map shows the published groups' members only.
+
+How many people took part, voted, voted on an argument or were placed on the map by the
+analysis (which only depends on how many votes each cast) is participation, not opinion: those
+counts are published whatever their size.
 """
 
 from __future__ import annotations
@@ -25,7 +47,10 @@ from bot.summary.themes import THEMES_VERSION, extract_themes
 
 log = logging.getLogger(__name__)
 
-SUMMARY_SCHEMA_VERSION = 2
+# 3: withheld opinion groups are no longer listed, the map holds the published groups' members
+# only, and consensus scores, divisive and representative arguments are computed over the
+# published groups only.
+SUMMARY_SCHEMA_VERSION = 3
 TOP_PER_STANCE = 3
 VOTE_SIGN = {"agree": 1, "disagree": -1, "pass": 0}
 _CELL = {1: 0, -1: 1, 0: 2}  # vote value -> index in an [agree, disagree, pass] triple
@@ -88,17 +113,14 @@ def build_summary(data: dict[str, Any]) -> dict[str, Any]:
         counted.overall[_CELL[value]] += 1
         cell = counted.cells.setdefault(assignment_label.get(voter), [0, 0, 0])
         cell[_CELL[value]] += 1
-    group_labels = (
-        [g["label"] for g in analysis["groups"] if g["published"]] if analysis is not None else []
-    )
+    group_labels = [g["label"] for g in analysis["groups"]] if analysis is not None else []
     shares = {
         number: _group_shares(counted, group_labels, min_size)
         for number, counted in per_arg.items()
     }
     gac: dict[int, float] = {}
     if analysis is not None:
-        gac = analysis.pop("_gac")
-        _publish_analysis_lists(analysis, per_arg, shares, min_size)
+        gac = _publish_group_figures(analysis, per_arg, shares, group_labels, min_size)
 
     published = []
     for arg in arguments:
@@ -123,10 +145,8 @@ def build_summary(data: dict[str, Any]) -> dict[str, Any]:
             }
             if group_labels
             else {},
-            "consensus_score": None,
+            "consensus_score": gac.get(number),
         }
-        if shown and number in gac:
-            entry["consensus_score"] = gac[number]
         published.append(entry)
     # Submission order could be matched against chat activity: publish in a random order.
     random.SystemRandom().shuffle(published)
@@ -223,13 +243,32 @@ def _top_arguments(
     return out
 
 
+def _published_groups(sizes: list[int], min_size: int) -> set[int]:
+    """Indexes of the groups whose description may be published.
+
+    A group of fewer than ``min_size`` people is withheld. The number of clustered
+    participants is published (it only depends on how many votes each cast), so the published
+    sizes must leave out either nobody or at least ``min_size`` people: while the people in
+    withheld groups are fewer than that, the smallest published group is withheld too
+    (secondary suppression; on a tie, the later group).
+    """
+    published = {i for i, size in enumerate(sizes) if size >= min_size}
+    withheld = sum(size for i, size in enumerate(sizes) if i not in published)
+    while 0 < withheld < min_size and published:
+        smallest = min(published, key=lambda i: (sizes[i], -i))
+        published.remove(smallest)
+        withheld += sizes[smallest]
+    return published
+
+
 def _analysis(
     votes: list[tuple[int, str, int]], min_size: int, seed: int
 ) -> tuple[dict[str, Any] | None, dict[str, str]]:
     """Opinion groups of the voters, and the published group label of each voter.
 
-    Returns the (not yet filtered) analysis section and ``{alias: label}`` for members of
-    published groups; the mapping is used for counting only and never leaves this module.
+    Returns the analysis section (its statement lists still to be filled in by
+    :func:`_publish_group_figures`) and ``{alias: label}`` for members of published groups;
+    the mapping is used for counting only and never leaves this module.
     """
     if not votes:
         return None, {}
@@ -246,44 +285,39 @@ def _analysis(
         # A summary without opinion groups is better than no summary at all.
         log.exception("opinion-group analysis failed; publishing the summary without it")
         return None, {}
+    found = sorted(result.groups, key=lambda g: g.id)
+    kept = _published_groups([int(g.size) for g in found], min_size)
     groups = []
     labels: dict[int, str] = {}
-    for index, group in enumerate(sorted(result.groups, key=lambda g: g.id)):
+    # Published groups are numbered and lettered without gaps: a gap would tell that a
+    # withheld group sat there.
+    for index, group in enumerate(g for i, g in enumerate(found) if i in kept):
         label = group_label(index)
-        visible = int(group.size) >= min_size
-        if visible:
-            labels[int(group.id)] = label
+        labels[int(group.id)] = label
         groups.append(
             {
-                "id": int(group.id),
+                "id": index,
                 "label": label,
-                "published": visible,
-                "size": int(group.size) if visible else None,
-                "centre": [round(float(c), 4) for c in group.centre] if visible else None,
-                "representative": [
-                    {"number": int(rep.statement), "direction": str(rep.direction)}
-                    for rep in group.representative
-                ]
-                if visible
-                else [],
+                "published": True,
+                "size": int(group.size),
+                "centre": [round(float(c), 4) for c in group.centre],
+                "representative": [],
             }
         )
     assignment_label = {
         str(p): labels[int(g)] for p, g in result.assignments.items() if int(g) in labels
     }
-    map_points: list[list[Any]] = []
-    if result.participants_clustered >= min_size:
-        # Sorted, not keyed: the map shows a crowd, not people.
-        map_points = [
-            list(p)
-            for p in sorted(
-                (
-                    (round(float(x), 4), round(float(y), 4), assignment_label.get(str(who)))
-                    for who, (x, y) in result.coords.items()
-                ),
-                key=lambda p: (p[2] or "~", p[0], p[1]),
-            )
-        ]
+    # Only the published groups' members are drawn: the others' points would show where a
+    # withheld group sits and, counted, its size. Sorted, not keyed: a crowd, not people.
+    # The map's axes are fitted on every voter's votes, as the overall counts are.
+    map_points: list[list[Any]] = [
+        [x, y, label]
+        for label, x, y in sorted(
+            (assignment_label[str(who)], round(float(x), 4), round(float(y), 4))
+            for who, (x, y) in result.coords.items()
+            if str(who) in assignment_label
+        )
+    ]
     analysis: dict[str, Any] = {
         "analysis_version": str(result.analysis_version),
         "seed": int(result.seed),
@@ -292,48 +326,68 @@ def _analysis(
         "statements": int(result.statements),
         "votes": int(result.votes),
         "groups": groups,
-        "consensus": {
-            "agree": [int(s) for s in result.consensus.get("agree", [])],
-            "disagree": [int(s) for s in result.consensus.get("disagree", [])],
-        },
-        "divisive": [int(s) for s in result.divisive],
+        "consensus": {"agree": [], "disagree": []},
+        "divisive": [],
         "map": map_points,
-        "_gac": {int(s): round(float(v), 4) for s, v in result.group_aware_consensus.items()},
     }
     return analysis, assignment_label
 
 
-def _publish_analysis_lists(
+def _publish_group_figures(
     analysis: dict[str, Any],
     per_arg: dict[int, _Counts],
     shares: dict[int, dict[str, dict[str, float] | None]],
+    group_labels: list[str],
     min_size: int,
-) -> None:
-    """Drop from the analysis every statement whose mention would reveal fewer than
-    ``min_size`` people's votes, and attach each group's shares to its representatives."""
+) -> dict[int, float]:
+    """Fill in the analysis's statement lists from published cells only; return the
+    consensus score of each argument that has one.
 
-    def published(number: int) -> bool:
-        return per_arg[number].voters >= min_size if number in per_arg else False
+    The analysis computed consensus scores, divisiveness and representative arguments over all
+    its groups, the withheld ones included: a published group-aware consensus score divided
+    by the published groups' factors would give a withheld group's agree rate, and each
+    group's representative arguments compare it with "the other groups". So all three are
+    recomputed here, Polis's way (:func:`bot.summary.analysis.statement_stats`), over the
+    published groups and only the arguments on which every published group's share is
+    published: each figure then rests on cells of at least ``min_size`` people that are
+    published anyway. Consensus arguments are Polis's over all voters of an argument, ranked
+    among the arguments whose counts are published only (an unpublished argument must not
+    push a published one out of the top five).
+    """
+    import numpy as np
 
-    for group in analysis["groups"]:
-        if not group["published"]:
-            continue
-        label = group["label"]
-        kept = []
-        for rep in group["representative"]:
-            cell = per_arg[rep["number"]].cells.get(label) if rep["number"] in per_arg else None
-            # The direction alone tells how the group leans: it needs min_size voters too.
-            if cell is None or sum(cell) < min_size:
-                continue
-            share = shares.get(rep["number"], {}).get(label)
-            rep["agree_share"] = share["agree"] if share else None
-            rep["disagree_share"] = share["disagree"] if share else None
-            kept.append(rep)
-        group["representative"] = kept
-    consensus = analysis["consensus"]
-    consensus["agree"] = [n for n in consensus["agree"] if published(n)]
-    consensus["disagree"] = [n for n in consensus["disagree"] if published(n)]
-    visible_groups = sum(1 for g in analysis["groups"] if g["published"])
-    analysis["divisive"] = (
-        [n for n in analysis["divisive"] if published(n)] if visible_groups > 1 else []
+    from bot.summary.analysis import consensus_statements, statement_stats
+
+    countable = sorted(n for n, c in per_arg.items() if c.voters >= min_size)
+    overall = np.array([per_arg[n].overall for n in countable], dtype=np.float64).reshape(-1, 3)
+    found = consensus_statements(
+        [str(n) for n in countable], overall[:, 0], overall[:, 1], overall.sum(axis=1)
     )
+    analysis["consensus"] = {key: [int(n) for n in found[key]] for key in ("agree", "disagree")}
+    # The arguments on which every published group's share is published, with those shares.
+    complete: dict[int, dict[str, dict[str, float]]] = {}
+    for n in countable:
+        published = {label: share for label, share in shares[n].items() if share is not None}
+        if group_labels and len(published) == len(group_labels):
+            complete[n] = published
+    if not complete:
+        return {}
+    cells = np.array(
+        [[per_arg[n].cells.get(label, [0, 0, 0]) for n in complete] for label in group_labels],
+        dtype=np.float64,
+    )
+    stats = statement_stats(
+        [str(n) for n in complete], cells[:, :, 0], cells[:, :, 1], cells.sum(axis=2)
+    )
+    for group, reps in zip(analysis["groups"], stats.representative, strict=True):
+        group["representative"] = [
+            {
+                "number": int(rep.statement),
+                "direction": str(rep.direction),
+                "agree_share": complete[int(rep.statement)][group["label"]]["agree"],
+                "disagree_share": complete[int(rep.statement)][group["label"]]["disagree"],
+            }
+            for rep in reps
+        ]
+    analysis["divisive"] = [int(n) for n in stats.divisive]
+    return {int(n): round(v, 4) for n, v in stats.group_aware_consensus.items()}

@@ -870,14 +870,63 @@ def _consensus(snap: _Snapshot, columns: IntArray, names: list[str]) -> dict[str
     na = np.bincount(snap.cols[snap.vals > 0], minlength=snap.n_cols).astype(np.float64)
     nd = np.bincount(snap.cols[snap.vals < 0], minlength=snap.n_cols).astype(np.float64)
     ns = np.bincount(snap.cols, minlength=snap.n_cols).astype(np.float64)
+    return consensus_statements(
+        [names[j] for j in columns.tolist()], na[columns], nd[columns], ns[columns]
+    )
+
+
+def consensus_statements(
+    names: Sequence[str], agree: FloatArray, disagree: FloatArray, seen: FloatArray
+) -> dict[str, list[str]]:
+    """Polis's consensus statements from each statement's overall agree, disagree and seen
+    counts (in ``names`` order, which breaks ties): ``pa > 0.5`` and a significant ``pat``,
+    ranked by ``pa * pat``, at most :data:`MAX_CONSENSUS` per direction."""
     out: dict[str, list[str]] = {}
-    for key, n in (("agree", na), ("disagree", nd)):
-        p = (n + 1.0) / (ns + 2.0)
-        z = _prop_test(n, ns)
-        ok = columns[(p[columns] > 0.5) & (z[columns] > Z_90)]
+    for key, n in (("agree", agree), ("disagree", disagree)):
+        p = (n + 1.0) / (seen + 2.0)
+        z = _prop_test(n, seen)
+        ok = np.flatnonzero((p > 0.5) & (z > Z_90))
         ranked = ok[np.argsort(-(p[ok] * z[ok]), kind="stable")][:MAX_CONSENSUS]
         out[key] = [names[j] for j in ranked.tolist()]
     return out
+
+
+@dataclass
+class StatementStats:
+    """What :func:`statement_stats` finds: per group, its representative statements; per
+    statement, its group-aware consensus; the divisive statements and their variances."""
+
+    representative: list[list[RepStatement]]
+    group_aware_consensus: dict[str, float]
+    divisive: list[str]
+    divisive_scores: dict[str, float]
+
+
+def statement_stats(
+    names: Sequence[str], agree: FloatArray, disagree: FloatArray, seen: FloatArray
+) -> StatementStats:
+    """Polis's statement statistics from per-group counts (groups x statements arrays, the
+    statements in ``names`` order): what :func:`analyze` computes over all its groups, for a
+    caller that must restrict it to some groups and statements (the published summary does).
+
+    Representative statements as repness.clj selects them (each group against the others
+    given); group-aware consensus as conversation.clj computes it (product over the groups of
+    ``(A+1)/(S+2)``); divisive statements as described in :class:`AnalysisResult`.
+    """
+    columns = np.arange(len(names), dtype=np.int64)
+    stats = _repness_stats(agree, disagree, seen)
+    representative = [_select_rep(stats, g, columns, list(names)) for g in range(agree.shape[0])]
+    prob = (agree + 1.0) / (seen + 2.0)
+    product = prob.prod(axis=0)
+    gac = {names[j]: float(product[j]) for j in columns.tolist()}
+    seen_by = (seen > 0).sum(axis=0)
+    scores: dict[str, float] = {}
+    for j in columns.tolist():
+        if seen_by[j] >= 2:
+            scores[names[j]] = float(np.var(prob[seen[:, j] > 0, j]))
+    ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+    divisive = [s for s, v in ranked if v >= MIN_DIVISIVE_VARIANCE][:MAX_DIVISIVE]
+    return StatementStats(representative, gac, divisive, scores)
 
 
 def _result(
@@ -903,6 +952,7 @@ def _result(
     assignments: dict[str, int] = {}
     gac: dict[str, float] = {}
     divisive_scores: dict[str, float] = {}
+    divisive: list[str] = []
     rows_in = outcome.in_conv_rows
     if rows_in.size:
         if outcome.grouping is not None:
@@ -915,7 +965,9 @@ def _result(
         row_group = np.full(snap.n_rows, -1, np.int64)
         row_group[rows_in] = gid
         na, nd, ns = _group_counts(snap, row_group, n_groups)
-        stats = _repness_stats(na, nd, ns)
+        found = statement_stats(
+            [names[j] for j in columns.tolist()], na[:, columns], nd[:, columns], ns[:, columns]
+        )
         for g in range(n_groups):
             rows = rows_in[gid == g]
             centre = outcome.proj[rows].mean(axis=0)
@@ -924,21 +976,16 @@ def _result(
                     id=g,
                     size=int(rows.size),
                     members=[people[i] for i in rows.tolist()],
-                    representative=_select_rep(stats, g, columns, names),
+                    representative=found.representative[g],
                     centre=(float(centre[0]), float(centre[1])),
                 )
             )
         assignments = {people[i]: g for i, g in zip(rows_in.tolist(), gid.tolist(), strict=True)}
-        # conversation.clj :group-aware-consensus: product over groups of (A+1)/(S+2).
-        prob = (na + 1.0) / (ns + 2.0)
-        product = prob.prod(axis=0)
-        gac = {names[j]: float(product[j]) for j in columns.tolist()}
-        seen_by = (ns > 0).sum(axis=0)
-        for j in columns.tolist():
-            if seen_by[j] >= 2:
-                divisive_scores[names[j]] = float(np.var(prob[ns[:, j] > 0, j]))
-    ranked = sorted(divisive_scores.items(), key=lambda kv: -kv[1])
-    divisive = [s for s, v in ranked if v >= MIN_DIVISIVE_VARIANCE][:MAX_DIVISIVE]
+        gac, divisive_scores, divisive = (
+            found.group_aware_consensus,
+            found.divisive_scores,
+            found.divisive,
+        )
     return AnalysisResult(
         analysis_version=ANALYSIS_VERSION,
         seed=seed,

@@ -1,8 +1,10 @@
 """The summary chart: stance distribution, and the opinion map when there are groups.
 
 One PNG (matplotlib, Agg backend, no display needed) with one or two panels, drawn only from
-the published summary: a withheld tally draws no bars, and map points outside the published
-groups are drawn in grey without a label.
+the published summary: a withheld tally draws no bars, and the map shows the members of the
+published groups only. Summaries of schema 3 hold no other point; older ones also hold points
+outside the published groups (without a label), which may be the members of a withheld group:
+they are not drawn. Points of the first schema carry no label at all and are drawn in grey.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ def render_chart(summary: dict[str, Any]) -> bytes | None:
     """A PNG, or None when there is nothing that may be published."""
     tally = summary.get("tally")
     analysis = summary.get("analysis") or {}
-    points = analysis.get("map") or []
+    points = _drawn_points(analysis)
     if tally is None and not points:
         return None
     language = str(summary.get("language", "fr"))
@@ -58,6 +60,16 @@ def render_chart(summary: dict[str, Any]) -> bytes | None:
         finally:
             plt.close(fig)
     return buffer.getvalue()
+
+
+def _drawn_points(analysis: dict[str, Any]) -> list[list[Any]]:
+    points: list[list[Any]] = list(analysis.get("map") or [])
+    if not any(len(p) > 2 for p in points):
+        return points  # first schema: bare (x, y) points, all of the crowd
+    published = {
+        str(g.get("label") or g["id"]) for g in analysis.get("groups", []) if g.get("published")
+    }
+    return [p for p in points if len(p) > 2 and p[2] is not None and str(p[2]) in published]
 
 
 def _tally_panel(ax: Any, tally: list[dict[str, Any]], title: str, language: str) -> None:

@@ -2,9 +2,12 @@
 
 Every renderer reads the published summary only (``docs/summary-schema.md``), so nothing an
 export shows can be more identifying than the summary itself. Member text is escaped for the
-target format: Markdown-escaped in chat and ``md``, HTML-escaped in ``html``, and guarded
-against spreadsheet formula injection in ``csv``. Summaries stored by an older schema version
-lack some sections; every renderer treats a missing section as empty.
+target format: Markdown-escaped in chat and ``md`` (with ``&`` written ``&amp;`` in ``md``, so
+that no character reference can render as an invisible character), HTML-escaped in ``html``,
+and guarded against spreadsheet formula injection in ``csv`` (see :func:`_csv_cell`). In every
+format, bidi controls, zero-width and other invisible format characters are dropped from it
+(see :func:`_visible`). Summaries stored by an older schema version lack some sections; every
+renderer treats a missing section as empty.
 """
 
 from __future__ import annotations
@@ -14,13 +17,15 @@ import csv
 import html
 import io
 import json
+import re
+import unicodedata
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from bot.events import Attachment
 from bot.i18n import SUMMARY_LABELS, Messages
-from bot.text import escape_markdown
+from bot.text import _INVISIBLE, escape_markdown
 
 EXPORT_FORMATS = ("md", "csv", "json", "html")
 _MIME = {
@@ -34,6 +39,22 @@ CHAT_MAX_ARGUMENTS = 10  # arguments listed in chat when there were no votes
 
 # Labels for the sections the message catalogue does not cover (summary-only wording).
 LABELS = SUMMARY_LABELS
+
+
+def _visible(text: str) -> str:
+    """``text`` without the characters that render as nothing or reorder what is shown.
+
+    Bidi controls and marks, zero-width characters, and every other Unicode format character
+    (category Cf: soft hyphen, tag characters, invisible operators…). Input cleaning drops
+    most of them already; an export does not rely on it, whatever a stored summary holds.
+    """
+    return "".join(c for c in text if c not in _INVISIBLE and unicodedata.category(c) != "Cf")
+
+
+def _chat(text: str) -> str:
+    """Member (or configuration) text for the chat summary: visible, Markdown-escaped."""
+    return escape_markdown(_visible(str(text)))
+
 
 CSV_COLUMNS = (
     "number",
@@ -96,6 +117,33 @@ class _View:
 
     def published_groups(self) -> list[dict[str, Any]]:
         return [g for g in self.groups() if g.get("published")]
+
+    def undescribed(self) -> int:
+        """How many clustered participants are in groups the summary does not describe.
+
+        Since schema 3 withheld groups are not listed, and this count is either 0 or at least
+        ``min_group_size`` (it is the number of clustered participants minus the published
+        sizes, published anyway). Older summaries list their withheld groups, and a count next
+        to them could pin their sizes down: nothing is said for them.
+        """
+        groups = self.groups()
+        if any(not g.get("published") for g in groups):
+            return 0
+        clustered = int(self.analysis.get("participants_clustered") or 0)
+        rest = clustered - sum(int(g["size"]) for g in groups)
+        return rest if rest >= max(self.min, 1) else 0
+
+    def groups_intro(self) -> str:
+        groups = self.groups()
+        clustered = int(self.analysis.get("participants_clustered") or 0)
+        return self.w("groups_intro", clustered=clustered - self.undescribed(), count=len(groups))
+
+    def undescribed_line(self) -> str | None:
+        rest = self.undescribed()
+        if not rest:
+            return None
+        key = "groups_others" if self.groups() else "groups_none"
+        return self.w(key, count=rest, min=self.min)
 
     def group_label(self, group: dict[str, Any]) -> str:
         return str(group.get("label") or int(group["id"]) + 1)
@@ -225,7 +273,7 @@ def render_summary_text(summary: dict[str, Any]) -> str:
 
     def quote(number: int) -> str:
         arg = v.by_number[number]
-        return f"{v.num(number)} — {escape_markdown(_shorten(arg['text']))}"
+        return f"{v.num(number)} — {_chat(_shorten(arg['text']))}"
 
     lines = [f"**{m('summary_title', code=rnd['code'], question=rnd['question'])}**", ""]
     lines.append(m("summary_participation", participants=summary["participants"]))
@@ -238,7 +286,7 @@ def render_summary_text(summary: dict[str, Any]) -> str:
             lines.append(
                 m(
                     "summary_tally_line",
-                    stance=escape_markdown(str(row["label"])),
+                    stance=_chat(row["label"]),
                     count=row["count"],
                     share=v.pct(row["share"]),
                 )
@@ -251,7 +299,7 @@ def render_summary_text(summary: dict[str, Any]) -> str:
     if top:
         lines += ["", f"**{v.w('top')}**"]
         for heading, numbers in top:
-            lines.append(f"{escape_markdown(heading)}{v.w('sep').rstrip()}")
+            lines.append(f"{_chat(heading)}{v.w('sep').rstrip()}")
             for number in numbers:
                 arg = v.by_number[number]
                 support = v.w("support_line", share=v.pct(v.support(arg)), votes=arg["votes"])
@@ -267,7 +315,8 @@ def render_summary_text(summary: dict[str, Any]) -> str:
         lines += ["", f"**{v.w('divisive')}**"]
         lines += [f"• {quote(number)}" for number in divisive[:3]]
     groups = v.groups()
-    if groups:
+    undescribed = v.undescribed_line()
+    if groups or undescribed:
         lines += ["", f"**{v.w('groups')}**"]
         for group in groups:
             label = v.group_label(group)
@@ -277,11 +326,13 @@ def render_summary_text(summary: dict[str, Any]) -> str:
             reps = "; ".join(v.rep_line(r, v.num) for r in group["representative"][:3])
             head = f"{v.w('group', label=label)} ({v.w('group_size', size=group['size'])})"
             lines.append(f"• {head}" + (f"{v.w('sep')}{reps}" if reps else ""))
+        if undescribed:
+            lines.append(f"• {undescribed}")
     themes = v.themes()
     if themes:
         lines += ["", f"**{v.w('themes')}**"]
         for theme in themes:
-            terms = ", ".join(escape_markdown(t) for t in theme["terms"])
+            terms = ", ".join(_chat(t) for t in theme["terms"])
             cited = ", ".join(v.num(q["number"]) for q in theme["quotes"])
             lines.append(f"• {terms} ({cited})")
     if not summary.get("votes"):
@@ -291,8 +342,8 @@ def render_summary_text(summary: dict[str, Any]) -> str:
                 m(
                     "summary_argument_line",
                     number=arg["number"],
-                    stance=escape_markdown(v.stance_label(arg["stance"])),
-                    text=escape_markdown(_shorten(arg["text"])),
+                    stance=_chat(v.stance_label(arg["stance"])),
+                    text=_chat(_shorten(arg["text"])),
                 )
             )
         if len(v.args) > CHAT_MAX_ARGUMENTS:
@@ -304,7 +355,15 @@ def render_summary_text(summary: dict[str, Any]) -> str:
 
 
 def _md_cell(text: str) -> str:
-    return escape_markdown(" ".join(str(text).split()))
+    """Text for the Markdown document: on one line, visible, escaped.
+
+    ``&`` starts a character reference in Markdown as in HTML, and ``&rlm;``, ``&#x200B;`` or
+    ``&#8207`` would render as an invisible character: written ``&amp;``, it shows as typed.
+    :func:`escape_markdown` breaks mass mentions with a zero-width word joiner; a document
+    holds no zero-width character, so their ``@`` is written ``&#64;`` instead.
+    """
+    flat = " ".join(_visible(str(text)).split())
+    return escape_markdown(flat.replace("&", "&amp;")).replace("@\u2060", "&#64;")
 
 
 def render_markdown(summary: dict[str, Any]) -> str:
@@ -361,16 +420,11 @@ def render_markdown(summary: dict[str, Any]) -> str:
         out += [f"- {cite(number)}" for number in divisive]
         out.append("")
     groups = v.groups()
-    if groups:
+    undescribed = v.undescribed_line()
+    if groups or undescribed:
         out += [f"### {v.w('groups')}", ""]
-        out += [
-            v.w(
-                "groups_intro",
-                clustered=v.analysis.get("participants_clustered", 0),
-                count=len(groups),
-            ),
-            "",
-        ]
+        if groups:
+            out += [v.groups_intro(), ""]
         for group in groups:
             label = v.group_label(group)
             if not group.get("published"):
@@ -382,6 +436,8 @@ def render_markdown(summary: dict[str, Any]) -> str:
                 line = v.rep_line(rep, lambda n: f"**{v.num(n)}**")
                 out.append(f"- {line}{v.w('sep')}{_md_cell(v.by_number[rep['number']]['text'])}")
             out.append("")
+        if undescribed:
+            out += [undescribed, ""]
     themes = v.themes()
     if themes:
         out += [f"### {v.w('themes')}", ""]
@@ -434,12 +490,38 @@ def render_markdown(summary: dict[str, Any]) -> str:
 
 # ---------------------------------------------------------------------------------- csv
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP's list; tab and
+# carriage return are handled apart, see _csv_cell).
+_FORMULA_SIGNS = "=+\\-@"
+# Where a cell may start, depending on how the file is read: at the start of a field; after
+# ";" (a French spreadsheet splits on it, inside quoted text too) or "," (a careless importer
+# ignores quotes) or a tab; after any line break (a reader that splits on ";" starts a new row
+# at a line break inside quoted text, and some split lines the Unicode way). Whitespace and
+# quotes in between protect nothing: readers trim spaces and take quotes as quoting.
+_CELL_START = re.compile(
+    r"((?:^|[,;\t\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029])[\s\"]*)([" + _FORMULA_SIGNS + r"])"
+)
 
 
-def _csv_text(text: str) -> str:
-    """Member text as a CSV cell that no spreadsheet will run as a formula (OWASP)."""
-    return "'" + text if text.startswith(_FORMULA_START) else text
+def _csv_cell(value: Any) -> str:
+    """One CSV cell that starts no formula however the file is split (``,``, ``;``, tab).
+
+    In text, a ``'`` is put before every sign that could start a cell as a formula: the text
+    stays readable and a spreadsheet shows it as text. Tabs become spaces and carriage
+    returns line breaks, as input cleaning does (a cell must not start with either). A
+    negative number (no column holds one today) is written with U+2212 MINUS SIGN, never
+    "-": a spreadsheet reads it as text, not as a formula.
+    """
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = str(value)  # "-0.0" too starts with "-"
+        return "\u2212" + number[1:] if number.startswith("-") else number
+    text = _visible(str(value)).replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
+    return _CELL_START.sub(r"\1'\2", text)
+
+
+def _csv_writer(out: io.StringIO) -> Callable[[list[Any]], None]:
+    writer = csv.writer(out, lineterminator="\n")
+    return lambda row: writer.writerow([_csv_cell(cell) for cell in row])
 
 
 def render_csv(summary: dict[str, Any]) -> str:
@@ -453,8 +535,8 @@ def render_csv(summary: dict[str, Any]) -> str:
     consensus = v.consensus()
     divisive = set(v.divisive())
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*CSV_COLUMNS, *(f"agree_share_{label}" for label in groups)])
+    write = _csv_writer(out)
+    write([*CSV_COLUMNS, *(f"agree_share_{label}" for label in groups)])
 
     def blank(value: Any) -> Any:
         return "" if value is None else value
@@ -469,10 +551,10 @@ def render_csv(summary: dict[str, Any]) -> str:
             else ""
         )
         shares = arg.get("groups") or {}
-        writer.writerow(
+        write(
             [
                 number,
-                _csv_text(str(arg["text"])),
+                arg["text"],
                 arg["stance"] or "",
                 v.stance_label(arg["stance"]) if arg["stance"] else "",
                 arg["votes"],
@@ -527,7 +609,7 @@ _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
 
 def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+    return html.escape(_visible(str(value)), quote=True)
 
 
 def _html_body(summary: dict[str, Any], chart_png: bytes | None) -> str:
@@ -604,14 +686,11 @@ def _html_body(summary: dict[str, Any], chart_png: bytes | None) -> str:
         p += [f"<li>{cite(number)}</li>" for number in divisive]
         p.append("</ul></section>")
     groups = v.groups()
-    if groups:
+    undescribed = v.undescribed_line()
+    if groups or undescribed:
         p.append(f'<section id="groups"><h2>{_e(v.w("groups"))}</h2>')
-        intro = v.w(
-            "groups_intro",
-            clustered=v.analysis.get("participants_clustered", 0),
-            count=len(groups),
-        )
-        p.append(f"<p>{_e(intro)}</p>")
+    if groups:
+        p.append(f"<p>{_e(v.groups_intro())}</p>")
         p.append(
             f"<table><thead><tr><th>{_e(v.w('col_group'))}</th><th>{_e(v.w('col_size'))}</th>"
             f"<th>{_e(v.w('sets_apart'))}</th></tr></thead><tbody>"
@@ -638,7 +717,11 @@ def _html_body(summary: dict[str, Any], chart_png: bytes | None) -> str:
                 f"<tr><td class=nowrap><strong>{_e(v.w('group', label=label))}</strong></td>"
                 f"<td class=n>{group['size']}</td><td>{reps}</td></tr>"
             )
-        p.append("</tbody></table></section>")
+        p.append("</tbody></table>")
+    if undescribed:
+        p.append(f'<p class="note">{_e(undescribed)}</p>')
+    if groups or undescribed:
+        p.append("</section>")
     themes = v.themes()
     if themes:
         p.append(f'<section id="themes"><h2>{_e(v.w("themes"))}</h2>')
@@ -764,17 +847,19 @@ def export_rounds(summaries: list[dict[str, Any]], fmt: str) -> bytes:
         ).encode("utf-8")
     if fmt == "csv":
         # Group columns differ from round to round: the header is their union, in order.
-        tables = [list(csv.reader(io.StringIO(render_csv(s)))) for s in summaries]
+        tables = [list(csv.reader(io.StringIO(render_csv(s), newline=""))) for s in summaries]
         header = list(CSV_COLUMNS)
         for table in tables:
             header += [c for c in table[0] if c not in header]
         out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["round", *header])
+        write = _csv_writer(out)
+        write(["round", *header])
         for summary, table in zip(summaries, tables, strict=True):
             for row in table[1:]:
+                # Cells come from render_csv, already guarded: guarding them again changes
+                # nothing (every sign that could start a cell is preceded by "'" already).
                 cells = dict(zip(table[0], row, strict=True))
-                writer.writerow([summary["round"]["code"], *(cells.get(c, "") for c in header)])
+                write([summary["round"]["code"], *(cells.get(c, "") for c in header)])
         return out.getvalue().encode("utf-8")
     if fmt == "html":
         first = summaries[0]

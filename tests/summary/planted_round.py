@@ -143,3 +143,37 @@ def planted_data(
 def texts_of(data: dict[str, Any], kind: str) -> list[str]:
     """Argument texts of one planted kind ("consensus", "pro", "con")."""
     return {"consensus": CONSENSUS, "pro": PRO, "con": CON}[kind]
+
+
+def planted_with_small_group(
+    *,
+    small: int = 2,
+    camp_a: int = 14,
+    camp_b: int = 12,
+    min_group_size: int = 3,
+    mixed: bool = False,
+) -> tuple[dict[str, Any], list[str]]:
+    """The planted round plus a small third camp, and the aliases of that camp.
+
+    The small camp rejects the consensus arguments, which sets it apart from both big camps.
+    Without ``mixed`` every member agrees with every pro and con argument; with ``mixed`` the
+    j-th split argument is agreed by the first ``1 + (j + 1) % (small - 1)`` members and
+    rejected by the others, so the camp's agree rates are k/small with 0 < k < small
+    (distinctive figures, which makes a leaked rate easy to spot). All of them took the
+    stance "nuance" and vote on every argument but the late one.
+    """
+    data = planted_data(camp_a=camp_a, camp_b=camp_b, min_group_size=min_group_size)
+    split = [a for a in data["arguments"] if a["text"] in PRO + CON]
+    members = [f"w{i}" for i in range(small)]
+    for i, who in enumerate(members):
+        data["positions"][who] = "nuance"
+        for arg in data["arguments"]:
+            if arg["hidden"] or arg["text"] == LATE:
+                continue
+            if arg["text"] in PRO + CON:
+                agreeing = 1 + (split.index(arg) + 1) % (small - 1) if mixed else small
+                value = 1 if i < agreeing else -1
+            else:
+                value = -1
+            data["votes"].append([arg["id"], who, value])
+    return data, members

@@ -155,9 +155,8 @@ def test_small_breakdowns_are_withheld() -> None:
         assert set(arg["groups"].values()) <= {None}
     analysis = hidden["analysis"]
     assert analysis is not None
-    for group in analysis["groups"]:
-        assert not group["published"] and group["size"] is None and group["centre"] is None
-        assert group["representative"] == []
+    # Withheld groups are not even listed: how many there are would bound their sizes.
+    assert analysis["groups"] == []
     assert analysis["map"] == [] and analysis["divisive"] == []
     assert analysis["consensus"] == {"agree": [], "disagree": []}
 
@@ -169,27 +168,23 @@ def test_small_breakdowns_are_withheld() -> None:
     assert all(a["votes_published"] for a in normal["arguments"] if a["text"] != LATE)
 
 
-def test_a_small_group_is_withheld_and_shares_are_not_recoverable() -> None:
-    data = planted_data(min_group_size=13)
-    summary = build_summary(data)
-    groups = {g["label"]: g for g in summary["analysis"]["groups"]}
-    published = [g for g in groups.values() if g["published"]]
-    withheld = [g for g in groups.values() if not g["published"]]
-    assert [g["size"] for g in published] == [14]
-    assert len(withheld) == 1 and withheld[0]["size"] is None
-    assert withheld[0]["representative"] == [] and withheld[0]["centre"] is None
-    big = published[0]["label"]
-    # The 12 people outside the published group are too few: publishing the big group's share
-    # next to the overall counts would reveal theirs, so no group share is published at all.
+def test_a_small_group_is_withheld_and_so_is_the_group_that_would_give_it_away() -> None:
+    summary = build_summary(planted_data(min_group_size=13))
+    analysis = summary["analysis"]
+    # The camp of 12 is too small to describe. Describing the camp of 14 would give its size
+    # away (26 clustered minus 14) and, next to each argument's overall counts, how its 12
+    # members voted: neither camp is described, or even listed, and no point is drawn.
+    assert analysis["participants_clustered"] == 26
+    assert analysis["groups"] == [] and analysis["map"] == []
+    # No group published: nothing can be divisive between groups, no group-aware score.
+    assert analysis["divisive"] == []
     for arg in summary["arguments"]:
-        assert arg["groups"] == {big: None}
-    for rep in published[0]["representative"]:
-        assert rep["agree_share"] is None and rep["disagree_share"] is None
-    # The map keeps the small group's points, unlabelled.
-    labels = Counter(p[2] for p in summary["analysis"]["map"])
-    assert labels == {big: 14, None: 12}
-    # One published group: nothing can be divisive between groups.
-    assert summary["analysis"]["divisive"] == []
+        assert arg["groups"] == {} and arg["consensus_score"] is None
+    # What all the voters of an argument did is still published.
+    assert [a["votes_published"] for a in summary["arguments"]] == [
+        a["votes"] >= 13 for a in summary["arguments"]
+    ]
+    assert analysis["consensus"]["agree"]
 
 
 def test_stragglers_outside_the_groups_hide_the_group_shares_they_would_leak() -> None:
