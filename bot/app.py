@@ -27,6 +27,7 @@ from bot.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 MAX_DELIVERY_ATTEMPTS = 1000
+LOCK_CHECK_SECONDS = 5.0
 
 
 class Adapter(ChatPort, Protocol):
@@ -162,6 +163,11 @@ class App:
         self.engine.on_outbox = self.publisher.poke
         self.engine.on_schedule_change = self.scheduler.request_rebuild  # type: ignore[method-assign]
         self._started = False
+        # Set when another process took over the database: this one must stop serving.
+        self.lost_lock = asyncio.Event()
+        self.instance_lock_lost = False
+        self.lock_check_seconds = LOCK_CHECK_SECONDS
+        self._watchdog: asyncio.Task[None] | None = None
 
     @property
     def export_dir(self) -> Path:
@@ -183,12 +189,34 @@ class App:
             await adapter.start()
         await self.scheduler.start()
         self.publisher.start()
+        self._watchdog = asyncio.create_task(self._watch_lock(), name="instance-lock")
         self._started = True
+
+    async def _watch_lock(self) -> None:
+        while True:
+            await asyncio.sleep(self.lock_check_seconds)
+            if await asyncio.to_thread(self.instance_lock.verify):
+                continue
+            log.error(
+                "another debate-bot process took over this database while the connection "
+                "was lost; this one stops serving"
+            )
+            # Nothing more may be scheduled or posted from here: the other process does it.
+            self.instance_lock_lost = True
+            await self.scheduler.stop()
+            await self.publisher.stop()
+            self.lost_lock.set()
+            return
 
     async def stop(self) -> None:
         """Stop taking input, flush every acknowledged write, close the database."""
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watchdog
+            self._watchdog = None
         await self.scheduler.stop()
-        if self._started:
+        if self._started and not self.instance_lock_lost:
             # Flush owed posts while the adapters are still connected.
             try:
                 await asyncio.wait_for(self.publisher.deliver(), timeout=10)

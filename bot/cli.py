@@ -248,6 +248,8 @@ async def cmd_run(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    # Losing the database to another process ends the run as a stop request does.
+    app.lost_lock = stop
     await app.start()
     log.info("running: %s", ", ".join(app.adapters) or "no platform")
     code = EXIT_OK
@@ -278,6 +280,13 @@ async def cmd_run(
     finally:
         stopping.cancel()
         await app.stop()
+    if app.instance_lock_lost:
+        print(
+            "error: another debate-bot process took over this database (the connection was "
+            "lost and the lock taken meanwhile); this one stopped",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
     return code
 
 

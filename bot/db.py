@@ -9,6 +9,7 @@ concurrent submissions in one transaction (group commit, see :mod:`bot.writer`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import Callable
@@ -129,6 +130,37 @@ class InstanceLock:
                 raise InstanceLockError(f"another debate-bot process is already running {what}")
             handles.append(handle)
         self._files = handles
+
+    def verify(self) -> bool:
+        """Whether this process still holds the lock (PostgreSQL: re-taken if it was lost).
+
+        A PostgreSQL advisory lock lives as long as the session that took it: a server restart
+        or a dropped connection frees it silently, and a second process could start beside
+        this one. So the bot checks its lock connection regularly; if it is gone, it takes the
+        lock again on a new connection, and if another process holds it by then, this one must
+        stop serving (False). While the server cannot be reached nobody can take the lock, so
+        that counts as still held.
+        """
+        if self.db.dialect != "postgresql":
+            return True
+        if self._conn is not None:
+            try:
+                self._conn.exec_driver_sql("SELECT 1")
+                self._conn.commit()
+                return True
+            except sa.exc.DBAPIError:
+                with contextlib.suppress(Exception):
+                    self._conn.close()
+                self._conn = None
+                log.warning("the connection holding the instance lock was lost; taking it again")
+        try:
+            self.acquire()
+        except InstanceLockError:
+            return False
+        except sa.exc.DBAPIError:
+            return True  # unreachable: nobody else can take it either; try again later
+        log.info("instance lock taken again")
+        return True
 
     def release(self) -> None:
         if self._conn is not None:
