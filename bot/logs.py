@@ -34,6 +34,13 @@ _PATTERNS = (
     (re.compile(r"\$[A-Za-z0-9._~\-+/=]{16,}(?::[A-Za-z0-9.\-]+(?::\d+)?)?"), "$<event>"),
     # Discord snowflakes (users, messages, interactions, channels).
     (re.compile(r"(?<![A-Za-z0-9])\d{15,21}(?![A-Za-z0-9])"), "<id>"),
+    # Synapse access and refresh tokens (short for short user names), tokens in URLs.
+    (re.compile(r"\bsy[tr]_[A-Za-z0-9_\-.]+"), "<token>"),
+    (re.compile(r"(access_token=)[^&\s'\"]+"), r"\1<token>"),
+    # Megolm session ids, Curve25519/Ed25519 keys (unpadded base64, 43 characters).
+    (re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{43}(?![A-Za-z0-9+/=])"), "<key>"),
+    # Matrix device ids after a user or in "device …" phrases.
+    (re.compile(r"(@<user>\s+|device(?: id)?[ :=]+)[A-Z]{6,16}\b"), r"\1<device>"),
     # Interaction tokens, access tokens, bot tokens: any long run of token characters.
     (re.compile(r"[A-Za-z0-9_\-.]{48,}"), "<token>"),
 )

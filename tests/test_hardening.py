@@ -169,9 +169,26 @@ def test_scrub_removes_platform_identifiers() -> None:
         "$Zx9_8-7y6W5v4U3t2S1r0Q interaction 1234567890123456789 token "
         "aW50ZXJhY3Rpb246MTIzNDU2Nzg5MDEyMzQ1Njc4OTpYWVpYWVpYWVpYWVpYWVpYWVo"
     )
+    line += (
+        " syt_Ym90_abcdefghijklmnopqrst_0AbCdE /sync?access_token=xyz123&since=s1"
+        " session 4b2QyDp5E6Z1k+UJh8Zf3Wqk9l/3ZB0t2uAuBKkJgXo unknown device: @bob:hs QWERTYUIOP"
+    )
     cleaned = scrub(line)
-    for secret in ("alice", "AbCdEfGh", "Zx9_8", "1234567890123456789", "aW50ZXJh"):
+    for secret in (
+        "alice",
+        "AbCdEfGh",
+        "Zx9_8",
+        "1234567890123456789",
+        "aW50ZXJh",
+        "syt_",
+        "xyz123",
+        "4b2QyDp5",
+        "QWERTYUIOP",
+    ):
         assert secret not in cleaned
+    assert scrub("round 12 of debate capitalisme-numerique opened") == (
+        "round 12 of debate capitalisme-numerique opened"
+    )
 
 
 def test_third_party_debug_is_dropped_own_debug_kept() -> None:

@@ -38,6 +38,21 @@ How it keeps Matrix's promises:
   escaped in both. Content is split so that no event comes near the 65,536-byte limit.
 * **Progress.** ``PROGRESS`` posts edit the round's announcement (``m.replace``) with the
   participation count when this process posted that announcement; otherwise they are ignored.
+* **Moderation.** Rights over a round are decided by the power levels (and v12 creators) of
+  the round's own room (:meth:`MatrixAdapter.moderates`), never of the room a command is typed
+  in. Private answers go only to a room shared by the bot and that member alone: a DM that
+  gained a member is no longer used for them.
+* **Forgetting DMs.** When a round's summary (or closing notice) is published, the bot, in the
+  background and once per round: ratchets the Megolm sessions of every room where no round is
+  posted past the last message it decrypted (so its store can no longer decrypt what it has
+  read, while the member's later messages in the same session still decrypt), discards its own
+  outbound session there and its stored copies of its own, then redacts every message, encrypted
+  event and reaction of its DMs sent between the round's opening and the sweep. It stores no
+  link between a member and a round to do so: it sweeps every DM. With several rounds open at
+  once, the exchanges of that period about the others go too (their recorded positions stay).
+* **Logs.** The adapter's own log lines carry no user id, DM room id, event id, token or member
+  text; library error texts are scrubbed before they are logged, and nio's and peewee's loggers
+  are held at WARNING (see also :mod:`bot.logs`).
 """
 
 from __future__ import annotations
@@ -51,13 +66,19 @@ import os
 import re
 import secrets
 import time
+import traceback
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote, urlencode
 
 import nio
+import vodozemac
+from nio.crypto import InboundGroupSession
+from nio.store.models import MegolmInboundSessions
 
 from bot.commands import VOTE_ANSWERS
 from bot.events import (
@@ -69,6 +90,8 @@ from bot.events import (
     RoundPost,
     Visibility,
 )
+from bot.logs import allow as allow_in_logs
+from bot.logs import scrub
 from bot.render import markdown_to_html, markdown_to_plain
 from bot.text import split_text
 
@@ -90,6 +113,14 @@ ROOM_WAIT = 30.0
 DECRYPT_WAIT = 10.0
 GAP_PAGES = 20
 MEGOLM = "m.megolm.v1.aes-sha2"
+# What the DM sweep redacts: members' commands and reactions, the bot's answers (encrypted or not).
+REDACTABLE = ("m.room.message", "m.room.encrypted", "m.reaction")
+SWEEP_PAGES = 200
+# Events this long before a round's opening are swept too: the homeserver's clock and the
+# bot's may differ by a little.
+SWEEP_MARGIN_MS = 60_000
+CLEANUP_RETRY = 60.0
+CLEANUP_DONE_LIMIT = 1_000
 _REPLY_FALLBACK = re.compile(r"^(?:>[^\n]*\n)+\n", re.DOTALL)
 
 T = TypeVar("T")
@@ -211,6 +242,80 @@ class SeenEvents:
         return True
 
 
+class CleanupState:
+    """Which closed rounds still owe a DM sweep, and which were swept (``dm_cleanup.json``).
+
+    Round ids and opening times only (both are in the database already): nothing about a
+    member. ``pending`` survives a restart, so a sweep interrupted by a stop is resumed;
+    ``done`` makes a summary re-sent by the outbox (or re-published after a restart) a no-op.
+    """
+
+    def __init__(self, path: Path, done_limit: int = CLEANUP_DONE_LIMIT) -> None:
+        self.path = path
+        self.done_limit = done_limit
+        data = _read_json(path)
+        pending = data.get("pending")
+        done = data.get("done")
+        self.pending: dict[int, int] = {}
+        if isinstance(pending, dict):
+            for key, value in pending.items():
+                with contextlib.suppress(TypeError, ValueError):
+                    self.pending[int(key)] = int(value)
+        self.done: list[int] = []
+        if isinstance(done, list):
+            self.done = [int(d) for d in done if isinstance(d, int)]
+
+    def schedule(self, round_id: int, since_ms: int) -> bool:
+        """Owe a sweep for ``round_id`` back to ``since_ms``; False if it is owed or done."""
+        if round_id in self.pending or round_id in self.done:
+            return False
+        self.pending[round_id] = since_ms
+        self._save()
+        return True
+
+    def finish(self, round_ids: Iterable[int]) -> None:
+        for round_id in round_ids:
+            if self.pending.pop(round_id, None) is not None and round_id not in self.done:
+                self.done.append(round_id)
+        del self.done[: max(0, len(self.done) - self.done_limit)]
+        self._save()
+
+    def _save(self) -> None:
+        pending = {str(k): v for k, v in self.pending.items()}
+        _write_private(self.path, json.dumps({"pending": pending, "done": self.done}))
+
+
+def _load_read_indexes(path: Path) -> dict[str, int]:
+    return {str(k): int(v) for k, v in _read_json(path).items() if isinstance(v, int)}
+
+
+# ---------------------------------------------------------------------------------- log text
+
+_QUERY_TOKEN = re.compile(r"access_token=[^&\s'\"]+")
+
+
+def _safe(text: object) -> str:
+    """``text`` fit for a log line: identifiers scrubbed, no access token.
+
+    Error texts from the homeserver or aiohttp may name users, rooms or events ("User @… not in
+    room !…") or carry a URL with its ``access_token`` query: both are removed here, so the
+    adapter's own lines stay clean whatever handler the process installed.
+    """
+    return scrub(_QUERY_TOKEN.sub("access_token=<token>", str(text)))
+
+
+def _error(response: Any) -> str:
+    """A nio error response as log text: its code and its (scrubbed) message."""
+    code = getattr(response, "status_code", None) or type(response).__name__
+    message = getattr(response, "message", None)
+    return _safe(f"{code}: {message}" if message else code)
+
+
+def _trace(exc: BaseException) -> str:
+    """A scrubbed traceback: exception messages can carry room or user ids."""
+    return _safe("".join(traceback.format_exception(exc)).rstrip())
+
+
 # ---------------------------------------------------------------------------------- client
 
 
@@ -225,6 +330,42 @@ class _Client(nio.AsyncClient):  # type: ignore[misc]
 
     max_rate_limit_wait: float = 60.0
     closed: bool = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Megolm session id -> highest message index this device decrypted in it: where the
+        # ratchet goes when a round closes (see MatrixAdapter._ratchet_sessions). Session ids
+        # and counts only, nothing about users, rooms or rounds.
+        self.read_indexes: dict[str, int] = {}
+        self.read_indexes_changed = False
+
+    def load_store(self) -> None:
+        super().load_store()
+        olm = self.olm
+        if olm is None or getattr(olm, "_reads_tracked", False):
+            return
+        # nio decrypts in several places (sync responses, /messages, decrypt_event), all
+        # through this one method, and none of them says which message index it used: the
+        # index is read from the ciphertext's header once decryption has succeeded.
+        decrypt = olm.decrypt_megolm_event
+
+        def tracked(event: Any, room_id: str | None = None) -> Any:
+            decrypted = decrypt(event, room_id)
+            self._note_read(event)
+            return decrypted
+
+        olm.decrypt_megolm_event = tracked
+        olm._reads_tracked = True
+
+    def _note_read(self, event: Any) -> None:
+        try:
+            index = vodozemac.MegolmMessage.from_base64(event.ciphertext).message_index()
+        except Exception:
+            return
+        session_id = str(event.session_id)
+        if index > self.read_indexes.get(session_id, -1):
+            self.read_indexes[session_id] = index
+            self.read_indexes_changed = True
 
     async def close(self) -> None:
         # nio opens a new HTTP session for any request made after close(); refuse instead.
@@ -337,6 +478,14 @@ class MatrixAdapter:
         self._published: set[tuple[str, int, str, int]] = set()
         self._dm_lock = asyncio.Lock()
         self._password: str | None = None
+        # One lock per room around each send: nio shares and uses a room's outbound Megolm
+        # session across an await, and a round's close discards that session.
+        self._send_locks: dict[str, asyncio.Lock] = {}
+        self._cleanup: CleanupState | None = None
+        self._cleanup_task: asyncio.Task[None] | None = None
+        self._cleanup_wake = asyncio.Event()
+        self._cleanup_idle = asyncio.Event()
+        self.cleanup_retry = CLEANUP_RETRY
 
     # ------------------------------------------------------------------ files
 
@@ -351,6 +500,21 @@ class MatrixAdapter:
     @property
     def _direct_path(self) -> Path:
         return self.store_dir / "direct_rooms.json"
+
+    @property
+    def _read_index_path(self) -> Path:
+        return self.store_dir / "megolm_read_index.json"
+
+    @property
+    def _cleanup_path(self) -> Path:
+        return self.store_dir / "dm_cleanup.json"
+
+    def _save_read_indexes(self) -> None:
+        client = self.client
+        if client is None or not client.read_indexes_changed:
+            return
+        client.read_indexes_changed = False
+        _write_private(self._read_index_path, json.dumps(client.read_indexes, sort_keys=True))
 
     def _load_token(self) -> str | None:
         try:
@@ -375,14 +539,18 @@ class MatrixAdapter:
 
     async def start(self) -> None:
         """Log in, then sync in the background; returns once the first sync is handled."""
-        # At DEBUG, nio logs every response whole: a DM's text next to its sender and event
-        # id. That must never reach a log file, whatever the configured level.
-        payloads = logging.getLogger("nio.responses")
-        if payloads.getEffectiveLevel() < logging.INFO:
-            payloads.setLevel(logging.INFO)
+        # nio logs each member's account and DM room at INFO, and whole responses (a DM's text
+        # next to its sender and event id) at DEBUG; peewee logs the crypto store's queries
+        # with their parameters. bot.logs filters them too; this holds even where the process
+        # installed no such handler (tests, embedding).
+        for name in ("nio", "peewee"):
+            logger = logging.getLogger(name)
+            if logger.getEffectiveLevel() < logging.WARNING:
+                logger.setLevel(logging.WARNING)
         self.store_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.store_dir, 0o700)
         self._seen = SeenEvents(self.store_dir / "seen_events")
+        self._cleanup = CleanupState(self._cleanup_path)
         self._direct = {
             str(k): str(v) for k, v in _read_json(self._direct_path).items() if isinstance(v, str)
         }
@@ -401,6 +569,7 @@ class MatrixAdapter:
             ),
         )
         self.client.max_rate_limit_wait = self.config.max_rate_limit_wait
+        self.client.read_indexes = _load_read_indexes(self._read_index_path)
         await self._login()
         if self.client.should_upload_keys:
             await self._check(self.client.keys_upload(), "keys upload")
@@ -408,6 +577,9 @@ class MatrixAdapter:
         self._closing = False
         self._worker_task = asyncio.create_task(self._work(), name="matrix-worker")
         self._sync_task = asyncio.create_task(self._sync_loop(), name="matrix-sync")
+        self._cleanup_idle.clear()
+        self._cleanup_wake.set()  # a sweep left pending by the last run resumes
+        self._cleanup_task = asyncio.create_task(self._cleanup_loop(), name="matrix-dm-cleanup")
         try:
             await asyncio.wait_for(self._ready.wait(), READY_TIMEOUT)
         except TimeoutError:
@@ -417,6 +589,12 @@ class MatrixAdapter:
 
     async def stop(self) -> None:
         self._closing = True
+        if self._cleanup_task is not None:
+            # An interrupted sweep stays pending in dm_cleanup.json and resumes at next start.
+            self._cleanup_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._cleanup_task
+            self._cleanup_task = None
         if self._sync_task is not None:
             self._sync_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -433,6 +611,7 @@ class MatrixAdapter:
                     await self._worker_task
             self._worker_task = None
         if self.client is not None:
+            self._save_read_indexes()
             await self.client.close()
         self._ready.clear()
 
@@ -447,7 +626,7 @@ class MatrixAdapter:
             client.access_token = token
             who = await client.whoami()
             if not isinstance(who, nio.WhoamiResponse) or not who.device_id:
-                raise MatrixError(f"the access token was refused: {who}")
+                raise MatrixError(f"the access token was refused: {_error(who)}")
             if who.user_id != self.config.user_id:
                 raise MatrixError(
                     f"the access token belongs to {who.user_id}, not {self.config.user_id}"
@@ -476,7 +655,7 @@ class MatrixAdapter:
         # With a device id set (restored session), the homeserver keeps that same device.
         response = await client.login(self._password, device_name=self.config.device_name)
         if not isinstance(response, nio.LoginResponse):
-            raise MatrixError(f"password login failed: {response}")
+            raise MatrixError(f"password login failed: {_error(response)}")
         _write_private(
             self._session_path,
             json.dumps(
@@ -530,12 +709,12 @@ class MatrixAdapter:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("Matrix sync failed (%s); retrying in %.1fs", exc, delay)
+                log.warning("Matrix sync failed (%s); retrying in %.1fs", _safe(exc), delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.reconnect_max_delay)
                 continue
             if not isinstance(response, nio.SyncResponse):
-                log.warning("Matrix sync refused (%s); retrying in %.1fs", response, delay)
+                log.warning("Matrix sync refused (%s); retrying in %.1fs", _error(response), delay)
                 if getattr(response, "status_code", None) == "M_UNKNOWN_TOKEN" and self._password:
                     with contextlib.suppress(Exception):
                         await self._password_login()
@@ -564,9 +743,9 @@ class MatrixAdapter:
             if client.should_claim_keys:
                 await client.keys_claim(client.get_users_for_key_claiming())
         except (nio.LocalProtocolError, OSError, TimeoutError) as exc:
-            log.debug("key upkeep deferred: %s", exc)
+            log.debug("key upkeep deferred: %s", _safe(exc))
         except Exception as exc:  # aiohttp errors during a homeserver restart
-            log.info("key upkeep failed, next sync retries: %s", exc)
+            log.info("key upkeep failed, next sync retries: %s", _safe(exc))
 
     async def _collect(self, response: Any, *, history: bool, since: str | None) -> _Batch:
         """Sort one sync into invites and the events the worker may act on."""
@@ -585,8 +764,7 @@ class MatrixAdapter:
                 timeline = await self._missed(room_id, info.timeline.prev_batch, since, timeline)
             start = self._actionable_start(room_id, timeline)
             log.debug(
-                "room %s: %d new events (limited: %s), acting from #%d",
-                room_id,
+                "%d new events in a room (limited: %s), acting from #%d",
                 len(timeline),
                 info.timeline.limited,
                 start,
@@ -672,7 +850,7 @@ class MatrixAdapter:
                 room_id, start=start, end=since, direction=nio.MessageDirection.back, limit=100
             )
             if not isinstance(response, nio.RoomMessagesResponse):
-                log.warning("could not fetch missed events of room %s: %s", room_id, response)
+                log.warning("could not fetch the missed events of a room: %s", _error(response))
                 break
             for event in response.chunk:
                 events.append(event)
@@ -715,15 +893,18 @@ class MatrixAdapter:
                     return
                 try:
                     await self._handle_invite(invite)
-                except Exception:
-                    log.exception("could not handle an invite to room %s", invite.room_id)
+                except Exception as exc:
+                    log.error("could not handle an invite\n%s", _trace(exc))
             for room_id, event in batch.events:
                 if self._closing:
                     return
                 try:
                     await self._handle_event(room_id, event)
-                except Exception:
-                    log.exception("could not handle an event in room %s", room_id)
+                except Exception as exc:
+                    log.error("could not handle an event\n%s", _trace(exc))
+            # Before the token: a restart replays from the token, and what was decrypted up to
+            # it must be known to the ratchet.
+            self._save_read_indexes()
             if batch.token:
                 self._save_token(batch.token)
             if batch.first:
@@ -738,15 +919,20 @@ class MatrixAdapter:
         if invite.is_direct or await self._invite_allowed(invite):
             response = await client.join(invite.room_id)
             if not isinstance(response, nio.JoinResponse):
-                raise MatrixError(f"joining room {invite.room_id} failed: {response}")
+                raise MatrixError(f"joining a room failed: {_error(response)}")
             if invite.is_direct and invite.inviter:
                 self._direct_invites.add(invite.room_id)
                 self._direct[invite.inviter] = invite.room_id
                 self._save_direct()
-            log.info("joined room %s", invite.room_id)
+                log.info("joined a direct message")
+            else:
+                log.info("joined room %s", invite.alias or "(no alias)")
         else:
             await client.room_leave(invite.room_id)
-            log.info("declined an invite to room %s (not in allowed_rooms)", invite.room_id)
+            # A room id is an identifier (and bot.logs scrubs it): the alias, when the invite
+            # carries one, is what an organiser adds to allowed_rooms.
+            alias = invite.alias or "(no alias)"
+            log.info("declined an invite to room %s (not in allowed_rooms)", alias)
 
     def _configured_keys(self) -> set[str]:
         keys = {
@@ -783,16 +969,21 @@ class MatrixAdapter:
             return self._aliases[key]
         response = await self._require_client().room_resolve_alias(key)
         if not isinstance(response, nio.RoomResolveAliasResponse):
-            log.warning("room alias %s does not resolve: %s", key, response)
+            log.warning("room alias %s does not resolve: %s", key, _error(response))
             return None
         self._aliases[key] = response.room_id
         return str(response.room_id)
 
     async def _resolve_configured_aliases(self) -> None:
         for key in self._configured_keys():
+            # The rooms rounds are posted in are public places the organiser named: keeping
+            # them readable in the logs tells nothing about any member (bot.logs.allow).
+            allow_in_logs(key)
             if key.startswith("#"):
                 with contextlib.suppress(Exception):
-                    await self._resolve(key)
+                    room_id = await self._resolve(key)
+                    if room_id is not None:
+                        allow_in_logs(room_id)
 
     async def _join_configured_rooms(self) -> None:
         client = self._require_client()
@@ -801,7 +992,7 @@ class MatrixAdapter:
             if room_id is not None and room_id not in client.rooms:
                 response = await client.join(key)
                 if not isinstance(response, nio.JoinResponse):
-                    log.info("not in room %s yet (invite the bot): %s", key, response)
+                    log.info("not in room %s yet (invite the bot): %s", key, _error(response))
 
     async def _round_channels(self) -> dict[str, ChannelRef]:
         """Room id -> the channel reference rounds use for it (an id or an alias)."""
@@ -826,7 +1017,7 @@ class MatrixAdapter:
         if room_id not in client.rooms:
             response = await client.join(channel.channel)
             if not isinstance(response, nio.JoinResponse):
-                raise MatrixError(f"the bot is not in room {channel.channel}: {response}")
+                raise MatrixError(f"the bot is not in room {channel.channel}: {_error(response)}")
             if not await self._wait_synced(lambda: room_id in client.rooms, ROOM_WAIT):
                 raise MatrixError(f"room {channel.channel} did not show up in the sync")
         return room_id
@@ -881,6 +1072,10 @@ class MatrixAdapter:
         assert self._seen is not None
         if str(getattr(event, "event_id", "")) in self._seen:
             return  # a replay: this event was acted on before a restart
+        if getattr(event, "sender", None) == self.user_id:
+            # The bot's own messages are never acted on; the keys of its old sessions are
+            # dropped when a round closes, so waiting for them would only stall the worker.
+            return
         if isinstance(event, nio.MegolmEvent):
             event = await self._decrypt(event)
             if event is None:
@@ -938,6 +1133,11 @@ class MatrixAdapter:
         """Decrypt a Megolm event, waiting a little for its key to arrive."""
         client = self._require_client()
         requested = False
+        if self._ratcheted_past(event):
+            # Its message key was deliberately forgotten when a round closed (the bot read it
+            # before): no key will arrive, and asking the member's devices for it is pointless.
+            log.debug("an event from before a ratchet point was skipped")
+            return None
 
         def attempt() -> Any | None:
             try:
@@ -955,8 +1155,22 @@ class MatrixAdapter:
             await self._next_sync(min(1.0, deadline - time.monotonic()))
             decrypted = attempt()
         if decrypted is None:
-            log.warning("an event in room %s could not be decrypted", event.room_id)
+            log.warning("an event could not be decrypted")
         return decrypted
+
+    def _ratcheted_past(self, event: Any) -> bool:
+        """Whether ``event`` uses a message index its session no longer holds."""
+        olm = self._require_client().olm
+        if olm is None or not event.session_id or not event.sender_key:
+            return False
+        session = olm.inbound_group_store.get(event.room_id, event.sender_key, event.session_id)
+        if session is None:
+            return False
+        try:
+            index = vodozemac.MegolmMessage.from_base64(event.ciphertext).message_index()
+        except Exception:
+            return False
+        return bool(index < session.first_known_index)
 
     async def _deliver(self, msg: Incoming, room: Any, direct: bool, reply: Reply) -> None:
         # Exports are files a moderator asked for: in a public room they go to the DM.
@@ -978,15 +1192,26 @@ class MatrixAdapter:
         """The member's DM with the bot: the known one, an existing one, or a new one."""
         client = self._require_client()
         async with self._dm_lock:
-            known = self._direct.get(user_id)
-            if known and known in client.rooms and user_id in client.rooms[known].users:
-                return known
             round_rooms = set(await self._round_channels())
-            for room in client.rooms.values():
-                if room.room_id not in round_rooms and set(room.users) == {self.user_id, user_id}:
-                    self._direct[user_id] = room.room_id
+
+            def private(room_id: str) -> bool:
+                # Only a room shared by the bot and this member alone: a DM that gained a
+                # member (even one merely invited) would show private answers to them.
+                room = client.rooms.get(room_id)
+                return bool(
+                    room is not None
+                    and room_id not in round_rooms
+                    and set(room.users) == {self.user_id, user_id}
+                )
+
+            known = self._direct.get(user_id)
+            if known and private(known):
+                return known
+            for room_id in list(client.rooms):
+                if private(room_id):
+                    self._direct[user_id] = room_id
                     self._save_direct()
-                    return str(room.room_id)
+                    return str(room_id)
             response = await client.room_create(
                 is_direct=True,
                 invite=[user_id],
@@ -1000,7 +1225,7 @@ class MatrixAdapter:
                 ],
             )
             if not isinstance(response, nio.RoomCreateResponse):
-                raise MatrixError(f"could not open a direct message: {response}")
+                raise MatrixError(f"could not open a direct message: {_error(response)}")
             room_id = str(response.room_id)
             self._direct[user_id] = room_id
             self._save_direct()
@@ -1012,7 +1237,7 @@ class MatrixAdapter:
                 return bool(room is not None and room.encrypted and user_id in room.users)
 
             if not await self._wait_synced(ready, ROOM_WAIT):
-                raise MatrixError(f"the new direct message {room_id} did not show up")
+                raise MatrixError("a new direct message did not show up in the sync")
             return room_id
 
     # ------------------------------------------------------------------ sending
@@ -1020,16 +1245,22 @@ class MatrixAdapter:
     async def _check(self, call: Awaitable[T], what: str) -> T:
         response = await call
         if isinstance(response, nio.ErrorResponse):
-            raise MatrixError(f"{what} failed: {response}")
+            raise MatrixError(f"{what} failed: {_error(response)}")
         return response
+
+    def _send_lock(self, room_id: str) -> asyncio.Lock:
+        return self._send_locks.setdefault(room_id, asyncio.Lock())
 
     async def _room_send(self, room_id: str, content: dict[str, Any]) -> str:
         client = self._require_client()
-        # Unverified devices get the keys too: see the module docstring and docs/matrix.md.
-        response = await self._check(
-            client.room_send(room_id, "m.room.message", content, ignore_unverified_devices=True),
-            f"sending to room {room_id}",
-        )
+        async with self._send_lock(room_id):
+            # Unverified devices get the keys too: see the module docstring and docs/matrix.md.
+            response = await self._check(
+                client.room_send(
+                    room_id, "m.room.message", content, ignore_unverified_devices=True
+                ),
+                "sending a message",
+            )
         return str(response.event_id)
 
     async def _send_text(self, room_id: str, text: str, html: str | None = None) -> list[str]:
@@ -1051,7 +1282,7 @@ class MatrixAdapter:
             if isinstance(response, nio.UploadResponse):
                 break
             if getattr(response, "status_code", None) != "M_LIMIT_EXCEEDED":
-                raise MatrixError(f"uploading {attachment.filename} failed: {response}")
+                raise MatrixError(f"uploading {attachment.filename} failed: {_error(response)}")
             delay = (getattr(response, "retry_after_ms", None) or 1000) / 1000
             if waited + delay > self.config.max_rate_limit_wait:
                 raise MatrixError(f"uploading {attachment.filename}: rate limited too long")
@@ -1077,6 +1308,9 @@ class MatrixAdapter:
 
     async def publish(self, channel: ChannelRef, post: RoundPost) -> None:
         log.debug("posting %s of round %s to %s", post.kind, post.round_id, channel)
+        if post.kind in (PostKind.SUMMARY, PostKind.CLOSED):
+            # Before sending: the DMs are cleared even if this room cannot be reached.
+            self._schedule_cleanup(post)
         room_id = await self._room_id_for(channel)
         if post.kind == PostKind.PROGRESS:
             await self._edit_announcement(room_id, post)
@@ -1121,6 +1355,287 @@ class MatrixAdapter:
             "m.relates_to": {"rel_type": "m.replace", "event_id": original},
         }
         await self._room_send(room_id, content)
+
+    # ------------------------------------------------------------------ forgetting DMs
+
+    def _schedule_cleanup(self, post: RoundPost) -> None:
+        """Owe the DMs a sweep for this closed round: once per round, across restarts."""
+        if self._cleanup is None:
+            return
+        opens = post.opens_at
+        opens = opens.replace(tzinfo=UTC) if opens.tzinfo is None else opens
+        since_ms = int(opens.timestamp() * 1000) - SWEEP_MARGIN_MS
+        try:
+            if self._cleanup.schedule(post.round_id, since_ms):
+                self._cleanup_idle.clear()
+                self._cleanup_wake.set()
+        except Exception as exc:  # never a reason for the summary not to be posted
+            log.warning("could not note that the DMs are to be cleared: %s", _safe(exc))
+
+    async def wait_dm_cleanup(self, timeout: float = 60.0) -> bool:  # noqa: ASYNC109
+        """Wait until no DM sweep is owed (True), or for ``timeout`` seconds (False)."""
+        try:
+            await asyncio.wait_for(self._cleanup_idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _cleanup_loop(self) -> None:
+        await self._ready.wait()
+        while True:
+            await self._cleanup_wake.wait()
+            self._cleanup_wake.clear()
+            state = self._cleanup
+            assert state is not None
+            pending = dict(state.pending)
+            if not pending:
+                self._cleanup_idle.set()
+                continue
+            try:
+                # One pass for every round owed, back to the earliest opening.
+                await self._forget_direct_messages(min(pending.values()))
+                state.finish(pending)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the whole pass is idempotent: it is simply run again
+                log.warning(
+                    "clearing the direct messages failed; retrying in %.0fs\n%s",
+                    self.cleanup_retry,
+                    _trace(exc),
+                )
+                await asyncio.sleep(self.cleanup_retry)
+            self._cleanup_wake.set()  # another round may have closed meanwhile
+
+    async def _forget_direct_messages(self, since_ms: int) -> None:
+        """After a close: make the store forget what it read, then redact the DMs.
+
+        The rooms concerned are found by membership, not by any record of who answered
+        which round: every room where no round is posted has its Megolm sessions ratcheted,
+        and every room shared by the bot and at most one member (a DM) is swept back to
+        ``since_ms``. The history is read first (the events the bot acted on tell how far the
+        ratchet may go), but the ratchet does not depend on it: it runs even when the
+        homeserver cannot be read, and the redactions are then retried later.
+        """
+        round_rooms = set(await self._round_channels())
+        direct = self._sweep_rooms(round_rooms)
+        # Back from the latest sync, not from "now": what is sent while the sweep runs (an
+        # export a moderator asks for right after the close) is not the closed round's.
+        upto = self._require_client().next_batch or None
+        fetched: tuple[dict[str, list[str]], dict[str, int]] | None = None
+        failure: BaseException | None = None
+        try:
+            fetched = await self._fetch_direct_history(direct, since_ms, upto)
+        except Exception as exc:  # the homeserver went away: ratchet anyway, sweep later
+            failure = exc
+        handled = fetched[1] if fetched is not None else {}
+        ratcheted, dropped = await self._ratchet_sessions(round_rooms, handled)
+        if fetched is None:
+            assert failure is not None
+            raise failure
+        targets = fetched[0]
+        client = self._require_client()
+        redacted = 0
+        refused: dict[str, int] = {}
+        for room_id, event_ids in targets.items():
+            for event_id in event_ids:
+                # Bounded by max_rate_limit_wait per request (see _Client.send); no reason is
+                # given: a reason is stored in the clear on the homeserver.
+                response = await client.room_redact(room_id, event_id)
+                if isinstance(response, nio.RoomRedactResponse):
+                    redacted += 1
+                else:
+                    code = str(getattr(response, "status_code", None) or "error")
+                    refused[code] = refused.get(code, 0) + 1
+        log.info(
+            "direct messages cleared after a round closed: %d events redacted in %d rooms, "
+            "%d Megolm sessions ratcheted, %d of the bot's own dropped",
+            redacted,
+            len(direct),
+            ratcheted,
+            dropped,
+        )
+        if refused:
+            log.warning(
+                "%d direct-message events could not be redacted (%s)",
+                sum(refused.values()),
+                ", ".join(f"{code} x{n}" for code, n in sorted(refused.items())),
+            )
+
+    def _sweep_rooms(self, round_rooms: set[str]) -> list[str]:
+        """Rooms shared by the bot and at most one member, where no round is posted.
+
+        Never a room with more members: redacting there would erase other people's talk.
+        """
+        client = self._require_client()
+        me = self.user_id
+        return [
+            room_id
+            for room_id, room in client.rooms.items()
+            if room_id not in round_rooms and len(set(room.users) - {me}) <= 1
+        ]
+
+    async def _fetch_direct_history(
+        self, rooms: Iterable[str], since_ms: int, upto: str | None
+    ) -> tuple[dict[str, list[str]], dict[str, int]]:
+        """Per room, the events to redact from ``since_ms`` to the sync token ``upto``; and, per
+        Megolm session, the highest message index of the events the bot acted on (they were
+        decrypted, perhaps before a restart: the ratchet may go past them).
+        """
+        assert self._seen is not None
+        targets: dict[str, list[str]] = {}
+        handled: dict[str, int] = {}
+        unreadable = 0
+        for room_id in rooms:
+            found: list[str] = []
+            start = upto
+            try:
+                for _page in range(SWEEP_PAGES):
+                    body = await self._raw_messages(room_id, start)
+                    chunk = body.get("chunk")
+                    chunk = chunk if isinstance(chunk, list) else []
+                    older = False
+                    for raw in chunk:
+                        if not isinstance(raw, dict):
+                            continue
+                        stamp = raw.get("origin_server_ts")
+                        if not isinstance(stamp, int) or stamp < since_ms:
+                            older = True
+                            continue
+                        event_id = raw.get("event_id")
+                        content = raw.get("content")
+                        unsigned = raw.get("unsigned")
+                        if (
+                            not isinstance(event_id, str)
+                            or not isinstance(content, dict)
+                            or not content  # redacted already
+                            or (isinstance(unsigned, dict) and "redacted_because" in unsigned)
+                        ):
+                            continue
+                        found.append(event_id)
+                        if raw.get("type") == "m.room.encrypted" and event_id in self._seen:
+                            _note_index(handled, content)
+                    end = body.get("end")
+                    if older or not chunk or not isinstance(end, str) or end == start:
+                        break
+                    start = end
+                else:
+                    log.warning("a direct message has more history than one sweep covers")
+            except MatrixError as exc:
+                unreadable += 1
+                log.debug("a direct message's history could not be read: %s", exc)
+                continue
+            targets[room_id] = found
+        if unreadable:
+            log.warning("%d direct messages' history could not be read", unreadable)
+        return targets, handled
+
+    async def _raw_messages(self, room_id: str, start: str | None) -> dict[str, Any]:
+        """One page of ``/messages``, newest first, as the homeserver sent it.
+
+        Not nio's ``room_messages``: nio would decrypt every event on the way, and the sweep
+        only needs ids, types and times. The token goes in the header, never in a URL that an
+        exception could print.
+        """
+        client = self._require_client()
+        query: dict[str, Any] = {
+            "dir": "b",
+            "limit": 100,
+            "filter": json.dumps({"types": list(REDACTABLE)}, separators=(",", ":")),
+        }
+        if start:
+            query["from"] = start
+        path = f"/_matrix/client/v3/rooms/{quote(room_id, safe='')}/messages?{urlencode(query)}"
+        response = await client.send(
+            "GET", path, headers={"Authorization": f"Bearer {client.access_token}"}
+        )
+        try:
+            if response.status != 200:
+                raise MatrixError(f"reading a room's history failed (HTTP {response.status})")
+            body = await response.json(content_type=None)
+        finally:
+            response.release()
+        return body if isinstance(body, dict) else {}
+
+    async def _ratchet_sessions(
+        self, round_rooms: set[str], handled: dict[str, int]
+    ) -> tuple[int, int]:
+        """Make the crypto store unable to decrypt again what the bot read outside rounds' rooms.
+
+        * A member's inbound Megolm session is replaced by the same session exported at the
+          message index after the last one the bot decrypted (``read_indexes``, or ``handled``
+          for events acted on before a restart): earlier messages no longer decrypt, later ones
+          in the same session still do (a member's client keeps one session for days, and
+          dropping it would leave the bot deaf to them).
+        * A session whose read index is unknown is left as it is. The bot decrypted nothing
+          with it (or it would be known): it is typically a key shared ahead of a message
+          still being typed, and ratcheting it blindly could lose that message.
+        * The bot's own outbound session of each such room is discarded (its next answer
+          starts a new one) and its stored inbound copies of its own sessions are deleted:
+          nobody will encrypt with them again.
+
+        Both the memory and nio's SQLite store are updated (the store runs with
+        ``secure_delete``, so replaced pickles do not linger in free pages).
+        """
+        client = self._require_client()
+        olm, store = client.olm, client.store
+        if olm is None or store is None:
+            return 0, 0
+        for room_id in [r for r in olm.outbound_group_sessions if r not in round_rooms]:
+            # As nio's invalidate_outbound_session does, but whether or not the session was
+            # shared; and never while a send is between sharing and using it.
+            async with self._send_lock(room_id):
+                olm.outbound_group_sessions.pop(room_id, None)
+        own_key = olm.account.identity_keys["curve25519"]
+        ratcheted = dropped = 0
+        for session in list(olm.inbound_group_store):
+            if session.room_id in round_rooms:
+                continue
+            if session.sender_key == own_key:
+                self._drop_inbound(session)
+                dropped += 1
+                continue
+            read = max(client.read_indexes.get(session.id, -1), handled.get(session.id, -1))
+            if read < 0 or read + 1 <= session.first_known_index:
+                continue
+            replacement = InboundGroupSession.import_session(
+                session.export_session(read + 1),
+                session.ed25519,
+                session.sender_key,
+                session.room_id,
+                list(session.forwarding_chain),
+            )
+            olm.inbound_group_store.add(replacement)  # replaces the entry for that session id
+            store.save_inbound_group_session(replacement)  # overwrites the stored pickle
+            ratcheted += 1
+        present = {session.id for session in olm.inbound_group_store}
+        client.read_indexes = {k: v for k, v in client.read_indexes.items() if k in present}
+        client.read_indexes_changed = True
+        self._save_read_indexes()
+        return ratcheted, dropped
+
+    def _drop_inbound(self, session: Any) -> None:
+        client = self._require_client()
+        client.olm.inbound_group_store[session.room_id][session.sender_key].pop(session.id, None)
+        store = client.store
+        # nio's store has no call that deletes a Megolm session: its own model is bound the
+        # way nio's methods bind it (its forwarding-chain rows go with it, ON DELETE CASCADE).
+        with store.database.bind_ctx(store.models):
+            MegolmInboundSessions.delete().where(
+                MegolmInboundSessions.session_id == session.id
+            ).execute()
+
+
+def _note_index(indexes: dict[str, int], content: dict[str, Any]) -> None:
+    """Record the message index of an encrypted event's content (read from its header)."""
+    session_id = content.get("session_id")
+    ciphertext = content.get("ciphertext")
+    if not isinstance(session_id, str) or not isinstance(ciphertext, str):
+        return
+    try:
+        index = vodozemac.MegolmMessage.from_base64(ciphertext).message_index()
+    except Exception:
+        return
+    indexes[session_id] = max(index, indexes.get(session_id, -1))
 
 
 def _png_size(data: bytes) -> dict[str, int]:

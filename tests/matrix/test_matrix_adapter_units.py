@@ -9,18 +9,22 @@ from types import SimpleNamespace
 from typing import Any
 
 import nio
+import nio.store
 import pytest
+import vodozemac
 from aiohttp import web
 from conftest import bot_config
 
 from bot.adapters.matrix import (
     CONTENT_BUDGET,
     MAX_EVENT_BYTES,
+    CleanupState,
     MatrixAdapter,
     SeenEvents,
     _Client,
     _Creators,
     _Invite,
+    _safe,
     _strip_reply_fallback,
     message_contents,
 )
@@ -231,3 +235,104 @@ async def test_rate_limit_beyond_the_bound_fails_at_once() -> None:
     finally:
         await client.close()
         await runner.cleanup()
+
+
+# ---------------------------------------------------------------------------------- forgetting
+
+
+def test_cleanup_state_is_once_per_round_across_restarts(tmp_path: Path) -> None:
+    path = tmp_path / "dm_cleanup.json"
+    state = CleanupState(path, done_limit=2)
+    assert state.schedule(7, 1_000)
+    assert not state.schedule(7, 1_000), "already owed"
+    again = CleanupState(path, done_limit=2)
+    assert again.pending == {7: 1_000}, "a sweep owed at a stop is resumed at the next start"
+    again.finish([7])
+    assert not again.schedule(7, 1_000), "already done"
+    for round_id in (8, 9):
+        assert again.schedule(round_id, 2_000)
+    again.finish([8, 9])
+    reloaded = CleanupState(path, done_limit=2)
+    assert reloaded.pending == {} and reloaded.done == [8, 9]
+    assert path.stat().st_mode & 0o777 == 0o600
+    # Round ids and times only.
+    assert set(json.loads(path.read_text())) == {"pending", "done"}
+
+
+def test_log_text_has_no_token_and_no_identifier() -> None:
+    text = (
+        "403, url='http://127.0.0.1:8008/_matrix/client/v3/sync?since=s1&access_token=syt_c2hvcnQ_x'"
+        " User @alice:example.org not in room !AbCdEfGhIjKlMnOp:example.org"
+        " ($AbCdEfGhIjKlMnOpQrSt)"
+    )
+    safe = _safe(text)
+    assert "syt_" not in safe and "access_token=<token>" in safe
+    assert "@alice" not in safe and "!AbCd" not in safe and "$AbCd" not in safe
+
+
+def _megolm_event(
+    outbound: vodozemac.GroupSession, sender_key: str, room_id: str, n: int
+) -> nio.MegolmEvent:
+    content = {"msgtype": "m.text", "body": f"m{n}"}
+    payload = {"type": "m.room.message", "room_id": room_id, "content": content}
+    ciphertext = outbound.encrypt(json.dumps(payload).encode()).to_base64()
+    event = nio.MegolmEvent.from_dict(
+        {
+            "type": "m.room.encrypted",
+            "event_id": f"$event{n}",
+            "sender": "@alice:example.org",
+            "origin_server_ts": n,
+            "content": {
+                "algorithm": "m.megolm.v1.aes-sha2",
+                "ciphertext": ciphertext,
+                "sender_key": sender_key,
+                "session_id": outbound.session_id,
+                "device_id": "ALICEDEV",
+            },
+        }
+    )
+    event.room_id = room_id
+    return event
+
+
+async def test_ratchet_forgets_what_was_read_and_keeps_what_comes(tmp_path: Path) -> None:
+    adapter = _adapter(tmp_path)
+    adapter.store_dir.mkdir(parents=True)
+    client = _Client(
+        "http://127.0.0.1:1",
+        "@bot:example.org",
+        config=nio.AsyncClientConfig(store=nio.store.SqliteMemoryStore, encryption_enabled=True),
+    )
+    client.restore_login("@bot:example.org", "BOTDEV", "token")
+    adapter.client = client
+    olm = client.olm
+    alice = vodozemac.Account()  # the member's device
+    sender_key, signing = alice.curve25519_key.to_base64(), alice.ed25519_key.to_base64()
+    read, shared_ahead = vodozemac.GroupSession(), vodozemac.GroupSession()
+    for outbound in (read, shared_ahead):
+        olm.create_group_session(
+            sender_key, signing, "!dm", outbound.session_id, outbound.session_key.to_base64()
+        )
+    olm.create_outbound_group_session("!dm")  # the bot's own, with its inbound copy
+    own_id = olm.outbound_group_sessions["!dm"].id
+    events = [_megolm_event(read, sender_key, "!dm", n) for n in range(3)]
+    for event in events[:2]:
+        assert client.decrypt_event(event).body.startswith("m")  # read through nio's own path
+    assert client.read_indexes == {read.session_id: 1}
+
+    ratcheted, dropped = await adapter._ratchet_sessions(set(), {})
+    assert (ratcheted, dropped) == (1, 1)
+    assert "!dm" not in olm.outbound_group_sessions, "the bot's next answer starts a session"
+    # Persisted: session id -> highest index read, nothing else.
+    saved = json.loads((adapter.store_dir / "megolm_read_index.json").read_text())
+    assert saved == {read.session_id: 1}
+    # What was read no longer decrypts; the member's next message, in the same session, does.
+    with pytest.raises(nio.EncryptionError):
+        client.decrypt_event(events[0])
+    assert client.decrypt_event(events[2]).body == "m2"
+    # The unknown one (a key shared ahead of a message) is kept whole.
+    assert olm.inbound_group_store.get("!dm", sender_key, shared_ahead.session_id) is not None
+    # The store itself holds the ratcheted session, not the old one, and not the bot's own.
+    stored = {s.id: s.first_known_index for s in client.store.load_inbound_group_sessions()}
+    assert stored == {read.session_id: 2, shared_ahead.session_id: 0}
+    assert own_id not in stored
