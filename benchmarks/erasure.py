@@ -25,35 +25,15 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bot.config import Config  # noqa: E402
+from engine import make_config  # noqa: E402  (the engine benchmark's config)
+
 from bot.db import Database  # noqa: E402
 from bot.engine import Engine  # noqa: E402
 from bot.packs import load_packs  # noqa: E402
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-def make_config(data_dir: Path, url: str) -> Config:
-    return Config.model_validate(
-        {
-            "data_dir": str(data_dir),
-            "database_url": url,
-            "anonymity": {"secret_env": "DEBATE_BOT_BENCH_SECRET_UNSET"},
-            "limits": {"actions_per_minute": 10_000, "arguments_per_participant": 100},
-            "platforms": {"console": {"enabled": False}},
-            "debates": [
-                {
-                    "id": "bench",
-                    "title": "Bench",
-                    "pack": "progressive-alliance-2018",
-                    "schedule": {"manual": True},
-                    "round_duration": "1d",
-                    "channels": [],
-                }
-            ],
-        }
-    )
 
 
 async def play(engine: Engine, participants: int, votes_each: int) -> tuple[int, bytes]:
@@ -116,9 +96,20 @@ async def bench(url: str, participants: int, votes_each: int, admin_url: str | N
         engine = Engine(config, db, load_packs(config.resolved_packs_dir()), b"s" * 32)
         await engine.start()
         round_id, salt = await play(engine, participants, votes_each)
+        summarise = engine._do_summarise
+        timings: dict[str, float] = {}
+
+        async def timed_summary(rid: int) -> bool:
+            begin = time.perf_counter()
+            done = await summarise(rid)
+            timings["summary"] = time.perf_counter() - begin
+            return done
+
+        engine._do_summarise = timed_summary  # type: ignore[method-assign]
         start = time.perf_counter()
         await engine.close_round(round_id)
         total = time.perf_counter() - start
+        close = total - timings.get("summary", 0.0)
         rows = db.read_sync(
             lambda c: c.exec_driver_sql(
                 f"SELECT (SELECT count(*) FROM position WHERE round_id={round_id}),"
@@ -127,8 +118,9 @@ async def bench(url: str, participants: int, votes_each: int, admin_url: str | N
             ).one()
         )
         print(
-            f"{db.dialect}: close + re-key + scrub + summary of {rows[0]} positions, "
-            f"{rows[1]} arguments, {rows[2]} votes: {total:.2f} s"
+            f"{db.dialect}: {rows[0]} positions, {rows[1]} arguments, {rows[2]} votes: "
+            f"close (salt deleted, re-key, scrub) {close * 1000:.0f} ms, "
+            f"then summary {timings.get('summary', 0.0) * 1000:.0f} ms"
         )
         await engine.stop()
         db.close()

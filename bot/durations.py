@@ -14,20 +14,26 @@ def parse_duration(text: str) -> timedelta:
     cleaned = text.strip().lower().replace(" ", "")
     if not cleaned:
         raise ValueError("empty duration: use a number and a unit (s, m, h, d), e.g. 2d or 6h")
-    pos = 0
-    seconds = 0
-    for match in _PART.finditer(cleaned):
-        if match.start() != pos:
-            break
-        seconds += int(match.group(1)) * _UNITS[match.group(2)]
-        pos = match.end()
-    if pos != len(cleaned):
+    seconds = _sum_parts(cleaned, _PART, _UNITS)
+    if seconds is None:
         raise ValueError(
             f"invalid duration {text!r}: use a number and a unit (s, m, h, d), e.g. 2d, 6h, 1h30m"
         )
     if seconds <= 0:
         raise ValueError(f"duration {text!r} must be longer than zero")
     return timedelta(seconds=seconds)
+
+
+def _sum_parts(text: str, part: re.Pattern[str], units: dict[str, int]) -> int | None:
+    """The sum of ``<number><unit>`` parts covering all of ``text``, or None if they do not."""
+    pos = 0
+    total = 0
+    for match in part.finditer(text):
+        if match.start() != pos:
+            break
+        total += int(match.group(1)) * units[match.group(2)]
+        pos = match.end()
+    return total if text and pos == len(text) else None
 
 
 def format_duration(delta: timedelta) -> str:
@@ -52,15 +58,8 @@ def parse_age(text: str) -> timedelta:
     ``1m`` is refused rather than read as a minute: an organiser who means one month would
     otherwise delete everything closed more than a minute ago.
     """
-    cleaned = text.strip().lower().replace(" ", "")
-    pos = 0
-    days = 0
-    for match in _AGE_PART.finditer(cleaned):
-        if match.start() != pos:
-            break
-        days += int(match.group(1)) * _AGE_UNITS[match.group(2)]
-        pos = match.end()
-    if not cleaned or pos != len(cleaned):
+    days = _sum_parts(text.strip().lower().replace(" ", ""), _AGE_PART, _AGE_UNITS)
+    if days is None:
         raise ValueError(f"invalid age {text!r}: {AGE_HINT}")
     if days <= 0:
         raise ValueError(f"age {text!r} must be at least one day: {AGE_HINT}")

@@ -16,3 +16,41 @@ def base_config_data(data_dir: Path) -> dict[str, Any]:
         "data_dir": str(data_dir),
         "anonymity": {"min_group_size": 3, "secret_env": UNSET_SECRET_ENV},
     }
+
+
+def write_config_file(
+    directory: Path,
+    *,
+    data_dir: Path | None = None,
+    schedule: str = "{manual: true}",
+    questions: str = "",
+    stances: str = "[pour, contre, nuance, abstention]",
+    log_level: str = "INFO",
+    anonymity_extra: str = "",
+    debate_extra: str = "",
+) -> Path:
+    """A ``config.yaml`` for the command line: console only (moderator alice), one debate."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "config.yaml"
+    question_line = f"\n    questions: {questions}" if questions else ""
+    path.write_text(
+        f"""
+language: fr
+data_dir: {data_dir or directory / "data"}
+log_level: {log_level}
+anonymity: {{secret_env: {UNSET_SECRET_ENV}{anonymity_extra}}}
+platforms:
+  console: {{enabled: true, channel: general, moderators: [alice]}}
+debates:
+  - id: capitalisme-numerique
+    title: "Le capitalisme numérique"
+    pack: progressive-alliance-2018{question_line}
+    schedule: {schedule}
+    round_duration: 1h
+    stances: {stances}
+    channels:
+      - {{platform: console, channel: general}}
+{debate_extra}""",
+        encoding="utf-8",
+    )
+    return path

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+from config_support import write_config_file
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -34,27 +36,9 @@ def write_config(
     data_dir: Path | None = None,
     schedule: str = "{manual: true}",
 ) -> Path:
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    path = tmp_path / "config.yaml"
-    path.write_text(
-        f"""
-language: fr
-data_dir: {data_dir or tmp_path / "data"}
-platforms:
-  console: {{enabled: true, channel: general, moderators: [alice]}}
-debates:
-  - id: capitalisme-numerique
-    title: "Le capitalisme numérique"
-    pack: progressive-alliance-2018
-    schedule: {schedule}
-    round_duration: 1h
-    stances: [pour, contre, nuance, abstention]
-    channels:
-      - {{platform: console, channel: general}}
-{debate_extra}""",
-        encoding="utf-8",
+    return write_config_file(
+        tmp_path, data_dir=data_dir, schedule=schedule, debate_extra=debate_extra
     )
-    return path
 
 
 def test_run_reads_console_lines_until_end_of_input(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from config_support import write_config_file
 
 from bot.anonymity import load_or_create_secret, pseudonym
 from bot.engine import utcnow
@@ -149,26 +150,7 @@ class _Bot:
 
 def test_sqlite_kill_9_right_after_the_close_leaves_nothing(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        f"""
-language: fr
-data_dir: {data}
-anonymity: {{secret_env: DEBATE_BOT_TEST_SECRET_UNSET}}
-platforms:
-  console: {{enabled: true, channel: general, moderators: [alice]}}
-debates:
-  - id: capitalisme-numerique
-    title: "Le capitalisme numérique"
-    pack: progressive-alliance-2018
-    schedule: {{manual: true}}
-    round_duration: 1h
-    stances: [pour, contre, nuance, abstention]
-    channels:
-      - {{platform: console, channel: general}}
-""",
-        encoding="utf-8",
-    )
+    config = write_config_file(tmp_path)
     bot = _Bot(config)
     try:
         bot.send("@alice !debat ouvrir capitalisme-numerique", "[dm:alice] Tour")

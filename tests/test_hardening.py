@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from config_support import write_config_file
 
 from bot.logs import scrub, setup_logging
 
@@ -22,28 +23,13 @@ MEMBERS = ["zorglub-a", "zorglub-b", "zorglub-c", "zorglub-d"]
 
 
 def write_config(tmp_path: Path, extra: str = "") -> Path:
-    path = tmp_path / "config.yaml"
-    path.write_text(
-        f"""
-language: fr
-data_dir: {tmp_path / "data"}
-log_level: DEBUG
-anonymity: {{secret_env: DEBATE_BOT_TEST_SECRET_UNSET{extra}}}
-platforms:
-  console: {{enabled: true, channel: general, moderators: [alice]}}
-debates:
-  - id: capitalisme-numerique
-    title: "Le capitalisme numérique"
-    pack: progressive-alliance-2018
-    questions: [numerisation-justice-1]
-    schedule: {{manual: true}}
-    round_duration: 1h
-    channels:
-      - {{platform: console, channel: general}}
-""",
-        encoding="utf-8",
+    return write_config_file(
+        tmp_path,
+        log_level="DEBUG",
+        questions="[numerisation-justice-1]",
+        stances="[equitable, inequitable, nuance, abstention]",
+        anonymity_extra=extra,
     )
-    return path
 
 
 def run_round(config: Path) -> subprocess.CompletedProcess[str]:
