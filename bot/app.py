@@ -28,6 +28,9 @@ from bot.scheduler import Scheduler
 log = logging.getLogger(__name__)
 MAX_DELIVERY_ATTEMPTS = 1000
 LOCK_CHECK_SECONDS = 5.0
+# Settings a reload cannot change under a running bot: where its data lives, the secret,
+# which platforms it is connected to, its logging.
+RESTART_ONLY = ("data_dir", "database_url", "packs_dir", "anonymity", "platforms", "log_level")
 
 
 class Adapter(ChatPort, Protocol):
@@ -168,6 +171,12 @@ class App:
         self.instance_lock_lost = False
         self.lock_check_seconds = LOCK_CHECK_SECONDS
         self._watchdog: asyncio.Task[None] | None = None
+        # The optional /healthz and /metrics listener (observability.listen; off by default).
+        self.observability: Observability | None = None
+        if config.observability.listen is not None:
+            from bot.observability import Observability
+
+            self.observability = Observability(self)
 
     @property
     def export_dir(self) -> Path:
@@ -182,8 +191,18 @@ class App:
         os.umask(0o077)
         private_dir(self.config.data_dir)
         self.instance_lock.acquire()
+        if self.observability is not None:
+            # Bound before anything connects: a port in use fails the start at once, and
+            # /healthz answers 503 while the platforms connect.
+            try:
+                await self.observability.start()
+            except BaseException:
+                self.instance_lock.release()
+                raise
         await asyncio.to_thread(self.db.migrate)
         await self.engine.start()
+        # Edits made to config.yaml while the bot was stopped reach the rounds not yet open.
+        await self.engine.reconcile_config()
         for name, adapter in self.adapters.items():
             log.info("starting the %s adapter", name)
             await adapter.start()
@@ -191,6 +210,38 @@ class App:
         self.publisher.start()
         self._watchdog = asyncio.create_task(self._watch_lock(), name="instance-lock")
         self._started = True
+
+    async def reload(self, path: Path) -> bool:
+        """Re-read and validate the config file; apply it if valid (SIGHUP, ``reload``).
+
+        An invalid file changes nothing: its errors are logged as ``check-config`` prints
+        them and the running configuration stays. Where the bot keeps its data and which
+        platforms it connects to take a restart; everything else takes effect now, and the
+        rounds not yet open are reconciled with it (see :meth:`Engine.reconcile_config`).
+        """
+        from bot.config import ConfigError, load_config
+
+        try:
+            new = await asyncio.to_thread(load_config, path)
+        except ConfigError as exc:
+            log.error("%s is invalid; the running configuration stays:", path)
+            for error in exc.errors:
+                log.error("%s", error)
+            return False
+        kept = {key: getattr(self.config, key) for key in RESTART_ONLY}
+        changed = [key for key in RESTART_ONLY if getattr(new, key) != kept[key]]
+        if changed:
+            log.warning(
+                "config: %s changed; restart the bot for that to take effect", ", ".join(changed)
+            )
+        merged = new.model_copy(update=kept)
+        packs = await asyncio.to_thread(load_packs, merged.resolved_packs_dir())
+        self.config = merged
+        self.packs = packs
+        self.engine.packs = packs
+        changes = await self.engine.apply_config(merged)
+        log.info("config reloaded from %s: %d scheduled round(s) changed", path, len(changes))
+        return True
 
     async def _watch_lock(self) -> None:
         while True:
@@ -210,6 +261,8 @@ class App:
 
     async def stop(self) -> None:
         """Stop taking input, flush every acknowledged write, close the database."""
+        if self.observability is not None:
+            await self.observability.stop()
         if self._watchdog is not None:
             self._watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -32,13 +33,29 @@ EXIT_USAGE = 2  # the configuration or the command line is invalid
 EXIT_NOTHING_TO_SERVE = 3  # only the console is enabled and its input is closed
 
 
+CONFIG_ENV = "DEBATE_BOT_CONFIG"
+
+
+class MissingConfig(Exception):
+    """No ``--config``, no ``./config.yaml`` and no ``$DEBATE_BOT_CONFIG``."""
+
+
 def default_config_path() -> Path:
-    """``./config.yaml`` if present, else the example bundled with the project."""
+    """``./config.yaml`` if present, else ``$DEBATE_BOT_CONFIG``; never a file elsewhere.
+
+    (Falling back silently to an example file, wherever the command runs, would run the bot
+    on a configuration the operator never wrote.)
+    """
     here = Path("config.yaml")
     if here.exists():
         return here
-    bundled = Path(__file__).resolve().parent.parent / "config.yaml"
-    return bundled if bundled.exists() else here
+    named = os.environ.get(CONFIG_ENV)
+    if named:
+        return Path(named)
+    raise MissingConfig(
+        f"no configuration: ./config.yaml does not exist and ${CONFIG_ENV} is not set; "
+        "pass --config PATH"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -113,15 +130,14 @@ def build_parser() -> argparse.ArgumentParser:
     with_config(p)
     p.add_argument("--output", type=Path, required=True, help="file to write (mode 0600)")
 
+    p = sub.add_parser("reload", help="make the running bot re-read its config (SIGHUP)")
+    with_config(p)
+
     p = sub.add_parser("purge", help="delete closed rounds older than a duration")
     with_config(p)
     p.add_argument("--older-than", required=True, help="e.g. 180d")
     p.add_argument("--yes", action="store_true", help="do it (otherwise only count)")
     return parser
-
-
-def _load(path: Path | None) -> Config:
-    return load_config(path or default_config_path())
 
 
 def _setup_logging(level: str) -> None:
@@ -149,12 +165,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 exclude=args.exclude.split(","),
             )
             return code
-        config = _load(args.config)
+        path = args.config or default_config_path()
+        config = load_config(path)
         if args.command == "packs":
             return cmd_packs(config, args)
         _setup_logging(config.log_level if args.command == "run" else "WARNING")
         if args.command == "run":
-            return asyncio.run(cmd_run(config))
+            log.info("configuration: %s", path.resolve())
+            return asyncio.run(cmd_run(config, config_path=path))
+        if args.command == "reload":
+            return cmd_reload(config)
         if args.command == "demo":
             from bot.demo import run_demo
 
@@ -175,12 +195,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         for error in exc.errors:
             print(error, file=sys.stderr)
         return EXIT_USAGE
+    except MissingConfig as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except (InstanceLockError, SecretError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         return EXIT_OK
     return EXIT_USAGE
+
+
+def cmd_reload(config: Config) -> int:
+    """Signal the bot running on this config's data directory to re-read its config."""
+    from bot.db import running_pid
+
+    pid = running_pid(config.data_dir)
+    if pid is None:
+        print(f"error: no debate-bot is running with {config.data_dir}", file=sys.stderr)
+        return EXIT_ERROR
+    os.kill(pid, signal.SIGHUP)
+    print(f"asked debate-bot (pid {pid}) to reload its configuration; its log says the result")
+    return EXIT_OK
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -230,7 +266,10 @@ async def _wait(event: asyncio.Event) -> object:
 
 
 async def cmd_run(
-    config: Config, adapters: dict[str, AdapterFactory] | None = None, stdin: TextIO | None = None
+    config: Config,
+    adapters: dict[str, AdapterFactory] | None = None,
+    stdin: TextIO | None = None,
+    config_path: Path | None = None,
 ) -> int:
     """Serve until SIGTERM/SIGINT, whatever standard input does.
 
@@ -250,6 +289,15 @@ async def cmd_run(
         loop.add_signal_handler(sig, stop.set)
     # Losing the database to another process ends the run as a stop request does.
     app.lost_lock = stop
+    reloads: set[asyncio.Task[bool]] = set()
+    if config_path is not None:
+
+        def reload() -> None:
+            task = asyncio.create_task(app.reload(config_path))
+            reloads.add(task)
+            task.add_done_callback(reloads.discard)
+
+        loop.add_signal_handler(signal.SIGHUP, reload)
     await app.start()
     log.info("running: %s", ", ".join(app.adapters) or "no platform")
     code = EXIT_OK

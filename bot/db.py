@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+LOCK_FILE = "debate-bot.lock"
 
 
 def normalise_url(url: str) -> str:
@@ -102,20 +103,30 @@ class InstanceLock:
         self._conn: Connection | None = None
 
     def acquire(self) -> None:
+        """Lock the data directory (it holds the Matrix store) and the database itself."""
+        self._acquire_files()
         if self.db.dialect == "postgresql":
-            conn = self.db.engine.connect()
-            got = conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({self.PG_KEY})").scalar()
-            conn.commit()
-            if not got:
-                conn.close()
-                raise InstanceLockError(
-                    "another debate-bot process is already running on this PostgreSQL database"
-                )
-            self._conn = conn
-            return
-        # SQLite: the database file itself is locked (two configs may name one file from two
-        # data directories), and so is the data directory (it holds the Matrix store).
-        targets = [(self.data_dir / "debate-bot.lock", f"with {self.data_dir}")]
+            try:
+                self._acquire_pg()
+            except BaseException:
+                self._release_files()
+                raise
+
+    def _acquire_pg(self) -> None:
+        conn = self.db.engine.connect()
+        got = conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({self.PG_KEY})").scalar()
+        conn.commit()
+        if not got:
+            conn.close()
+            raise InstanceLockError(
+                "another debate-bot process is already running on this PostgreSQL database"
+            )
+        self._conn = conn
+
+    def _acquire_files(self) -> None:
+        # SQLite: the database file itself is locked too (two configs may name one file from
+        # two data directories).
+        targets = [(self.data_dir / LOCK_FILE, f"with {self.data_dir}")]
         if self.db.dialect == "sqlite" and ":///" in self.db.url:
             path = Path(self.db.url.split(":///", 1)[1])
             if str(path) != ":memory:":
@@ -130,6 +141,9 @@ class InstanceLock:
                 raise InstanceLockError(f"another debate-bot process is already running {what}")
             handles.append(handle)
         self._files = handles
+        # The data directory's lock file names the process holding it (``debate-bot reload``).
+        os.ftruncate(handles[0], 0)
+        os.pwrite(handles[0], f"{os.getpid()}\n".encode(), 0)
 
     def verify(self) -> bool:
         """Whether this process still holds the lock (PostgreSQL: re-taken if it was lost).
@@ -154,7 +168,7 @@ class InstanceLock:
                 self._conn = None
                 log.warning("the connection holding the instance lock was lost; taking it again")
         try:
-            self.acquire()
+            self._acquire_pg()
         except InstanceLockError:
             return False
         except sa.exc.DBAPIError:
@@ -166,9 +180,25 @@ class InstanceLock:
         if self._conn is not None:
             self._conn.close()  # closing the session releases the advisory lock
             self._conn = None
+        self._release_files()
+
+    def _release_files(self) -> None:
         for handle in self._files:
             os.close(handle)
         self._files = []
+
+
+def running_pid(data_dir: Path) -> int | None:
+    """The pid of the bot running with ``data_dir``, or None if none is."""
+    path = data_dir / LOCK_FILE
+    if not path.exists():
+        return None
+    probe = _lock(path)
+    if probe is not None:  # nobody holds it: no bot is running
+        os.close(probe)
+        return None
+    text = path.read_text(encoding="ascii").strip()
+    return int(text) if text.isdigit() else None
 
 
 def _lock(path: Path) -> int | None:

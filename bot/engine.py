@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,6 +34,7 @@ from bot.events import Attachment, ChannelRef, PostKind, RoundPost
 from bot.i18n import Messages
 from bot.lifecycle import Action, RoundTimes
 from bot.models import RoundState, random_id, table
+from bot.outage import Budget, checkpoint, guarded
 from bot.packs import DEFAULT_STANCES, Pack, PackItem, source_line
 from bot.summary import build_summary
 from bot.summary.export import EXPORT_FORMATS, export_summary, render_summary_text
@@ -96,6 +98,7 @@ class RoundInfo:
     closes_at: datetime
     participants: int
     channels: tuple[str, ...]
+    texts: RoundTexts
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -114,6 +117,40 @@ class RoundInfo:
     @property
     def channel_refs(self) -> tuple[ChannelRef, ...]:
         return tuple(_channel_ref(c) for c in self.channels)
+
+
+@dataclass(frozen=True)
+class RoundTexts:
+    """What a round asks, in the bot's language: recorded when the round is created (and
+    when the config changes before it opens), so that its announcement, its summary and its
+    exports read the same even if the debate is edited or removed in between."""
+
+    title: str
+    question: str
+    context: str
+    source: str
+    stances: tuple[tuple[str, str], ...]  # (stance id, label)
+
+    def to_columns(self) -> dict[str, str]:
+        return {
+            "title": self.title,
+            "question": self.question,
+            "context": self.context,
+            "source": self.source,
+            "stances": "\n".join(f"{s}\t{label}" for s, label in self.stances),
+        }
+
+    @classmethod
+    def from_row(cls, row: Any) -> RoundTexts | None:
+        """The texts stored with a round, or None for a round created before they were."""
+        if not getattr(row, "title", ""):
+            return None
+        stances = tuple(
+            (sid, label)
+            for sid, _, label in (line.partition("\t") for line in row.stances.split("\n"))
+            if sid
+        )
+        return cls(row.title, row.question, row.context, row.source, stances)
 
 
 @dataclass(frozen=True)
@@ -177,6 +214,8 @@ class Engine:
         self._secret = secret
         self.clock = clock
         self.writer = GroupWriter(db)
+        # How long members wait for the database before they are answered anyway.
+        self.budget = Budget()
         self.limiter = RateLimiter(config.limits.actions_per_minute)
         self._open: dict[int, OpenRound] = {}
         self._lock = asyncio.Lock()  # serialises lifecycle transitions in this process
@@ -212,8 +251,7 @@ class Engine:
         self._open = {r.id: r for r in await self.db.read(load)}
 
     def _open_round_from_row(self, row: Any, salt: bytes) -> OpenRound:
-        debate = self._debate_or_none(row.debate_id)
-        stances = tuple(self.stances_for(debate, row.question_id)) if debate else DEFAULT_STANCES
+        stances = tuple(s for s, _ in self.round_texts(row).stances)
         return OpenRound(
             id=row.id,
             code=row.code,
@@ -257,6 +295,25 @@ class Engine:
             return self.packs[debate.pack].item(question_id)
         except KeyError:
             return None
+
+    def live_texts(self, debate_id: str, question_id: str) -> RoundTexts:
+        """A round's texts as the current config and packs give them (raw ids if unknown)."""
+        debate = self._debate_or_none(debate_id)
+        item = self.question(debate_id, question_id)
+        pack = self.packs.get(debate.pack) if debate else None
+        lang = self.config.language
+        stances = self.stances_for(debate, question_id) if debate else list(DEFAULT_STANCES)
+        return RoundTexts(
+            title=debate.title if debate else debate_id,
+            question=item.prompt.get(lang) if item else question_id,
+            context=item.context.get(lang) if item else "",
+            source=source_line(pack, lang) if pack else "",
+            stances=tuple((s, self.stance_label(debate_id, s)) for s in stances),
+        )
+
+    def round_texts(self, row: Any) -> RoundTexts:
+        """The texts recorded with a round; the live ones for rounds from before that."""
+        return RoundTexts.from_row(row) or self.live_texts(row.debate_id, row.question_id)
 
     def question_text(self, debate_id: str, question_id: str) -> str:
         item = self.question(debate_id, question_id)
@@ -381,6 +438,7 @@ class Engine:
         debate = self._debate_or_none(r.debate_id)
         return debate.argument_max_chars if debate else 1000
 
+    @guarded("write")
     async def submit_position(
         self,
         round_id: int,
@@ -408,6 +466,7 @@ class Engine:
         number = await self._insert_argument(r, participant, cleaned, stance=stance)
         return stance, number
 
+    @guarded("write")
     async def add_argument(self, round_id: int, platform: str, user_id: str, text: str) -> int:
         r = self._require_open(round_id)
         cleaned = self.clean_argument(r, text)
@@ -484,6 +543,7 @@ class Engine:
             r.arguments[arg_id] = (stored_number, participant, False)
         return stored_number
 
+    @guarded("write")
     async def withdraw(self, round_id: int, platform: str, user_id: str) -> bool:
         """Remove the member's stance, arguments and votes. False if there was nothing."""
         r = self._require_open(round_id)
@@ -516,6 +576,7 @@ class Engine:
             del r.arguments[arg_id]
         return removed > 0
 
+    @guarded("read")
     async def my_position(self, round_id: int, platform: str, user_id: str) -> MyPosition:
         r = self._require_open(round_id)
         participant = self._participant(r, platform, user_id)
@@ -549,6 +610,7 @@ class Engine:
             lines.extend(f"• {n} — {escape(t)}" for n, t in mine.arguments)
         return "\n".join(lines)
 
+    @guarded("read")
     async def next_argument(
         self, round_id: int, platform: str, user_id: str
     ) -> ArgumentToVote | None:
@@ -586,6 +648,7 @@ class Engine:
         if debate is not None and not debate.statement_voting:
             raise EngineError("voting_disabled")
 
+    @guarded("write")
     async def vote(
         self, round_id: int, platform: str, user_id: str, argument_id: int, value: int
     ) -> None:
@@ -614,6 +677,7 @@ class Engine:
 
     # ------------------------------------------------------------------ moderators
 
+    @guarded("read")
     async def list_arguments(self, round_id: int) -> list[tuple[int, str, bool]]:
         """(number, text, hidden) of every argument of an open round, for moderators."""
         r = self._require_open(round_id)
@@ -629,6 +693,7 @@ class Engine:
 
         return await self.db.read(read)
 
+    @guarded("write")
     async def set_hidden(self, round_id: int, number: int, hidden: bool) -> None:
         r = self._require_open(round_id)
         arg_id = r.argument_by_number(number)
@@ -643,6 +708,7 @@ class Engine:
         num, author, _ = r.arguments[arg_id]
         r.arguments[arg_id] = (num, author, hidden)
 
+    @guarded("write")
     async def open_round(self, debate_id: str, *, opened_by: str = "moderator") -> RoundInfo:
         """Create and open a round of ``debate_id`` now."""
         debate = self._debate_or_none(debate_id)
@@ -651,6 +717,8 @@ class Engine:
             raise EngineError("unknown_debate", debate=escape_markdown(debate_id), choices=choices)
         now = self.clock()
         round_id = await self._create_round(debate, now, opened_by=opened_by)
+        # The round exists from here on (the next tick opens it if this call fails).
+        checkpoint()
         await self.apply(round_id, Action.OPEN)
         info = await self.round_info(round_id)
         assert info is not None
@@ -658,15 +726,8 @@ class Engine:
 
     async def _create_round(self, debate: DebateConfig, opens_at: datetime, opened_by: str) -> int:
         question_id, seq = await self.db.read(lambda conn: self._pick_question(conn, debate))
-        closes_at = opens_at + debate.round_duration
-        reminder_at = (
-            closes_at - debate.reminder_before_close if debate.reminder_before_close else None
-        )
-        channels = "\n".join(
-            f"{c.platform}:{c.key}"
-            for c in debate.channels
-            if c.platform in self.config.platforms.enabled()
-        )
+        terms = self._terms(debate, opens_at)
+        texts = self.live_texts(debate.id, question_id)
 
         def insert(conn: Connection) -> int:
             r = table("round")
@@ -682,13 +743,11 @@ class Engine:
                     question_id=question_id,
                     code=code,
                     state=RoundState.SCHEDULED.value,
-                    opens_at=opens_at,
-                    closes_at=closes_at,
-                    reminder_at=reminder_at,
                     reminder_sent=False,
-                    channels=channels,
                     opened_by=opened_by,
                     progress_posted=0,
+                    **terms,
+                    **texts.to_columns(),
                 )
             )
             pk = result.inserted_primary_key
@@ -698,6 +757,116 @@ class Engine:
         round_id: int = await self.db.write(insert)
         log.info("round %s of debate %s scheduled for %s", round_id, debate.id, opens_at)
         return round_id
+
+    def _terms(self, debate: DebateConfig, opens_at: datetime) -> dict[str, Any]:
+        """A round's times and channels, as the debate's config gives them for this opening."""
+        closes_at = opens_at + debate.round_duration
+        reminder_at = (
+            closes_at - debate.reminder_before_close if debate.reminder_before_close else None
+        )
+        channels = "\n".join(
+            f"{c.platform}:{c.key}"
+            for c in debate.channels
+            if c.platform in self.config.platforms.enabled()
+        )
+        return {
+            "opens_at": opens_at,
+            "closes_at": closes_at,
+            "reminder_at": reminder_at,
+            "channels": channels,
+        }
+
+    async def apply_config(self, config: Config) -> list[str]:
+        """Take a new configuration (a reload) and reconcile the rounds not yet open with it."""
+        self.config = config
+        self.messages = Messages(config.language)
+        self.limiter.limit = config.limits.actions_per_minute
+        changes = await self.reconcile_config()
+        await self.ensure_scheduled()
+        self.on_schedule_change()
+        return changes
+
+    async def reconcile_config(self) -> list[str]:
+        """Bring the rounds not yet open in line with the config; one log line per change.
+
+        A round of a debate removed from the config (or made manual) is cancelled; a round
+        whose opening no longer fits the debate's schedule moves to the schedule's next
+        opening; its duration, reminder, channels and texts follow the config. Open rounds
+        keep their terms: moderators extend or close them.
+        """
+        now = self.clock()
+
+        def read(conn: Connection) -> tuple[list[Any], dict[str, datetime]]:
+            r = table("round")
+            pending = list(
+                conn.execute(sa.select(r).where(r.c.state == RoundState.SCHEDULED.value))
+            )
+            last: dict[str, datetime] = {}
+            done = conn.execute(
+                sa.select(r.c.debate_id, sa.func.max(r.c.opens_at))
+                .where(r.c.opened_by == "schedule", r.c.state != RoundState.SCHEDULED.value)
+                .group_by(r.c.debate_id)
+            )
+            for debate_id, opened in done:
+                last[str(debate_id)] = opened
+            return pending, last
+
+        pending, last = await self.db.read(read)
+        changes: list[str] = []
+        for row in pending:
+            debate = self._debate_or_none(row.debate_id)
+            why = None
+            if debate is None:
+                why = "its debate is no longer in the config"
+            elif isinstance(debate.schedule, ManualSchedule):
+                why = "its debate is now opened by moderators only"
+            elif debate.pack not in self.packs:
+                why = f"pack {debate.pack} is missing"
+            if why is not None or debate is None:
+                if await self._transition(row.id, RoundState.SCHEDULED, RoundState.SKIPPED):
+                    changes.append(f"round {row.id} ({row.debate_id}) cancelled: {why}")
+                continue
+            opens_at = row.opens_at
+            previous = last.get(debate.id)
+            if not lifecycle.is_opening(debate.schedule, opens_at, self.config.tz, previous):
+                after = max(now, previous) if previous else now
+                moved = lifecycle.next_opening(debate.schedule, after, self.config.tz, previous)
+                if moved is None:
+                    if await self._transition(row.id, RoundState.SCHEDULED, RoundState.SKIPPED):
+                        changes.append(
+                            f"round {row.id} ({debate.id}) cancelled: its schedule has no "
+                            "opening left"
+                        )
+                    continue
+                opens_at = moved
+            question_id = row.question_id
+            if self.question(debate.id, question_id) is None:  # gone from the pack
+                question_id, _ = await self.db.read(partial(self._pick_question, debate=debate))
+            wanted = {
+                **self._terms(debate, opens_at),
+                "question_id": question_id,
+                **self.live_texts(debate.id, question_id).to_columns(),
+            }
+            differs = {k: (getattr(row, k), v) for k, v in wanted.items() if getattr(row, k) != v}
+            if not differs:
+                continue
+
+            def update(
+                conn: Connection, rid: int = row.id, values: dict[str, Any] = wanted
+            ) -> bool:
+                r = table("round")
+                res = conn.execute(
+                    sa.update(r)
+                    .where(r.c.id == rid, r.c.state == RoundState.SCHEDULED.value)
+                    .values(**values)
+                )
+                return bool(res.rowcount == 1)
+
+            if await self.writer.call(update):
+                changes.append(f"round {row.id} ({debate.id}) updated: {_describe(differs)}")
+        for change in changes:
+            log.info("config: %s", change)
+        return changes
 
     def _pick_question(self, conn: Connection, debate: DebateConfig) -> tuple[str, int]:
         pack = self.packs[debate.pack]
@@ -723,6 +892,7 @@ class Engine:
             return remaining[0], seq
         return random.SystemRandom().choice(remaining), seq
 
+    @guarded("write")
     async def extend_round(self, round_id: int, delta: timedelta) -> datetime:
         r = self._require_open(round_id)
         new_close = r.closes_at + delta
@@ -746,6 +916,7 @@ class Engine:
     def on_schedule_change(self) -> None:
         """Hook for the scheduler to re-plan its jobs (set by the app)."""
 
+    @guarded("write")
     async def close_round(self, round_id: int) -> bool:
         return await self.apply(round_id, Action.CLOSE)
 
@@ -857,6 +1028,7 @@ class Engine:
         if closing is not None:
             self.limiter.forget(author for _, author, _ in closing.arguments.values())
         if done:
+            checkpoint()  # the round is closed from here on, whatever fails next
             # The close is acknowledged only once the old bytes have left the files.
             await self.db.on_writer(lambda: scrub_storage(self.db.engine))
             log.info("round %s closed; its salt is erased and its pseudonyms re-keyed", round_id)
@@ -903,31 +1075,28 @@ class Engine:
         votes = conn.execute(
             sa.select(v.c.argument_id, v.c.voter, v.c.value).where(v.c.round_id == round_id)
         ).all()
-        debate = self._debate_or_none(row.debate_id)
-        item = self.question(row.debate_id, row.question_id)
-        pack = self.packs.get(debate.pack) if debate else None
+        texts = self.round_texts(row)
         lang = self.config.language
         # Pseudonyms are replaced by opaque per-summary indexes before the data leaves here.
         aliases: dict[str, str] = {}
         for name in list(positions) + [x.author for x in arguments] + [x.voter for x in votes]:
             aliases.setdefault(name, f"p{len(aliases)}")
-        stances = self.stances_for(debate, row.question_id) if debate else list(DEFAULT_STANCES)
         return {
             "round": {
                 "id": row.id,
                 "code": row.code,
                 "debate_id": row.debate_id,
-                "debate_title": debate.title if debate else row.debate_id,
+                "debate_title": texts.title,
                 "question_id": row.question_id,
-                "question": item.prompt.get(lang) if item else row.question_id,
-                "context": item.context.get(lang) if item else "",
-                "source": source_line(pack, lang) if pack else "",
+                "question": texts.question,
+                "context": texts.context,
+                "source": texts.source,
                 "opens_at": row.opens_at.isoformat() + "Z",
                 "closes_at": row.closes_at.isoformat() + "Z",
             },
             "language": lang,
-            "stances": stances,
-            "stance_labels": {s: self.stance_label(row.debate_id, s) for s in stances},
+            "stances": [s for s, _ in texts.stances],
+            "stance_labels": dict(texts.stances),
             "min_group_size": self.config.anonymity.min_group_size,
             "positions": {aliases[k]: s for k, s in positions.items()},
             "arguments": [
@@ -1147,7 +1316,8 @@ class Engine:
                 code=row.code,
                 debate_id=row.debate_id,
                 question_id=row.question_id,
-                question=self.question_text(row.debate_id, row.question_id),
+                question=self.round_texts(row).question,
+                texts=self.round_texts(row),
                 state=row.state,
                 opens_at=row.opens_at,
                 closes_at=row.closes_at,
@@ -1160,6 +1330,7 @@ class Engine:
     async def summary(self, round_id: int) -> dict[str, Any] | None:
         return await self.db.read(lambda conn: load_summary(conn, round_id))
 
+    @guarded("read")
     async def export(self, round_id: int, fmt: str) -> Attachment:
         if fmt not in EXPORT_FORMATS:
             raise EngineError(
@@ -1171,8 +1342,10 @@ class Engine:
         if summary is None:
             info = await self.round_info(round_id)
             raise EngineError("export_not_ready", code=info.code if info else round_id)
+        checkpoint()  # what is left is rendering, not the database
         return await asyncio.to_thread(export_summary, summary, fmt)
 
+    @guarded("read")
     async def latest_summarised(self, channel: ChannelRef | None = None) -> int | None:
         def read(conn: Connection) -> int | None:
             r = table("round")
@@ -1188,6 +1361,7 @@ class Engine:
 
         return await self.db.read(read)
 
+    @guarded("read")
     async def find_round(self, code: str) -> RoundInfo | None:
         def read(conn: Connection) -> int | None:
             r = table("round")
@@ -1208,17 +1382,16 @@ class Engine:
         if info is None:
             return None
         debate = self._debate_or_none(info.debate_id)
-        item = self.question(info.debate_id, info.question_id)
-        pack = self.packs.get(debate.pack) if debate else None
-        lang = self.config.language
         m = self.messages
-        question = item.prompt.get(lang) if item else info.question_id
-        context = item.context.get(lang) if item else ""
-        source = source_line(pack, lang) if pack else ""
-        stances = self.stances_for(debate, info.question_id) if debate else list(DEFAULT_STANCES)
-        labels = tuple((s, self.stance_label(info.debate_id, s)) for s in stances)
+        texts = info.texts
+        question, context, source, labels = (
+            texts.question,
+            texts.context,
+            texts.source,
+            texts.stances,
+        )
         closes = self.format_time(info.closes_at)
-        title = debate.title if debate else info.debate_id
+        title = texts.title
         attachments: tuple[Attachment, ...] = ()
         participation: int | None = None
         if kind == PostKind.ANNOUNCEMENT:
@@ -1275,6 +1448,24 @@ class Engine:
             statement_voting=debate.statement_voting if debate else True,
             argument_max_chars=debate.argument_max_chars if debate else 1000,
         )
+
+
+def _describe(differs: dict[str, tuple[Any, Any]]) -> str:
+    """``opens 2026-12-07 17:00 -> 2026-12-08 17:00, channels``: what changed, for the log."""
+    parts = []
+    for key in ("opens_at", "closes_at", "reminder_at"):
+        if key in differs:
+            old, new = differs[key]
+            shown = [
+                f"{v:%Y-%m-%d %H:%M}" if isinstance(v, datetime) else "none" for v in (old, new)
+            ]
+            parts.append(f"{key.removesuffix('_at')} {shown[0]} -> {shown[1]} UTC")
+    parts.extend(
+        key
+        for key in ("channels", "question_id", "title", "question", "context", "source", "stances")
+        if key in differs
+    )
+    return ", ".join(parts)
 
 
 def _fold(text: str) -> str:

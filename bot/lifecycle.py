@@ -103,5 +103,17 @@ def next_opening(
     return None
 
 
+def is_opening(
+    schedule: Schedule, moment: datetime, tz: ZoneInfo, last_opening: datetime | None
+) -> bool:
+    """Whether ``schedule`` opens a round at ``moment`` (naive UTC).
+
+    An ``every`` schedule with no start and no earlier round may open at any time.
+    """
+    if isinstance(schedule, EverySchedule) and schedule.start is None and last_opening is None:
+        return True
+    return next_opening(schedule, moment - timedelta(microseconds=1), tz, last_opening) == moment
+
+
 def _naive_utc(value: datetime) -> datetime:
     return value.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)

@@ -51,6 +51,12 @@ class Round(SQLModel, table=True):
     channels: str = ""  # newline-separated "platform:channel"
     opened_by: str = Field(default="schedule", max_length=16)  # schedule | moderator
     progress_posted: int = 0  # participation count last published in a PROGRESS post
+    # What the round asks, as announced (see bot.engine.RoundTexts); "" on rounds from before.
+    title: str = Field(default="", sa_type=sa.Text)
+    question: str = Field(default="", sa_type=sa.Text)
+    context: str = Field(default="", sa_type=sa.Text)
+    source: str = Field(default="", sa_type=sa.Text)
+    stances: str = Field(default="", sa_type=sa.Text)  # "id<TAB>label" lines
 
 
 class RoundSalt(SQLModel, table=True):

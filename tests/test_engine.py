@@ -436,7 +436,7 @@ def _drop_lock_sessions(pg_url: str) -> int:
 
 
 async def test_a_lost_postgresql_lock_is_taken_again_or_the_bot_stops(
-    pg_url: str, config_factory: Any, app_factory: Any
+    pg_url: str, config_factory: Any, app_factory: Any, tmp_path: Any
 ) -> None:
     from bot.db import InstanceLockError
 
@@ -445,14 +445,16 @@ async def test_a_lost_postgresql_lock_is_taken_again_or_the_bot_stops(
     # Nobody else wants it: the lock is simply taken again on a new connection.
     assert _drop_lock_sessions(pg_url) == 1
     assert await asyncio.to_thread(one.instance_lock.verify)
-    intruder, _ = await app_factory(config, start=False)
-    with pytest.raises(InstanceLockError):
+    # Other processes (on other machines: other data directories) share the database.
+    elsewhere = config_factory(database_url=pg_url, data_dir=str(tmp_path / "elsewhere"))
+    intruder, _ = await app_factory(elsewhere, start=False)
+    with pytest.raises(InstanceLockError, match="PostgreSQL"):
         await intruder.start()
     intruder.db.close()
 
     # Another process took it meanwhile: this one stops serving, and says so.
     assert _drop_lock_sessions(pg_url) == 1
-    two, _ = await app_factory(config)
+    two, _ = await app_factory(elsewhere)
     assert two.instance_lock.verify()
     assert one._watchdog is not None
     one._watchdog.cancel()
