@@ -23,7 +23,7 @@ from bot.files import write_private
 from bot.yamlpos import LocatedErrors
 
 if TYPE_CHECKING:
-    from bot.app import AdapterFactory
+    from bot.app import AdapterFactory, App
 
 log = logging.getLogger(__name__)
 # Exit codes, for supervisors (systemd's Restart=on-failure, Docker restart policies).
@@ -31,6 +31,8 @@ EXIT_OK = 0  # asked to stop (SIGTERM/SIGINT), or the console's scripted input i
 EXIT_ERROR = 1  # the bot could not start or failed (another instance, the secret, …)
 EXIT_USAGE = 2  # the configuration or the command line is invalid
 EXIT_NOTHING_TO_SERVE = 3  # only the console is enabled and its input is closed
+EXIT_PLATFORM = 4  # a platform cannot start: token missing or refused, server unreachable
+EXIT_DATABASE = 5  # the database cannot be reached or used
 
 
 CONFIG_ENV = "DEBATE_BOT_CONFIG"
@@ -72,8 +74,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run every platform enabled in the config")
     with_config(p)
 
-    p = sub.add_parser("check-config", help="validate the config and the packs it uses")
+    p = sub.add_parser(
+        "check-config", help="validate the config, its packs and each platform's environment"
+    )
     with_config(p)
+    p.add_argument(
+        "--offline",
+        action="store_true",
+        help="check the file only, not the environment (tokens) of the enabled platforms",
+    )
 
     p = sub.add_parser("demo", help="an accelerated round with simulated participants")
     with_config(p)
@@ -206,6 +215,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_USAGE
 
 
+async def _start(app: App) -> int | None:
+    """Start ``app``; on a failure to start, one line on stderr and the exit code.
+
+    The traceback goes to the log at DEBUG only: an operator needs the setting to fix, and a
+    supervisor the exit code to decide whether restarting can help.
+    """
+    import sqlalchemy as sa
+
+    from bot.app import PlatformStartError
+    from bot.logs import scrub
+
+    try:
+        await app.start()
+    except PlatformStartError as exc:
+        message, code = f"error: {exc}", EXIT_PLATFORM
+    except (sa.exc.DBAPIError, sa.exc.ArgumentError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        message = f"error: the database cannot be used (database_url): {reason}"
+        code = EXIT_DATABASE
+    else:
+        return None
+    log.debug("start-up failure", exc_info=True)
+    print(scrub(message), file=sys.stderr)
+    await app.stop()
+    return code
+
+
 def cmd_reload(config: Config) -> int:
     """Signal the bot running on this config's data directory to re-read its config."""
     from bot.db import running_pid
@@ -228,7 +264,18 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         f"{path}: OK ({len(config.debates)} debate(s), platforms: "
         f"{', '.join(config.platforms.enabled()) or 'none'})"
     )
-    return EXIT_OK
+    if args.offline:
+        return EXIT_OK
+    from bot.readiness import platform_problems
+
+    code = EXIT_OK
+    for platform, problems in platform_problems(config).items():
+        if not problems:
+            print(f"{platform}: ready")
+        for problem in problems:
+            print(f"{platform}: not ready: {problem}", file=sys.stderr)
+            code = EXIT_PLATFORM
+    return code
 
 
 def cmd_packs(config: Config, args: argparse.Namespace) -> int:
@@ -298,7 +345,9 @@ async def cmd_run(
             task.add_done_callback(reloads.discard)
 
         loop.add_signal_handler(signal.SIGHUP, reload)
-    await app.start()
+    failed = await _start(app)
+    if failed is not None:
+        return failed
     log.info("running: %s", ", ".join(app.adapters) or "no platform")
     code = EXIT_OK
     stopping = asyncio.create_task(_wait(stop))

@@ -303,3 +303,70 @@ async def test_console_end_of_input_leaves_the_other_platforms_serving(tmp_path:
     )
     assert code == 0
     assert other.stopped_at is not None and other.stopped_at - started >= 1.9
+
+
+def test_check_config_says_which_platform_is_not_ready(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    text = config.read_text().replace(
+        "platforms:\n",
+        "platforms:\n  discord: {enabled: true, token_env: DEBATE_BOT_TEST_NO_TOKEN}\n",
+    )
+    config.write_text(text)
+    res = cli("check-config", "--config", str(config))
+    assert res.returncode == 4, res
+    assert "console: ready" in res.stdout
+    problems = [line for line in res.stderr.splitlines() if line.startswith("discord: not ready")]
+    assert len(problems) == 3, res.stderr  # token, guild ids, no Discord channel
+    assert "DEBATE_BOT_TEST_NO_TOKEN" in problems[0]
+    assert cli("check-config", "--config", str(config), "--offline").returncode == 0
+
+
+def test_run_with_a_missing_token_or_an_unreachable_database_is_one_line(
+    tmp_path: Path,
+) -> None:
+    config = write_config(tmp_path)
+    base = config.read_text()
+    config.write_text(
+        base.replace(
+            "platforms:\n",
+            "platforms:\n  discord: {enabled: true, token_env: DEBATE_BOT_TEST_NO_TOKEN}\n",
+        )
+    )
+    res = cli("run", "--config", str(config), stdin="")
+    assert res.returncode == 4, res.stderr
+    assert "DEBATE_BOT_TEST_NO_TOKEN" in res.stderr and "Traceback" not in res.stderr
+    assert len([line for line in res.stderr.splitlines() if line.startswith("error:")]) == 1
+
+    config.write_text(
+        base.replace(
+            "platforms:\n",
+            "database_url: postgresql://nobody@127.0.0.1:1/nothing\nplatforms:\n",
+        )
+    )
+    res = cli("run", "--config", str(config), stdin="")
+    assert res.returncode == 5, res.stderr
+    assert "database" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_without_config_the_cli_says_where_it_looked(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("DEBATE_BOT_CONFIG", None)
+    res = subprocess.run(
+        [sys.executable, "-m", "bot", "rounds"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert res.returncode == 2 and "DEBATE_BOT_CONFIG" in res.stderr
+    config = write_config(tmp_path / "elsewhere")
+    res = subprocess.run(
+        [sys.executable, "-m", "bot", "rounds"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={**env, "DEBATE_BOT_CONFIG": str(config)},
+    )
+    assert res.returncode == 0 and "no rounds" in res.stdout
