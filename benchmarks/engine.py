@@ -34,7 +34,6 @@ sys.path.insert(0, str(ROOT))
 from bot.config import Config  # noqa: E402
 from bot.db import Database  # noqa: E402
 from bot.engine import Engine  # noqa: E402
-from bot.packs import load_packs  # noqa: E402
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -77,7 +76,7 @@ async def run_backend(url: str, participants: int, per_participant: int) -> dict
         config = make_config(Path(tmp), url)
         db = Database(url)
         db.migrate()
-        engine = Engine(config, db, load_packs(config.resolved_packs_dir()), b"b" * 32)
+        engine = Engine(config, db, config.load_packs(), b"b" * 32)
         await engine.start()
         info = await engine.open_round("bench")
         rid = info.id

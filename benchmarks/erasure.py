@@ -31,7 +31,6 @@ from engine import make_config  # noqa: E402  (the engine benchmark's config)
 
 from bot.db import Database  # noqa: E402
 from bot.engine import Engine  # noqa: E402
-from bot.packs import load_packs  # noqa: E402
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -93,7 +92,7 @@ async def bench(url: str, participants: int, votes_each: int, admin_url: str | N
         config = make_config(Path(tmp), url)
         db = Database(url)
         db.migrate()
-        engine = Engine(config, db, load_packs(config.resolved_packs_dir()), b"s" * 32)
+        engine = Engine(config, db, config.load_packs(), b"s" * 32)
         await engine.start()
         round_id, salt = await play(engine, participants, votes_each)
         summarise = engine._do_summarise

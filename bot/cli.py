@@ -10,7 +10,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -158,6 +158,16 @@ def _setup_logging(level: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        return _main(args)
+    except BrokenPipeError:
+        # The reader went away (`debate-bot packs show … | head`): that is not an error.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+
+
+def _main(args: argparse.Namespace) -> int:
+    try:
         if args.command == "check-config":
             return cmd_check_config(args)
         if args.command == "analyze":
@@ -279,9 +289,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_packs(config: Config, args: argparse.Namespace) -> int:
-    from bot.packs import load_packs, source_line
+    from bot.packs import source_line
 
-    packs = load_packs(config.resolved_packs_dir())
+    packs = config.load_packs()
     lang = config.language
     if args.packs_command == "list":
         for pack in packs.values():
@@ -305,6 +315,7 @@ def cmd_packs(config: Config, args: argparse.Namespace) -> int:
         print(f"    > {item.context.get(lang)}")
         if item.stances:
             print(f"    stances: {', '.join(item.stances)}")
+    sys.stdout.flush()  # a closed pipe shows here, inside main's handler
     return EXIT_OK
 
 
@@ -390,7 +401,6 @@ async def cmd_run(
 def cmd_rounds(config: Config, args: argparse.Namespace) -> int:
     from bot.db import Database
     from bot.engine import Engine
-    from bot.packs import load_packs
 
     db = Database(config.resolved_database_url())
     try:
@@ -398,7 +408,7 @@ def cmd_rounds(config: Config, args: argparse.Namespace) -> int:
         engine = Engine(
             config,
             db,
-            load_packs(config.resolved_packs_dir()),
+            config.load_packs(),
             config.load_secret(),
         )
         rounds = db.read_sync(lambda conn: engine.list_rounds_sync(conn, args.debate))
@@ -410,13 +420,21 @@ def cmd_rounds(config: Config, args: argparse.Namespace) -> int:
     if not rounds:
         print("no rounds")
         return EXIT_OK
+    tz = config.tz
     for r in rounds:
+        opens, closes = (_local(moment, tz) for moment in (r.opens_at, r.closes_at))
+        question = r.question if len(r.question) <= 60 else r.question[:59].rstrip() + "…"
         print(
             f"{r.id:>4} {r.code} {r.state:<10} {r.debate_id:<24} "
-            f"{r.opens_at:%Y-%m-%d %H:%M} → {r.closes_at:%Y-%m-%d %H:%M} UTC  "
-            f"{r.participants:>4} participant(s)  {r.question[:60]}"
+            f"{opens:%Y-%m-%d %H:%M} → {closes:%Y-%m-%d %H:%M} {config.timezone}  "
+            f"{r.participants:>4} participant(s)  {question}"
         )
+    sys.stdout.flush()  # a closed pipe shows here, inside main's handler
     return EXIT_OK
+
+
+def _local(moment: datetime, tz: tzinfo) -> datetime:
+    return moment.replace(tzinfo=UTC).astimezone(tz)
 
 
 def cmd_export(config: Config, args: argparse.Namespace) -> int:
@@ -479,7 +497,6 @@ def cmd_purge(config: Config, args: argparse.Namespace) -> int:
 async def _purge(config: Config, age: timedelta, dry_run: bool) -> int:
     from bot.db import Database
     from bot.engine import Engine, utcnow
-    from bot.packs import load_packs
 
     db = Database(config.resolved_database_url())
     try:
@@ -487,7 +504,7 @@ async def _purge(config: Config, age: timedelta, dry_run: bool) -> int:
         engine = Engine(
             config,
             db,
-            load_packs(config.resolved_packs_dir()),
+            config.load_packs(),
             config.load_secret(),
         )
         count = await engine.purge(age, dry_run=dry_run)

@@ -12,7 +12,7 @@ import os
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -29,6 +29,9 @@ from pydantic import (
 from bot.cron import validate_crontab
 from bot.durations import parse_duration
 from bot.yamlpos import LocatedError, LocatedErrors, load_yaml
+
+if TYPE_CHECKING:
+    from bot.packs import Pack
 
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -125,6 +128,68 @@ class MatrixConfig(_Model):
         if not re.match(r"^@[^:\s]+:\S+$", value):
             raise ValueError("must be a full Matrix user id such as @debats:example.org")
         return value
+
+
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$")
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:9464`` for IPv6) as a host and a port; ValueError if not."""
+    import ipaddress
+
+    text = value.strip()
+    if text.startswith("["):
+        host, sep, port = text[1:].partition("]:")
+        if not sep:
+            raise ValueError("give [IPv6 address]:port, e.g. [::1]:9464")
+        try:
+            if ipaddress.ip_address(host).version != 6:
+                raise ValueError
+        except ValueError:
+            raise ValueError(f"{host!r} is not an IPv6 address") from None
+    else:
+        host, sep, port = text.rpartition(":")
+        if not sep or not host:
+            raise ValueError("give host:port, e.g. 127.0.0.1:9464")
+        if ":" in host:
+            raise ValueError("an IPv6 address is written in brackets: [::1]:9464")
+        if not _HOSTNAME.match(host):
+            raise ValueError(f"{host!r} is not an IP address or a host name")
+        if host.replace(".", "").isdigit():
+            try:
+                ipaddress.IPv4Address(host)
+            except ValueError:
+                raise ValueError(f"{host!r} is not an IPv4 address") from None
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"port {port!r}: a number from 1 to 65535 (0: any free port)")
+    return host, int(port)
+
+
+class ObservabilityConfig(_Model):
+    """The optional HTTP listener for ``/healthz`` and ``/metrics`` (off unless ``listen``)."""
+
+    # host:port; nothing is listened on when unset. The endpoints have no authentication:
+    # keep them on loopback, or on a network only the supervisor and Prometheus reach.
+    listen: str | None = None
+    # Matrix counts as disconnected when its last successful sync is older than this (the
+    # bot long-polls for 30 s, so an idle but healthy connection syncs at least that often).
+    matrix_sync_max_age: timedelta = timedelta(seconds=90)
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_listen(value)
+        return value
+
+    @field_validator("matrix_sync_max_age", mode="before")
+    @classmethod
+    def _age(cls, value: Any) -> timedelta:
+        return _duration(value)
+
+    def address(self) -> tuple[str, int] | None:
+        return None if self.listen is None else parse_listen(self.listen)
 
 
 class PlatformsConfig(_Model):
@@ -301,6 +366,9 @@ class Config(_Model):
     # Closed rounds older than this are deleted with everything in them (None: keep).
     retention: timedelta | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # text: one human-readable line per record; json: one JSON object per line (journald, Loki).
+    log_format: Literal["text", "json"] = "text"
+    observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     anonymity: AnonymityConfig = Field(default_factory=AnonymityConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     platforms: PlatformsConfig = Field(default_factory=PlatformsConfig)
@@ -365,6 +433,15 @@ class Config(_Model):
 
         return default_packs_dir()
 
+    def load_packs(self) -> dict[str, Pack]:
+        """The bundled packs, plus those of ``packs_dir`` (which win on a shared id)."""
+        from bot.packs import default_packs_dir, load_packs
+
+        packs = load_packs(default_packs_dir())
+        if self.packs_dir is not None and self.packs_dir.resolve() != default_packs_dir():
+            packs.update(load_packs(self.packs_dir))
+        return dict(sorted(packs.items()))
+
     def secret(self) -> str | None:
         return os.environ.get(self.anonymity.secret_env) or None
 
@@ -387,10 +464,13 @@ def load_config(path: Path, *, check_packs: bool = True) -> Config:
     data = loaded.data if loaded.data is not None else {}
     if not isinstance(data, dict):
         raise ConfigError([LocatedError(loaded.file, 1, "", "the file must hold a mapping")])
+    duplicates = _duplicate_debate_ids(data, loaded.file, loaded.line_for)
+    if duplicates:
+        raise ConfigError(duplicates)
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(loaded.errors_from(exc).errors) from None
+        raise ConfigError(loaded.errors_from(exc, known_keys=config_keys()).errors) from None
     base = path.resolve().parent
     updates: dict[str, Any] = {}
     if not config.data_dir.is_absolute():
@@ -416,14 +496,61 @@ def load_config(path: Path, *, check_packs: bool = True) -> Config:
     return config
 
 
+def _duplicate_debate_ids(data: dict[str, Any], file: str, line_for: Any) -> list[LocatedError]:
+    """A debate id used twice, reported at its second ``id:`` (with the first one's line)."""
+    debates = data.get("debates")
+    if not isinstance(debates, list):
+        return []
+    first: dict[str, int] = {}
+    errors = []
+    for index, debate in enumerate(debates):
+        debate_id = debate.get("id") if isinstance(debate, dict) else None
+        if not isinstance(debate_id, str):
+            continue
+        if debate_id in first:
+            errors.append(
+                LocatedError(
+                    file,
+                    line_for(("debates", index, "id")),
+                    f"debates[{index}].id",
+                    f"debate id {debate_id!r} is already used by debates[{first[debate_id]}] "
+                    f"(line {line_for(('debates', first[debate_id], 'id'))})",
+                )
+            )
+        else:
+            first[debate_id] = index
+    return errors
+
+
+def config_keys() -> frozenset[str]:
+    """Every key the configuration knows, at any depth (for "did you mean" hints)."""
+    keys: set[str] = set()
+    seen: set[type] = set()
+
+    def visit(annotation: Any) -> None:
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            if annotation in seen:
+                return
+            seen.add(annotation)
+            for name, info in annotation.model_fields.items():
+                keys.add(info.alias or name)
+                visit(info.annotation)
+            return
+        for argument in get_args(annotation):
+            visit(argument)
+
+    visit(Config)
+    return frozenset(keys)
+
+
 def check_debates_against_packs(
     config: Config, file: str, line_for: Any = lambda _path: None
 ) -> list[LocatedError]:
     """Every debate names an existing pack and existing question ids."""
-    from bot.packs import PackError, load_packs
+    from bot.packs import PackError
 
     try:
-        packs = load_packs(config.resolved_packs_dir())
+        packs = config.load_packs()
     except PackError as exc:
         return list(exc.errors)
     errors: list[LocatedError] = []

@@ -8,7 +8,8 @@ message``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import difflib
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,14 +82,22 @@ class LoadedYaml:
             key = key[:-1]
         return self.lines.get((), None)
 
-    def errors_from(self, exc: ValidationError) -> LocatedErrors:
-        """Turn a pydantic error into located errors against this file."""
+    def errors_from(self, exc: ValidationError, known_keys: Collection[str] = ()) -> LocatedErrors:
+        """Turn a pydantic error into located errors against this file.
+
+        ``known_keys`` are the keys the schema knows anywhere: an unknown key close to one of
+        them (``discrod``) gets a "did you mean" hint.
+        """
         errors = []
         for err in exc.errors():
             loc = self._document_path([p for p in err["loc"] if isinstance(p, str | int)])
             message = err["msg"]
             if err["type"] == "extra_forbidden":
                 message = "unknown key"
+                key = loc[-1] if loc else ""
+                close = difflib.get_close_matches(str(key), list(known_keys), n=1, cutoff=0.7)
+                if close:
+                    message += f" (did you mean {close[0]!r}?)"
             elif message.startswith("Value error, "):
                 message = message[len("Value error, ") :]
             elif message.startswith("Assertion failed, "):
@@ -153,10 +162,28 @@ def parse_yaml(text: str, name: str) -> LoadedYaml:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         msg = exc.problem or str(exc)
-        raise LocatedErrors([LocatedError(name, line, "", f"invalid YAML: {msg}")]) from None
+        raise LocatedErrors(
+            [LocatedError(name, line, "", f"invalid YAML: {_yaml_hint(msg)}")]
+        ) from None
     except yaml.YAMLError as exc:
         raise LocatedErrors([LocatedError(name, None, "", f"invalid YAML: {exc}")]) from None
     lines: dict[PathKey, int] = {}
     if node is not None:
         _walk(node, (), lines)
     return LoadedYaml(name, data, lines)
+
+
+def _yaml_hint(problem: str) -> str:
+    """PyYAML's message, with what to do about it in words an organiser knows."""
+    if "'\\t'" in problem:  # PyYAML shows a tab as its repr
+        return "a tab character: indent with spaces only"
+    if "expected <block end>" in problem or "block mapping" in problem:
+        return (
+            "the indentation does not line up here: keys of the same mapping start in the same "
+            "column, and list items ('- ') under their key"
+        )
+    if "mapping values are not allowed" in problem:
+        return "a value containing ': ' must be put in quotes"
+    if "could not find expected ':'" in problem:
+        return "a key without ':' (or a value split over lines: put it in quotes)"
+    return problem

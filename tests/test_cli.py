@@ -370,3 +370,35 @@ def test_without_config_the_cli_says_where_it_looked(tmp_path: Path) -> None:
         env={**env, "DEBATE_BOT_CONFIG": str(config)},
     )
     assert res.returncode == 0 and "no rounds" in res.stdout
+
+
+def test_a_closed_pipe_is_not_an_error() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "packs", "show", "progressive-alliance-2018"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()  # `| head -1`
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=60) == 0 and "Traceback" not in err, err
+
+
+def test_rounds_shows_the_configured_time_zone_and_marks_cut_questions(tmp_path: Path) -> None:
+    # A question of 73 characters.
+    config = write_config_file(
+        tmp_path,
+        questions="[capitalisme-numerique-1]",
+        stances="[domination, contournement, gratuite, abstention]",
+    )
+    res = cli("run", "--config", str(config), stdin="@alice !debat ouvrir capitalisme-numerique\n")
+    assert res.returncode == 0, res.stderr
+    listed = cli("rounds", "--config", str(config))
+    (line,) = listed.stdout.splitlines()
+    assert "Europe/Paris" in line and "UTC" not in line
+    (row,) = json.loads(cli("rounds", "--config", str(config), "--json").stdout)
+    assert len(row["question"]) > 60
+    assert line.endswith("…") and row["question"][:40] in line

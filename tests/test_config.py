@@ -94,3 +94,57 @@ def test_check_config_exit_codes_via_the_console_script(tmp_path: Path) -> None:
     lines = res.stderr.strip().splitlines()
     assert any(line.startswith("config.yaml:2 anonymity.min_group_size:") for line in lines)
     assert any(line.startswith("config.yaml:3 anonymity.extra: unknown key") for line in lines)
+
+
+def errors_of(path: Path) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    return [str(e) for e in caught.value.errors]
+
+
+def test_a_misspelt_key_gets_a_did_you_mean(tmp_path: Path) -> None:
+    path = write(tmp_path, "platforms:\n  discrod: {enabled: true}\n")
+    assert errors_of(path) == [
+        "config.yaml:2 platforms.discrod: unknown key (did you mean 'discord'?)"
+    ]
+    path = write(
+        tmp_path,
+        "debates:\n  - id: d\n    title: T\n    pack: ecran-total\n    rounds_duration: 1d\n",
+    )
+    (error,) = errors_of(path)
+    assert "did you mean 'round_duration'" in error and error.startswith("config.yaml:5")
+
+
+def test_a_duplicate_debate_id_points_at_the_second_one(tmp_path: Path) -> None:
+    debate = "  - id: same\n    title: T\n    pack: ecran-total\n"
+    path = write(tmp_path, "language: fr\ndebates:\n" + debate + debate)
+    assert errors_of(path) == [
+        "config.yaml:6 debates[1].id: debate id 'same' is already used by debates[0] (line 3)"
+    ]
+
+
+def test_yaml_indentation_errors_say_what_to_do(tmp_path: Path) -> None:
+    path = write(tmp_path, "debates:\n  - id: d\n    title: T\n   pack: ecran-total\n")
+    (error,) = errors_of(path)
+    assert error.startswith("config.yaml:4") and "indentation" in error and "<block" not in error
+    path = write(tmp_path, "language: fr\n\ttimezone: UTC\n")
+    (error,) = errors_of(path)
+    assert "tab" in error and "spaces" in error
+
+
+def test_packs_dir_adds_to_the_bundled_packs(tmp_path: Path) -> None:
+    packs = tmp_path / "packs"
+    packs.mkdir()
+    bundled = (ROOT / "debates" / "ecran-total.yaml").read_text(encoding="utf-8")
+    (packs / "mine.yaml").write_text(
+        bundled.replace("id: ecran-total", "id: mine", 1), encoding="utf-8"
+    )
+    path = write(
+        tmp_path,
+        "packs_dir: packs\n"
+        "debates:\n"
+        "  - {id: a, title: A, pack: mine}\n"
+        "  - {id: b, title: B, pack: progressive-alliance-2018}\n",
+    )
+    config = load_config(path)
+    assert {"mine", "progressive-alliance-2018", "ecran-total"} <= set(config.load_packs())
