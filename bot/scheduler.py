@@ -12,6 +12,7 @@ store, and we keep none (no pickled jobs) — they are rebuilt from config + dat
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -45,6 +46,7 @@ class Scheduler:
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
         )
         self._started = False
+        self._ticking: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.engine.reconcile()
@@ -57,6 +59,11 @@ class Scheduler:
         if self._started:
             self.aps.shutdown(wait=False)
             self._started = False
+        if self._ticking is not None:
+            self._ticking.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticking
+            self._ticking = None
 
     async def rebuild(self) -> None:
         """Replace the date jobs with those the database asks for now."""
@@ -95,10 +102,12 @@ class Scheduler:
         await self.rebuild()
 
     async def _tick(self) -> None:
-        try:
-            await self._tick_once()
-        except asyncio.CancelledError:
-            return  # the app is stopping
+        # The job only starts the work: a tick that outlasts the interval (a summary being
+        # built, a slow database) is never overrun by the next, and APScheduler never has to
+        # skip a run (which it would warn about).
+        if self._ticking is not None and not self._ticking.done():
+            return
+        self._ticking = asyncio.create_task(self._tick_once(), name="scheduler-tick")
 
     async def _tick_once(self) -> None:
         try:
