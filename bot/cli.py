@@ -24,6 +24,7 @@ from bot.yamlpos import LocatedErrors
 
 if TYPE_CHECKING:
     from bot.app import AdapterFactory, App
+    from bot.logs import LogFormat
 
 log = logging.getLogger(__name__)
 # Exit codes, for supervisors (systemd's Restart=on-failure, Docker restart policies).
@@ -139,6 +140,29 @@ def build_parser() -> argparse.ArgumentParser:
     with_config(p)
     p.add_argument("--output", type=Path, required=True, help="file to write (mode 0600)")
 
+    p = sub.add_parser("restore", help="copy a backup into a fresh data_dir (bot stopped)")
+    with_config(p)
+    p.add_argument("--input", type=Path, required=True, help="a file written by `backup`")
+    p.add_argument("--force", action="store_true", help="replace a database that holds data")
+    p.add_argument(
+        "--allow-new-secret",
+        action="store_true",
+        help="restore open rounds without the server secret (their members count anew)",
+    )
+
+    p = sub.add_parser("migrate", help="apply pending database migrations (bot stopped)")
+    with_config(p)
+    p.add_argument("--check", action="store_true", help="only report: 0 up to date, 1 pending")
+
+    p = sub.add_parser("invite-url", help="the link that adds the bot to a Discord server")
+    with_config(p)
+    p.add_argument(
+        "--application-id",
+        type=int,
+        default=None,
+        help="the Discord application id (default: read from the bot token's first part)",
+    )
+
     p = sub.add_parser("reload", help="make the running bot re-read its config (SIGHUP)")
     with_config(p)
 
@@ -149,10 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _setup_logging(level: str) -> None:
+def _setup_logging(level: str, fmt: LogFormat = "text") -> None:
     from bot.logs import setup_logging
 
-    setup_logging(level)
+    setup_logging(level, fmt=fmt)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -188,7 +212,7 @@ def _main(args: argparse.Namespace) -> int:
         config = load_config(path)
         if args.command == "packs":
             return cmd_packs(config, args)
-        _setup_logging(config.log_level if args.command == "run" else "WARNING")
+        _setup_logging(config.log_level if args.command == "run" else "WARNING", config.log_format)
         if args.command == "run":
             log.info("configuration: %s", path.resolve())
             return asyncio.run(cmd_run(config, config_path=path))
@@ -210,6 +234,20 @@ def _main(args: argparse.Namespace) -> int:
             return cmd_purge(config, args)
         if args.command == "backup":
             return cmd_backup(config, args.output)
+        if args.command == "restore":
+            from bot.ops import cmd_restore
+
+            return cmd_restore(
+                config, args.input, force=args.force, allow_new_secret=args.allow_new_secret
+            )
+        if args.command == "migrate":
+            from bot.ops import cmd_migrate
+
+            return cmd_migrate(config, check=args.check)
+        if args.command == "invite-url":
+            from bot.ops import cmd_invite_url
+
+            return cmd_invite_url(config, args.application_id)
     except (ConfigError, LocatedErrors) as exc:
         for error in exc.errors:
             print(error, file=sys.stderr)
@@ -234,12 +272,15 @@ async def _start(app: App) -> int | None:
     import sqlalchemy as sa
 
     from bot.app import PlatformStartError
+    from bot.health import ObservabilityError
     from bot.logs import scrub
 
     try:
         await app.start()
     except PlatformStartError as exc:
         message, code = f"error: {exc}", EXIT_PLATFORM
+    except ObservabilityError as exc:
+        message, code = f"error: {exc}", EXIT_ERROR
     except (sa.exc.DBAPIError, sa.exc.ArgumentError) as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         message = f"error: the database cannot be used (database_url): {reason}"

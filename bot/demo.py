@@ -17,7 +17,14 @@ from typing import TextIO
 
 from bot.adapters.console import ConsoleAdapter
 from bot.app import App
-from bot.config import Config, ConsoleChannel, DebateConfig, ManualSchedule, PlatformsConfig
+from bot.config import (
+    Config,
+    ConsoleChannel,
+    DebateConfig,
+    ManualSchedule,
+    ObservabilityConfig,
+    PlatformsConfig,
+)
 from bot.durations import format_duration
 from bot.events import Incoming
 from bot.models import RoundState
@@ -108,6 +115,8 @@ def demo_config(
         "database_url": None,
         "retention": None,
         "anonymity": anonymity,
+        # A demo on a service's config must not bind the service's metrics port.
+        "observability": ObservabilityConfig(),
     }
     return config.model_copy(update=update), fast.id
 

@@ -13,15 +13,23 @@ answers if it held user ids, DM rooms or message texts. Two layers make sure it 
   room and event ids, Discord snowflakes, long tokens. Identifiers the operator configured
   (the rooms and channels rounds are posted in) are kept so the log stays useful; see
   :func:`allow`.
+
+Two formats carry the same scrubbed text: ``text`` (one line per record) and ``json`` (one
+JSON object per line, for journald or Loki: ``time``, ``level``, ``logger``, ``message`` and,
+when there is one, ``exception``). Each field is scrubbed before it is encoded, so what the
+text format would hide is hidden in JSON too, and JSON escaping cannot split an identifier in
+a way the patterns would miss.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
 import threading
-from typing import TextIO
+from datetime import UTC, datetime
+from typing import Literal, TextIO
 
 OWN_NAMESPACES = ("bot", "cogs", "__main__")
 # Third-party loggers whose INFO lines say what the connection does, never what a member sent.
@@ -99,10 +107,38 @@ class ScrubbingFormatter(logging.Formatter):
         return scrub(super().format(record))
 
 
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record, on one line, every text field scrubbed."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, str] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": scrub(record.name),
+            "message": scrub(record.getMessage()),
+        }
+        details = []
+        if record.exc_info and not record.exc_text:
+            # Cached on the record as the text formatter does, so both see the same traceback.
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            details.append(record.exc_text)
+        if record.stack_info:
+            details.append(self.formatStack(record.stack_info))
+        if details:
+            data["exception"] = scrub("\n".join(details))
+        # ensure_ascii=False keeps accented messages readable; newlines inside a traceback
+        # are escaped, so a record is always exactly one line.
+        return json.dumps(data, ensure_ascii=False)
+
+
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+LogFormat = Literal["text", "json"]
 
 
-def setup_logging(level: str, stream: TextIO | None = None) -> logging.Handler:
+def setup_logging(
+    level: str, stream: TextIO | None = None, fmt: LogFormat = "text"
+) -> logging.Handler:
     """Install the one root handler of the process (replacing any earlier one)."""
     root = logging.getLogger()
     for old in list(root.handlers):
@@ -110,7 +146,7 @@ def setup_logging(level: str, stream: TextIO | None = None) -> logging.Handler:
             root.removeHandler(old)
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     handler._debate_bot = True  # type: ignore[attr-defined]
-    handler.setFormatter(ScrubbingFormatter(FORMAT))
+    handler.setFormatter(JsonFormatter() if fmt == "json" else ScrubbingFormatter(FORMAT))
     handler.addFilter(ThirdPartyFilter())
     root.addHandler(handler)
     root.setLevel(getattr(logging, level))

@@ -10,14 +10,40 @@ apt_install() {
   if [ "$apt_updated" = 0 ]; then as_root apt-get update -qq; apt_updated=1; fi
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
 }
+pg_up() { (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }
+
+# What this machine lacks, said before anything is changed.
+need_chromium=0 need_systemd=0 need_pg_install=0 need_pg_start=0
+command -v chromium >/dev/null 2>&1 || need_chromium=1
+command -v systemd-analyze >/dev/null 2>&1 || need_systemd=1
+if ! pg_up; then
+  need_pg_start=1
+  [ -d /etc/postgresql ] || need_pg_install=1
+fi
+changes=()
+[ "$need_chromium" = 0 ] ||
+  changes+=("apt-get install chromium (headless Chromium renders the HTML export in its test)")
+[ "$need_systemd" = 0 ] ||
+  changes+=("apt-get install systemd (systemd-analyze verifies deploy/debate-bot.service)")
+if [ "$need_pg_install" = 1 ]; then
+  changes+=("apt-get install postgresql")
+  changes+=("add 'host all all 127.0.0.1/32 trust' as the first line of /etc/postgresql/<version>/main/pg_hba.conf (the local test cluster trusts loopback)")
+fi
+[ "$need_pg_start" = 0 ] ||
+  changes+=("start the PostgreSQL cluster <version>/main on 127.0.0.1:5432 (pg_ctlcluster)")
+if [ "${#changes[@]}" -gt 0 ]; then
+  echo "scripts/test.sh is about to change this system:"
+  printf '  - %s\n' "${changes[@]}"
+fi
 
 # Headless Chromium renders the HTML export in its test.
-command -v chromium >/dev/null 2>&1 || apt_install chromium
+[ "$need_chromium" = 0 ] || apt_install chromium
+# systemd-analyze verifies the systemd unit in deploy/.
+[ "$need_systemd" = 0 ] || apt_install systemd
 
 # PostgreSQL on 127.0.0.1:5432 (the storage tests run on it as well as on SQLite).
-pg_up() { (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }
-if ! pg_up; then
-  if [ ! -d /etc/postgresql ]; then
+if [ "$need_pg_start" = 1 ]; then
+  if [ "$need_pg_install" = 1 ]; then
     apt_install postgresql
     ver=$(ls /etc/postgresql)
     # Local test cluster only: trust connections from loopback.
@@ -34,4 +60,24 @@ fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy bot
+
+# Packaging: the Dockerfile linted by hadolint (images cannot be built here), the systemd unit
+# verified by systemd-analyze. `verify` checks that ExecStart's program exists, so it verifies
+# a copy pointed at this checkout's venv, and any line it prints (an unknown key, say) fails.
+.venv/bin/hadolint Dockerfile
+unit_dir=$(mktemp -d)
+trap 'rm -rf "$unit_dir"' EXIT
+sed "s#^ExecStart=/opt/debate-bot/.venv/bin/debate-bot #ExecStart=$PWD/.venv/bin/debate-bot #" \
+  deploy/debate-bot.service >"$unit_dir/debate-bot.service"
+grep -q "^ExecStart=$PWD/.venv/bin/debate-bot " "$unit_dir/debate-bot.service"
+verify_out=$(systemd-analyze verify "$unit_dir/debate-bot.service" 2>&1) || {
+  echo "$verify_out" >&2
+  exit 1
+}
+if [ -n "$verify_out" ]; then
+  echo "$verify_out" >&2
+  exit 1
+fi
+sh -n deploy/docker-entrypoint.sh
+
 .venv/bin/pytest -q -p no:cacheprovider "$@"

@@ -18,7 +18,7 @@ from bot.adapters.discord import (
     DiscordConfigError,
     invite_url,
 )
-from bot.app import App
+from bot.app import App, PlatformStartError
 from bot.config import Config
 
 GUILDS_INTENT = 1 << 0
@@ -124,8 +124,9 @@ async def test_missing_token_is_a_clear_error(
     assert isinstance(adapter, DiscordAdapter)
     with pytest.raises(DiscordConfigError, match=TOKEN_ENV):
         adapter.token()
-    with pytest.raises(DiscordConfigError):
+    with pytest.raises(PlatformStartError, match="discord could not start") as failed:
         await app.start()
+    assert isinstance(failed.value.error, DiscordConfigError)
     await app.stop()
     assert fake.calls == []
 
@@ -135,8 +136,9 @@ async def test_a_wrong_token_stops_the_start_cleanly(
 ) -> None:
     monkeypatch.setenv(TOKEN_ENV, "not-the-token")
     app = App(config, adapters={"discord": DiscordAdapter}, tick_seconds=3600)
-    with pytest.raises(discord.LoginFailure):
+    with pytest.raises(PlatformStartError) as failed:
         await app.start()
+    assert isinstance(failed.value.error, discord.LoginFailure)
     await app.stop()
     assert [c.path for c in fake.calls] == ["/users/@me"]
     assert fake.identifies == []
