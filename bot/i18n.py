@@ -68,6 +68,18 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "unknown_round": "Aucun tour ouvert ne porte le code {code}.",
         "round_closed": "Ce tour est fermé : les réponses ne sont plus acceptées.",
         "rate_limited": "Trop de demandes en peu de temps. Réessayez dans une minute.",
+        "db_unavailable": (
+            "Le service est momentanément indisponible : rien n'a été enregistré. Réessayez"
+            " dans une minute."
+        ),
+        "db_unconfirmed": (
+            "Le service est momentanément indisponible : votre demande n'a pas pu être"
+            " confirmée. Elle sera peut-être enregistrée dans un instant : vérifiez avec"
+            " {check} dans une minute avant de la renvoyer."
+        ),
+        "db_unavailable_read": (
+            "Le service est momentanément indisponible. Réessayez dans une minute."
+        ),
         "not_moderator": "Cette commande est réservée aux modérateurs.",
         "position_recorded": "Position enregistrée : **{stance}** (tour {code}).",
         "argument_recorded": "Argument n° {number} enregistré, anonymement.",
@@ -172,6 +184,18 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "unknown_round": "No open round has the code {code}.",
         "round_closed": "This round is closed: answers are no longer accepted.",
         "rate_limited": "Too many requests in a short time. Try again in a minute.",
+        "db_unavailable": (
+            "The service is temporarily unavailable: nothing was recorded. Please try again"
+            " in a minute."
+        ),
+        "db_unconfirmed": (
+            "The service is temporarily unavailable: your request could not be confirmed. It"
+            " may still be recorded in a moment: check with {check} in a minute before sending"
+            " it again."
+        ),
+        "db_unavailable_read": (
+            "The service is temporarily unavailable. Please try again in a minute."
+        ),
         "not_moderator": "This command is for moderators only.",
         "position_recorded": "Stance recorded: **{stance}** (round {code}).",
         "argument_recorded": "Argument #{number} recorded, anonymously.",
@@ -289,6 +313,7 @@ DISCORD_TEXTS: dict[str, dict[str, str]] = {
             "… La synthèse complète est dans l'export : `/debat exporter` (modération)."
         ),
         "error": "Une erreur inattendue est survenue. Réessayez dans un instant.",
+        "check_mine": "`/debat ma-position` (ou le bouton « Ma position »)",
         "help": (
             "**Participer au débat** (vos réponses sont anonymes et visibles par vous seul)\n"
             "• Les boutons sous l'annonce du tour : une position, « Argumenter »,"
@@ -353,6 +378,7 @@ DISCORD_TEXTS: dict[str, dict[str, str]] = {
         "moderation_argument": "**Argument #{number}** ({status}):",
         "summary_more": "… The full summary is in the export: `/debat exporter` (moderators).",
         "error": "Something went wrong. Please try again in a moment.",
+        "check_mine": "`/debat ma-position` (or the “My position” button)",
         "help": (
             "**Taking part** (your answers are anonymous and only you see them)\n"
             "• The buttons under the round announcement: a stance, “Add an argument”,"
@@ -440,6 +466,15 @@ SUMMARY_LABELS: dict[str, dict[str, str]] = {
             "compte moins de {min} personnes, ou sa taille permettrait d'en déduire celle d'un "
             "plus petit."
         ),
+        "common_ground": "Terrain d'entente",
+        "common_ground_hint": (
+            "arguments approuvés des deux côtés de l'axe principal des opinions, selon un "
+            "modèle inspiré des Community Notes : score de pont d'au moins {intercept} et "
+            "facteur inférieur à {factor} en valeur absolue"
+        ),
+        "common_ground_line": (
+            "score de pont {intercept}, facteur {factor}, {votes} votes hors « passe »"
+        ),
     },
     "en": {
         "num": "#{n}",
@@ -501,6 +536,15 @@ SUMMARY_LABELS: dict[str, dict[str, str]] = {
         "groups_none": (
             "The {count} clustered participants are in groups not detailed: each has fewer "
             "than {min} people, or a size from which a smaller group's could be deduced."
+        ),
+        "common_ground": "Common ground",
+        "common_ground_hint": (
+            "arguments agreed on from both sides of the main axis of opinion, by a Community "
+            "Notes-style model: a bridging score of at least {intercept} and a factor below "
+            "{factor} in absolute value"
+        ),
+        "common_ground_line": (
+            "bridging score {intercept}, factor {factor}, {votes} votes (passes left out)"
         ),
     },
 }

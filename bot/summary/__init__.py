@@ -27,7 +27,13 @@ or at least ``min_group_size`` people. Hence:
 * consensus scores, divisiveness and representative arguments are recomputed over the
   published groups' published cells only (:func:`_publish_group_figures`), never over the
   analysis's own groups, which include the withheld ones;
-* the opinion map shows the published groups' members only.
+* the opinion map shows the published groups' members only;
+* consensus arguments must have been voted on by every published group
+  (:func:`_seen_by_every_group`);
+* the common-ground list (:mod:`bot.summary.bridging`) is fitted on every vote, like the
+  overall counts, and publishes arguments' figures only, rounded, for arguments whose counts
+  are published, and nothing when fewer than the threshold cast an agree or disagree vote
+  (:func:`_common_ground`).
 
 How many people took part, voted, voted on an argument or were placed on the map by the
 analysis (which only depends on how many votes each cast) is participation, not opinion: those
@@ -50,8 +56,16 @@ log = logging.getLogger(__name__)
 # 3: withheld opinion groups are no longer listed, the map holds the published groups' members
 # only, and consensus scores, divisive and representative arguments are computed over the
 # published groups only.
-SUMMARY_SCHEMA_VERSION = 3
+# 4: `analysis.common_ground` (the bridging ranking, bot.summary.bridging) and
+# `reproducibility.bridging_version`; consensus arguments need votes from every published group.
+SUMMARY_SCHEMA_VERSION = 4
 TOP_PER_STANCE = 3
+# Consensus across groups needs this many votes on the argument from each published group
+# (every member's, in a smaller group): Polis's formula over all voters would otherwise call
+# "consensus" an argument that one group never saw.
+CONSENSUS_MIN_GROUP_VOTES = 5
+MAX_COMMON_GROUND = 5  # arguments listed as common ground, best first (as many as consensus)
+BRIDGING_DECIMALS = 2  # published precision of an argument's bridging intercept and factor
 VOTE_SIGN = {"agree": 1, "disagree": -1, "pass": 0}
 _CELL = {1: 0, -1: 1, 0: 2}  # vote value -> index in an [agree, disagree, pass] triple
 
@@ -119,8 +133,12 @@ def build_summary(data: dict[str, Any]) -> dict[str, Any]:
         for number, counted in per_arg.items()
     }
     gac: dict[int, float] = {}
+    bridging_version = None
     if analysis is not None:
         gac = _publish_group_figures(analysis, per_arg, shares, group_labels, min_size)
+        analysis["common_ground"], bridging_version = _common_ground(
+            votes, per_arg, min_size, seed
+        )
 
     published = []
     for arg in arguments:
@@ -172,6 +190,7 @@ def build_summary(data: dict[str, Any]) -> dict[str, Any]:
         "reproducibility": {
             "schema_version": SUMMARY_SCHEMA_VERSION,
             "analysis_version": analysis["analysis_version"] if analysis else None,
+            "bridging_version": bridging_version,
             "themes_version": THEMES_VERSION,
             "seed": seed,
             "participants": len(people),
@@ -327,10 +346,81 @@ def _analysis(
         "votes": int(result.votes),
         "groups": groups,
         "consensus": {"agree": [], "disagree": []},
+        "common_ground": [],
         "divisive": [],
         "map": map_points,
     }
     return analysis, assignment_label
+
+
+def _seen_by_every_group(counted: _Counts, sizes: dict[str, int], min_size: int) -> bool:
+    """Whether every published group cast enough votes on the argument to take part in a
+    consensus "across groups": :data:`CONSENSUS_MIN_GROUP_VOTES` (passes count: the member
+    saw it), or every member's vote in a smaller group, and never fewer than ``min_size``.
+
+    Polis's consensus is computed over all the voters of an argument: without this, an
+    argument that only one group saw, and agreed with, would be called consensus. With no
+    group published there is no group to ask, and Polis's rule stands alone.
+    """
+    needed = max(CONSENSUS_MIN_GROUP_VOTES, min_size)
+    return all(
+        sum(counted.cells.get(label, [0, 0, 0])) >= min(needed, size)
+        for label, size in sizes.items()
+    )
+
+
+def _bridging_figure(value: float) -> float:
+    """An argument's bridging intercept or factor as published (never ``-0.0``)."""
+    return round(value, BRIDGING_DECIMALS) + 0.0
+
+
+def _common_ground(
+    votes: list[tuple[int, str, int]], per_arg: dict[int, _Counts], min_size: int, seed: int
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The common-ground arguments (:mod:`bot.summary.bridging`), as published, and the
+    version of the model (``None`` when it could not run).
+
+    The model is fitted on every agree or disagree vote of the round, like each argument's
+    overall counts, and only arguments' figures are published, never a voter's: nothing at
+    all when fewer than ``min_size`` people cast such a vote, and only for arguments with at
+    least ``min_size`` such votes (their counts are published). Each published figure then
+    describes an argument's whole electorate, as its support does; none is computed over a
+    part of it (a group, a side), so no difference of published figures isolates anyone. The
+    figures are rounded (:data:`BRIDGING_DECIMALS`): the fit can be rerun on candidate vote
+    tables, and full precision would help match a small round's table.
+    """
+    try:
+        from bot.summary.analysis import Vote
+        from bot.summary.bridging import BRIDGING_VERSION, MIN_VOTES, BridgingConfig, fit_bridging
+
+        result = fit_bridging(
+            [Vote(voter, str(number), value) for number, voter, value in votes],
+            seed=seed,
+            config=BridgingConfig(min_votes=max(MIN_VOTES, min_size)),
+        )
+    except Exception:
+        # A summary without common ground is better than no summary at all.
+        log.exception("bridging ranking failed; publishing the summary without it")
+        return [], None
+    if result.raters < min_size:
+        return [], BRIDGING_VERSION
+    listed = []
+    for name in result.common_ground:
+        fit = result.arguments[name]
+        number = int(name)
+        # Already implied by the gate on votes (agree and disagree votes are voters): the
+        # rule is stated where the figures are published.
+        if fit.votes < min_size or per_arg[number].voters < min_size:
+            continue
+        listed.append(
+            {
+                "number": number,
+                "intercept": _bridging_figure(fit.intercept),
+                "factor": _bridging_figure(fit.factor),
+                "votes": fit.votes,
+            }
+        )
+    return listed[:MAX_COMMON_GROUND], BRIDGING_VERSION
 
 
 def _publish_group_figures(
@@ -351,17 +441,21 @@ def _publish_group_figures(
     published groups and only the arguments on which every published group's share is
     published: each figure then rests on cells of at least ``min_size`` people that are
     published anyway. Consensus arguments are Polis's over all voters of an argument, ranked
-    among the arguments whose counts are published only (an unpublished argument must not
-    push a published one out of the top five).
+    among the arguments whose counts are published and that every published group voted on
+    (:func:`_seen_by_every_group`) only: an argument left out must not push another out of
+    the top five.
     """
     import numpy as np
 
     from bot.summary.analysis import consensus_statements, statement_stats
 
     countable = sorted(n for n, c in per_arg.items() if c.voters >= min_size)
-    overall = np.array([per_arg[n].overall for n in countable], dtype=np.float64).reshape(-1, 3)
+    sizes = {g["label"]: int(g["size"]) for g in analysis["groups"]}
+    seen_by_all = [n for n in countable if _seen_by_every_group(per_arg[n], sizes, min_size)]
+    overall = np.array([per_arg[n].overall for n in seen_by_all], dtype=np.float64)
+    overall = overall.reshape(-1, 3)
     found = consensus_statements(
-        [str(n) for n in countable], overall[:, 0], overall[:, 1], overall.sum(axis=1)
+        [str(n) for n in seen_by_all], overall[:, 0], overall[:, 1], overall.sum(axis=1)
     )
     analysis["consensus"] = {key: [int(n) for n in found[key]] for key in ("agree", "disagree")}
     # The arguments on which every published group's share is published, with those shares.

@@ -41,6 +41,9 @@ CHAT_MAX_ARGUMENTS = 10  # arguments listed in chat when there were no votes
 LABELS = SUMMARY_LABELS
 
 
+# ---- Wording still to move into bot.i18n.SUMMARY_LABELS (the catalogue is not this module's
+# to edit): the "Common ground" section. _View reads these keys after the catalogue's, so the
+# catalogue wins as soon as it has them, and this dict can then be deleted.
 def _visible(text: str) -> str:
     """``text`` without the characters that render as nothing or reorder what is shown.
 
@@ -68,6 +71,9 @@ CSV_COLUMNS = (
     "support",
     "consensus",
     "divisive",
+    "common_ground",
+    "common_ground_intercept",
+    "common_ground_factor",
 )
 
 
@@ -157,6 +163,33 @@ class _View:
 
     def divisive(self) -> list[int]:
         return [n for n in self.analysis.get("divisive") or [] if n in self.by_number]
+
+    def common_ground(self) -> list[dict[str, Any]]:
+        """The common-ground entries (schema 4), best first."""
+        return [
+            e for e in self.analysis.get("common_ground") or [] if e["number"] in self.by_number
+        ]
+
+    def dec(self, value: float) -> str:
+        """A bridging figure, two decimals, with a real minus sign (and a decimal comma
+        in French)."""
+        text = f"{value:.2f}".replace("-", "\u2212")
+        return text.replace(".", ",") if self.language == "fr" else text
+
+    def common_ground_hint(self) -> str:
+        from bot.summary.bridging import MAX_FACTOR, MIN_INTERCEPT
+
+        return self.w(
+            "common_ground_hint", intercept=self.dec(MIN_INTERCEPT), factor=self.dec(MAX_FACTOR)
+        )
+
+    def common_ground_line(self, entry: dict[str, Any]) -> str:
+        return self.w(
+            "common_ground_line",
+            intercept=self.dec(entry["intercept"]),
+            factor=self.dec(entry["factor"]),
+            votes=entry["votes"],
+        )
 
     def top(self) -> list[tuple[str, list[int]]]:
         """(heading, argument numbers) per stance, or overall when stances are withheld."""
@@ -310,6 +343,10 @@ def render_summary_text(summary: dict[str, Any]) -> str:
         for key in ("agree", "disagree"):
             for number in consensus[key][:3]:
                 lines.append(f"• {v.w('consensus_' + key)}{v.w('sep')}{quote(number)}")
+    common = v.common_ground()
+    if common:
+        lines += ["", f"**{v.w('common_ground')}**"]
+        lines += [f"• {quote(entry['number'])}" for entry in common[:3]]
     divisive = v.divisive()
     if divisive:
         lines += ["", f"**{v.w('divisive')}**"]
@@ -414,6 +451,11 @@ def render_markdown(summary: dict[str, Any]) -> str:
             for number in consensus[key]:
                 out.append(f"- {v.w('consensus_' + key)}{v.w('sep')}{cite(number)}")
         out.append("")
+    common = v.common_ground()
+    if common:
+        out += [f"### {v.w('common_ground')}", "", f"*{v.common_ground_hint()}*", ""]
+        out += [f"- {cite(e['number'])} — {v.common_ground_line(e)}" for e in common]
+        out.append("")
     divisive = v.divisive()
     if divisive:
         out += [f"### {v.w('divisive')}", ""]
@@ -509,8 +551,8 @@ def _csv_cell(value: Any) -> str:
     In text, a ``'`` is put before every sign that could start a cell as a formula: the text
     stays readable and a spreadsheet shows it as text. Tabs become spaces and carriage
     returns line breaks, as input cleaning does (a cell must not start with either). A
-    negative number (no column holds one today) is written with U+2212 MINUS SIGN, never
-    "-": a spreadsheet reads it as text, not as a formula.
+    negative number (a bridging factor) is written with U+2212 MINUS SIGN, never "-": a
+    spreadsheet reads it as text, not as a formula.
     """
     if isinstance(value, int | float) and not isinstance(value, bool):
         number = str(value)  # "-0.0" too starts with "-"
@@ -528,12 +570,15 @@ def render_csv(summary: dict[str, Any]) -> str:
     """One row per argument; no pseudonym or participant identifier of any kind.
 
     Columns: :data:`CSV_COLUMNS`, then ``agree_share_<group>`` for each published group.
-    Withheld figures are empty cells.
+    Withheld figures are empty cells, and so are the bridging intercept and factor of an
+    argument that is not common ground (they are published for those arguments only). A
+    factor can be negative: :func:`_csv_cell` writes it with a minus sign, never "-".
     """
     v = _View(summary)
     groups = [v.group_label(g) for g in v.published_groups()]
     consensus = v.consensus()
     divisive = set(v.divisive())
+    common = {int(e["number"]): e for e in v.common_ground()}
     out = io.StringIO()
     write = _csv_writer(out)
     write([*CSV_COLUMNS, *(f"agree_share_{label}" for label in groups)])
@@ -564,6 +609,9 @@ def render_csv(summary: dict[str, Any]) -> str:
                 blank(v.support(arg)),
                 in_consensus,
                 int(number in divisive),
+                int(number in common),
+                blank(common[number]["intercept"] if number in common else None),
+                blank(common[number]["factor"] if number in common else None),
                 *(blank(shares.get(label)) for label in groups),
             ]
         )
@@ -680,6 +728,16 @@ def _html_body(summary: dict[str, Any], chart_png: bytes | None) -> str:
                 p += [f"<li>{cite(number)}</li>" for number in consensus[key]]
                 p.append("</ul>")
         p.append("</section>")
+    common = v.common_ground()
+    if common:
+        p.append(f'<section id="common-ground"><h2>{_e(v.w("common_ground"))}</h2>')
+        p.append(f'<p class="note">{_e(v.common_ground_hint())}</p><ul class="args">')
+        p += [
+            f'<li>{cite(e["number"])} <span class="meta">({_e(v.common_ground_line(e))})</span>'
+            "</li>"
+            for e in common
+        ]
+        p.append("</ul></section>")
     divisive = v.divisive()
     if divisive:
         p.append(f'<section id="divisive"><h2>{_e(v.w("divisive"))}</h2><ul class="args">')

@@ -9,6 +9,10 @@ computed with it, its members' points on the opinion map. Each check is run once
 ``min_group_size: 1``, where that group is published, to show that the check can fail.
 Their agree counts are small integers that any summary is full of: rather than looked for,
 they are changed, and no figure about the published groups may move.
+
+The common-ground list (the bridging model, ``bot.summary.bridging``) is scanned with the rest;
+its own figures are checked to be what the rule allows: figures of whole arguments with
+published counts, never of a voter, identical whether the small group is published or not.
 """
 
 from __future__ import annotations
@@ -27,12 +31,14 @@ from typing import Any
 import jsonschema
 import pytest
 from matplotlib.axes import Axes
-from planted_round import CON, CONSENSUS, PRO, planted_data, planted_with_small_group
+from planted_round import CON, CONSENSUS, LATE, PRO, planted_data, planted_with_small_group
 from test_exports import documented_schema
 
 import bot.summary.analysis as analysis_module
-from bot.summary import build_summary
+import bot.summary.bridging as bridging_module
+from bot.summary import BRIDGING_DECIMALS, build_summary
 from bot.summary.analysis import AnalysisResult, OpinionGroup, Vote, analyze
+from bot.summary.bridging import BridgingResult, fit_bridging
 from bot.summary.charts import render_chart
 from bot.summary.export import (
     render_csv,
@@ -232,6 +238,9 @@ def test_no_export_gives_a_withheld_group_away(name: str) -> None:
         g["published"] and g["size"] >= summary["min_group_size"] for g in groups
     )
     assert any(arg["consensus_score"] is not None for arg in summary["arguments"])
+    # The common ground is published, and its figures were among those scanned above.
+    assert summary["analysis"]["common_ground"]
+    assert "### Terrain d'entente" in render_markdown(summary)
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
@@ -279,7 +288,8 @@ CHANGES: dict[str, Callable[[str, int], int]] = {
 def test_the_withheld_groups_votes_change_no_group_figure(name: str) -> None:
     """Change how the small group voted: the published groups' figures must not move, since
     none may be computed from the withheld people's votes (the overall counts of each
-    argument do move: they count every voter, and are published only above the threshold)."""
+    argument do move: they count every voter, and are published only above the threshold;
+    so may the common-ground figures, fitted on every vote as those counts are)."""
     data, members = planted_with_small_group(**SCENARIOS[name])
     changed = copy.deepcopy(data)
     text_of = {a["id"]: a["text"] for a in data["arguments"]}
@@ -377,3 +387,93 @@ def test_when_every_group_is_withheld_nothing_about_groups_is_published() -> Non
     assert all(a["groups"] == {} and a["consensus_score"] is None for a in summary["arguments"])
     assert render_chart(summary) is not None  # the stance tally is still drawn
     assert chart_drawing(summary)["points"] == []
+
+
+# ---------------------------------------------------------------------------------------
+# Common ground: argument figures over published cells only.
+
+
+def bridging_numbers(summary: dict[str, Any]) -> list[float]:
+    """Every number of the common-ground list but the argument numbers."""
+    return [
+        float(e[key])
+        for e in summary["analysis"]["common_ground"]
+        for key in ("intercept", "factor", "votes")
+    ]
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_common_ground_figures_describe_whole_arguments_only(name: str) -> None:
+    data, members = planted_with_small_group(**SCENARIOS[name])
+    summary = build_summary(copy.deepcopy(data))
+    threshold = summary["min_group_size"]
+    fit = fit_bridging(vote_stream(data), seed=int(data["seed"]))
+    args = {a["number"]: a for a in summary["arguments"]}
+    listed = summary["analysis"]["common_ground"]
+    assert listed
+    for entry in listed:
+        arg = args[entry["number"]]
+        # An argument whose counts are published, by at least the threshold of voters...
+        assert arg["votes_published"] and arg["votes"] >= threshold
+        # ... whose vote count is a sum of its published counts, not a new head count...
+        assert entry["votes"] == arg["agree"] + arg["disagree"]
+        # ... and whose two figures are that argument's, coarsely rounded.
+        model = fit.arguments[str(entry["number"])]
+        assert entry["intercept"] == round(model.intercept, BRIDGING_DECIMALS)
+        assert entry["factor"] == round(model.factor, BRIDGING_DECIMALS) + 0.0
+    # No voter's figure is published: every bridging number is one of the above.
+    voter_figures = {round(v, BRIDGING_DECIMALS) for m in members for v in fit.voters[m]}
+    argument_figures = {
+        round(v, BRIDGING_DECIMALS)
+        for a in fit.arguments.values()
+        for v in (a.intercept, a.factor)
+    }
+    published = set(bridging_numbers(summary)) - {float(e["votes"]) for e in listed}
+    assert published <= argument_figures
+    assert voter_figures - argument_figures, "the check needs voter figures to look for"
+    # Whether the small group is published changes nothing in the list: it is never computed
+    # over groups, so it cannot tell which groups are withheld.
+    in_full = build_summary(copy.deepcopy(dict(data, min_group_size=1)))
+    assert in_full["analysis"]["common_ground"] == listed
+    assert len(in_full["analysis"]["groups"]) > len(summary["analysis"]["groups"])
+
+
+def test_no_common_ground_from_fewer_raters_than_the_threshold() -> None:
+    summary = build_summary(planted_data(min_group_size=27))  # 26 people voted: not enough
+    assert summary["analysis"]["common_ground"] == []
+    texts = [render_markdown(summary), render_summary_text(summary), render_html(summary)]
+    assert not any("Terrain d'entente" in text for text in texts)
+    rows = list(csv.DictReader(io.StringIO(render_csv(summary))))
+    assert {r["common_ground"] for r in rows} == {"0"}
+    assert {r["common_ground_intercept"] for r in rows} == {""}
+    # With a threshold of 24, the arguments with at least 24 agree or disagree votes are in.
+    listed = build_summary(planted_data(min_group_size=24))["analysis"]["common_ground"]
+    assert listed and min(e["votes"] for e in listed) >= 24
+    assert not build_summary(planted_data(min_group_size=26))["analysis"]["common_ground"]
+
+
+def listing_the_late_argument(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model that ranks the late argument (two voters) first, gates or not."""
+    real = fit_bridging
+
+    def fake(*args: Any, **kwargs: Any) -> BridgingResult:
+        result = real(*args, **kwargs)
+        late = next(n for n, a in result.arguments.items() if a.votes == 2)
+        result.common_ground = [late, *result.common_ground]
+        return result
+
+    monkeypatch.setattr(bridging_module, "fit_bridging", fake)
+
+
+@pytest.mark.parametrize("threshold", [3, 1])
+def test_an_argument_with_fewer_voters_than_the_threshold_is_never_listed(
+    monkeypatch: pytest.MonkeyPatch, threshold: int
+) -> None:
+    listing_the_late_argument(monkeypatch)
+    summary = build_summary(planted_data(min_group_size=threshold))
+    late = next(a for a in summary["arguments"] if a["text"] == LATE)
+    listed = [e["number"] for e in summary["analysis"]["common_ground"]]
+    # With a threshold of 1 its two voters are enough, and its counts are published too:
+    # the positive control of the check.
+    assert (late["number"] in listed) is (threshold == 1) is late["votes_published"]
+    assert len(listed) >= 2
