@@ -8,6 +8,7 @@ import importlib
 import logging
 import os
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -18,10 +19,9 @@ from bot.commands import TextCommands
 from bot.config import Config
 from bot.db import Database, InstanceLock
 from bot.engine import Engine
-from bot.events import ChannelRef, PostKind, RoundPost
+from bot.events import ChannelRef, PostKey, PostKind, RoundPost
 from bot.files import private_dir
 from bot.models import table
-from bot.packs import load_packs
 from bot.ports import ChatPort, ModeratorCheck
 from bot.scheduler import Scheduler
 
@@ -30,7 +30,16 @@ MAX_DELIVERY_ATTEMPTS = 1000
 LOCK_CHECK_SECONDS = 5.0
 # Settings a reload cannot change under a running bot: where its data lives, the secret,
 # which platforms it is connected to, its logging.
-RESTART_ONLY = ("data_dir", "database_url", "packs_dir", "anonymity", "platforms", "log_level")
+RESTART_ONLY = (
+    "data_dir",
+    "database_url",
+    "packs_dir",
+    "anonymity",
+    "platforms",
+    "log_level",
+    "log_format",
+    "observability",
+)
 
 
 class Adapter(ChatPort, Protocol):
@@ -42,7 +51,15 @@ class Adapter(ChatPort, Protocol):
 
 
 class Publisher:
-    """Delivers the outbox: every post the engine owes a channel, retried until delivered."""
+    """Delivers the outbox: every post the engine owes a channel, retried until delivered.
+
+    A post can reach its channel and the process die before the row is marked delivered, so
+    a delivery may be attempted again. Each attempt carries the row's :class:`PostKey` (the
+    same every time) and says whether an earlier attempt began; adapters use it to post each
+    message once as members see it (a Discord nonce and a look at the channel, a Matrix
+    transaction id and a look at the room; the console prints the key so a reader can drop a
+    repeat).
+    """
 
     def __init__(self, engine: Engine, ports: dict[str, ChatPort]) -> None:
         self.engine = engine
@@ -101,8 +118,19 @@ class Publisher:
                 if post is None:
                     await self._mark(row.id, True, "round has no such post")
                     continue
+                post_key = PostKey(
+                    outbox_id=row.id,
+                    round_id=row.round_id,
+                    round_code=post.round_code,
+                    kind=PostKind(row.kind),
+                    channel=row.channel,
+                    retry=row.attempts > 0,
+                )
+                # Counted before posting: a crash between the post and its mark leaves a row
+                # whose next attempt knows the post may be out, and has the adapter check.
+                await self._begin(row.id)
                 try:
-                    await port.publish(ChannelRef(platform, channel), post)
+                    await port.publish(ChannelRef(platform, channel), replace(post, key=post_key))
                 except Exception as exc:
                     log.warning(
                         "posting %s of round %s to %s failed: %s",
@@ -117,13 +145,20 @@ class Publisher:
                 delivered += 1
             return delivered
 
+    async def _begin(self, outbox_id: int) -> None:
+        def update(conn: Connection) -> None:
+            o = table("outbox")
+            conn.execute(sa.update(o).where(o.c.id == outbox_id).values(attempts=o.c.attempts + 1))
+
+        await self.engine.writer.call(update)
+
     async def _mark(self, outbox_id: int, delivered: bool, error: str | None) -> None:
         def update(conn: Connection) -> None:
             o = table("outbox")
             conn.execute(
                 sa.update(o)
                 .where(o.c.id == outbox_id)
-                .values(delivered=delivered, attempts=o.c.attempts + 1, last_error=error)
+                .values(delivered=delivered, last_error=error)
             )
 
         await self.engine.writer.call(update)
@@ -135,6 +170,15 @@ def _pending_outbox(conn: Connection) -> list[Any]:
 
 
 AdapterFactory = Callable[["App"], Adapter]
+
+
+class PlatformStartError(Exception):
+    """A chat platform could not start (a missing or refused token, an unreachable server)."""
+
+    def __init__(self, platform: str, error: Exception) -> None:
+        super().__init__(f"{platform} could not start: {error}")
+        self.platform = platform
+        self.error = error
 
 
 class App:
@@ -150,7 +194,7 @@ class App:
         self.config = config
         self.db = Database(config.resolved_database_url())
         self.instance_lock = InstanceLock(self.db, config.data_dir)
-        self.packs = load_packs(config.resolved_packs_dir())
+        self.packs = config.load_packs()
         secret = config.load_secret()
         self.engine = Engine(config, self.db, self.packs, secret)
         self.commands = TextCommands(self.engine)
@@ -171,6 +215,7 @@ class App:
         self.instance_lock_lost = False
         self.lock_check_seconds = LOCK_CHECK_SECONDS
         self._watchdog: asyncio.Task[None] | None = None
+        self._running: list[str] = []  # adapters started, in order
         # The optional /healthz and /metrics listener (observability.listen; off by default).
         self.observability: Observability | None = None
         if config.observability.listen is not None:
@@ -205,7 +250,11 @@ class App:
         await self.engine.reconcile_config()
         for name, adapter in self.adapters.items():
             log.info("starting the %s adapter", name)
-            await adapter.start()
+            try:
+                await adapter.start()
+            except Exception as exc:
+                raise PlatformStartError(name, exc) from exc
+            self._running.append(name)
         await self.scheduler.start()
         self.publisher.start()
         self._watchdog = asyncio.create_task(self._watch_lock(), name="instance-lock")
@@ -235,7 +284,7 @@ class App:
                 "config: %s changed; restart the bot for that to take effect", ", ".join(changed)
             )
         merged = new.model_copy(update=kept)
-        packs = await asyncio.to_thread(load_packs, merged.resolved_packs_dir())
+        packs = await asyncio.to_thread(merged.load_packs)
         self.config = merged
         self.packs = packs
         self.engine.packs = packs
@@ -276,11 +325,12 @@ class App:
             except Exception:
                 log.warning("some posts stay in the outbox for the next start")
         await self.publisher.stop()
-        for adapter in self.adapters.values():
+        for name in reversed(self._running):
             try:
-                await adapter.stop()
+                await self.adapters[name].stop()
             except Exception:
                 log.exception("adapter did not stop cleanly")
+        self._running = []
         await self.engine.stop()
         self.instance_lock.release()
         self.db.close()

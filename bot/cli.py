@@ -34,6 +34,7 @@ EXIT_USAGE = 2  # the configuration or the command line is invalid
 EXIT_NOTHING_TO_SERVE = 3  # only the console is enabled and its input is closed
 EXIT_PLATFORM = 4  # a platform cannot start: token missing or refused, server unreachable
 EXIT_DATABASE = 5  # the database cannot be reached or used
+EXIT_INTERRUPTED = 130  # a second SIGINT/SIGTERM forced the exit during the clean stop
 
 
 CONFIG_ENV = "DEBATE_BOT_CONFIG"
@@ -384,8 +385,21 @@ async def cmd_run(
     app = App(config, adapters=adapters)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def request_stop(sig: signal.Signals) -> None:
+        if not stop.is_set():
+            stop.set()  # the first signal: stop cleanly (flush what was acknowledged)
+            return
+        # A second signal while stopping (a flush stuck on an unreachable database or
+        # platform): exit now. Every acknowledged write is committed already; posts not yet
+        # marked delivered go out at the next start, under the same keys.
+        log.warning("second %s while stopping: exiting at once", sig.name)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_INTERRUPTED)
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, request_stop, sig)
     # Losing the database to another process ends the run as a stop request does.
     app.lost_lock = stop
     reloads: set[asyncio.Task[bool]] = set()

@@ -19,6 +19,7 @@ from bot.durations import format_duration, parse_duration
 from bot.engine import Engine, EngineError, OpenRound, RoundInfo
 from bot.events import ChannelRef, Incoming, Reply, Visibility
 from bot.i18n import STANCE_ALIASES
+from bot.outage import as_answer
 from bot.ports import ModeratorCheck
 from bot.summary.export import EXPORT_FORMATS
 from bot.text import escape_markdown
@@ -95,6 +96,17 @@ class TextCommands:
         return text.lstrip().startswith("!")
 
     async def handle(self, msg: Incoming) -> list[Reply]:
+        try:
+            return await self._handle(msg)
+        except Exception as exc:
+            # A database failure the use-cases did not classify: the member still gets an
+            # answer, which cannot say "nothing was recorded".
+            refusal = as_answer(exc)
+            if refusal is None:
+                raise
+            return [self._private(refusal.render(self.m))]
+
+    async def _handle(self, msg: Incoming) -> list[Reply]:
         text = msg.text.strip()
         key = (msg.platform, msg.user_id)
         if not text.startswith("!"):

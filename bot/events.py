@@ -83,6 +83,36 @@ class PostKind(StrEnum):
 
 
 @dataclass(frozen=True)
+class PostKey:
+    """The idempotency key of one post owed to one channel: one row of the outbox.
+
+    Derived from that row and its round alone (round id and code, kind, outbox id; the row
+    names the channel), never from a member, so a delivery retried after a crash carries the
+    same key as the first attempt. Adapters send it where their platform de-duplicates (a
+    Discord nonce, a Matrix transaction id) and look for it before posting again; the console
+    prints it. ``retry`` says an earlier attempt began: it may have reached the channel.
+    """
+
+    outbox_id: int
+    round_id: int
+    round_code: str
+    kind: PostKind
+    channel: str  # "platform:channel", as in the outbox
+    retry: bool = False
+
+    @property
+    def text(self) -> str:
+        return f"{self.round_id}-{self.kind.value}-{self.outbox_id}-{self.round_code}"
+
+    def part(self, index: int) -> str:
+        """The key of one message of a post sent as several (chunks, embeds, files)."""
+        return self.text if index == 0 else f"{self.text}.{index}"
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
 class RoundPost:
     """Something the core publishes to every channel of a round.
 
@@ -108,3 +138,5 @@ class RoundPost:
     attachments: tuple[Attachment, ...] = field(default=())
     statement_voting: bool = True
     argument_max_chars: int = 1000
+    # Set by the outbox for each channel's delivery; None for posts made outside it.
+    key: PostKey | None = None

@@ -16,6 +16,12 @@ class ChatPort(Protocol):
     when it could not deliver; the core keeps the post in its outbox and tries again later.
     ``PROGRESS`` posts carry the participation count; adapters that cannot edit a previous
     message may ignore them.
+
+    A post can be delivered again after a crash between its delivery and the outbox's mark.
+    Posts from the outbox carry ``post.key`` (:class:`~bot.events.PostKey`), the same on every
+    attempt, with ``retry`` set once an attempt began: an adapter sends it where its platform
+    de-duplicates and, on a retry, looks for what already reached the channel, so that members
+    see each post once.
     """
 
     platform: str

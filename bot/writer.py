@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 
 from bot.db import Database
 from bot.models import RoundState, random_id, table
+from bot.outage import CommitUnknown
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -126,15 +127,25 @@ class GroupWriter:
                 try:
                     results = await self.db.on_writer(partial(self._execute, ops))
                 except Exception as exc:  # the batch failed as a whole: retry one by one
+                    # By type only: a database error's text may quote what a member wrote.
                     log.warning(
-                        "group commit of %d writes failed (%s); retrying singly", len(ops), exc
+                        "group commit of %d writes failed (%s); retrying singly",
+                        len(ops),
+                        type(exc).__name__,
                     )
+                    unknown = isinstance(exc, CommitUnknown)
                     results = []
                     for op in ops:
                         try:
                             results.extend(await self.db.on_writer(partial(self._execute, [op])))
                         except Exception as single:
-                            results.append(single)
+                            # After a COMMIT of unknown outcome, a failed retry proves nothing.
+                            if unknown and not isinstance(single, CommitUnknown):
+                                failed: Exception = CommitUnknown()
+                                failed.__cause__ = single
+                                results.append(failed)
+                            else:
+                                results.append(single)
                 self.batches += 1
                 self.ops += len(ops)
                 for (_, future), result in zip(batch, results, strict=True):
@@ -148,20 +159,33 @@ class GroupWriter:
                 return
 
     def _execute(self, ops: list[Op]) -> list[Any]:
+        applied = False
+        try:
+            with self.db.engine.begin() as conn:
+                results = self._apply(conn, ops)
+                applied = True
+        except Exception as exc:
+            # A server that dies during COMMIT may have committed it: callers must not be told
+            # "nothing was recorded". SQLite's COMMIT either happened or reported an error.
+            if applied and self.db.dialect != "sqlite":
+                raise CommitUnknown() from exc
+            raise
+        return results
+
+    def _apply(self, conn: Connection, ops: list[Op]) -> list[Any]:
         results: list[Any] = []
-        with self.db.engine.begin() as conn:
-            open_ids = self._open_rounds(conn, ops)
-            for kind, run in groupby(ops, key=type):
-                items = list(run)
-                if kind is CallOp:
-                    for op in items:
-                        assert isinstance(op, CallOp)
-                        results.append(self._call(conn, op, open_ids))
-                        # A call may have closed a round (and re-keyed it): what follows in
-                        # the batch must not write into it under its old pseudonyms.
-                        open_ids = self._open_rounds(conn, ops)
-                else:
-                    results.extend(self._bulk(conn, items, open_ids))
+        open_ids = self._open_rounds(conn, ops)
+        for kind, run in groupby(ops, key=type):
+            items = list(run)
+            if kind is CallOp:
+                for op in items:
+                    assert isinstance(op, CallOp)
+                    results.append(self._call(conn, op, open_ids))
+                    # A call may have closed a round (and re-keyed it): what follows in
+                    # the batch must not write into it under its old pseudonyms.
+                    open_ids = self._open_rounds(conn, ops)
+            else:
+                results.extend(self._bulk(conn, items, open_ids))
         return results
 
     def _open_rounds(self, conn: Connection, ops: list[Op]) -> set[int]:

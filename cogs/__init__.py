@@ -31,6 +31,7 @@ from bot.adapters.discord import (
     channel_ref,
     failure,
     fit,
+    outage_answer,
     refuse,
 )
 from bot.engine import EngineError, OpenRound
@@ -57,9 +58,12 @@ async def guarded(interaction: discord.Interaction[Any], action: Awaitable[None]
     try:
         await action
     except Exception as exc:
-        log.error("a component interaction could not be handled: %s", failure(exc))
+        adapter = adapter_of(interaction)
+        text = outage_answer(adapter, exc)
+        if text is None:
+            log.error("a component interaction could not be handled: %s", failure(exc))
         with contextlib.suppress(discord.HTTPException):
-            await answer(interaction, adapter_of(interaction).texts("error"))
+            await answer(interaction, text or adapter.texts("error"))
 
 
 def debat_group(tree: app_commands.CommandTree[Any]) -> app_commands.Group:

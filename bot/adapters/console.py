@@ -3,7 +3,12 @@
 Input lines are ``@<user> <text>`` (a message in the console channel) or ``@<user> dm <text>``
 (a direct message to the bot). Every post is printed as one block prefixed with its channel:
 ``[general]`` or ``[dm:<user>]``. Attachments are written to ``<data_dir>/exports`` and the
-block names the file.
+block names the file. A round's post ends with its key, ``[post <key>-<channel>]``: a post
+printed just before a crash is printed again after the restart with the same key, and a
+reader keeps one block per key.
+
+Lines are handled in the order they come, except that a line stuck on the database holds up
+other members' lines for at most ``ORDER_WAIT`` seconds.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ from bot.text import strip_terminal_controls
 log = logging.getLogger(__name__)
 _LINE = re.compile(r"^@(?P<user>[\w.-]{1,64})\s+(?:(?P<dm>dm)\s+)?(?P<text>.*)$", re.DOTALL)
 PLATFORM = "console"
+# Seconds a console line waits for other members' earlier lines before it is handled anyway.
+ORDER_WAIT = 2.0
 
 
 class ConsoleAdapter:
@@ -70,7 +77,11 @@ class ConsoleAdapter:
     async def publish(self, channel: ChannelRef, post: RoundPost) -> None:
         if post.kind == PostKind.PROGRESS:
             return  # a terminal cannot edit the announcement; a new line a minute is noise
-        await self._print(f"[{channel.channel}]", post.text, post.attachments)
+        # A terminal cannot be read back: after a crash between printing a post and marking it
+        # delivered, it is printed again. Its key, the same both times, ends the block, so a
+        # reader keeps one block per key (a block cut off without its key was interrupted).
+        trailer = None if post.key is None else f"[post {post.key}-{channel.channel}]"
+        await self._print(f"[{channel.channel}]", post.text, post.attachments, trailer)
 
     async def feed(self, line: str) -> list[Reply]:
         """Handle one input line; returns the replies (also printed)."""
@@ -124,16 +135,47 @@ class ConsoleAdapter:
 
         threading.Thread(target=pump, name="console-stdin", daemon=True).start()
         count = 0
+        outstanding: set[asyncio.Task[None]] = set()
+        last_of: dict[str, asyncio.Task[None]] = {}
         while (line := await lines.get()) is not None:
             count += 1
-            try:
-                await self.feed(line)
-            except Exception:
-                log.exception("console input could not be handled")
+            match = _LINE.match(line.strip())
+            user = match.group("user") if match else ""
+            task = loop.create_task(self._in_turn(line, last_of.get(user), set(outstanding)))
+            outstanding.add(task)
+            task.add_done_callback(outstanding.discard)
+            last_of[user] = task
+        if outstanding:
+            await asyncio.wait(outstanding)
         return count
 
+    async def _in_turn(
+        self, line: str, mine: asyncio.Task[None] | None, earlier: set[asyncio.Task[None]]
+    ) -> None:
+        """Handle ``line`` after the sender's earlier lines, and after everyone's within reason.
+
+        Lines are answered in the order they were typed while the bot keeps up, so a script
+        reads the same every time; but a line stuck on the database holds up other members'
+        lines for at most ``ORDER_WAIT`` seconds (its sender's own next lines wait for it:
+        they may depend on it).
+        """
+        if mine is not None:
+            await asyncio.wait({mine})
+        pending = {t for t in earlier if not t.done()}
+        if pending:
+            await asyncio.wait(pending, timeout=ORDER_WAIT)
+        try:
+            await self.feed(line)
+        except Exception as exc:
+            # By type only: the message of a database error may quote the member's text.
+            log.error("console input could not be handled: %s", type(exc).__name__)
+
     async def _print(
-        self, where: str, text: str, attachments: tuple[Attachment, ...] = ()
+        self,
+        where: str,
+        text: str,
+        attachments: tuple[Attachment, ...] = (),
+        trailer: str | None = None,
     ) -> None:
         # Member text reaches the operator's terminal here: nothing in it may drive the terminal.
         body = strip_terminal_controls(markdown_to_plain(text))
@@ -142,6 +184,8 @@ class ConsoleAdapter:
         async with self._write_lock:
             lines = [f"{where} {body}"]
             lines.extend(f"  ↳ {path}" for path in files)
+            if trailer is not None:
+                lines.append(strip_terminal_controls(trailer))
             self.out.write("\n".join(lines) + "\n\n")
             self.out.flush()
 

@@ -20,13 +20,16 @@ global or per guild.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 import io
 import json
 import logging
 import os
 import traceback
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
@@ -40,6 +43,7 @@ from bot import logs
 from bot.engine import EngineError
 from bot.events import Attachment, ChannelRef, PostKind, RoundPost
 from bot.i18n import DISCORD_TEXTS
+from bot.outage import as_answer
 from bot.text import escape_markdown, split_text
 
 if TYPE_CHECKING:
@@ -51,6 +55,12 @@ log = logging.getLogger(__name__)
 PLATFORM = "discord"
 EXTENSIONS = ("cogs.debate", "cogs.moderation")
 ANNOUNCEMENTS_FILE = "discord-announcements.json"
+SENT_FILE = "discord-posts.json"
+# Discord accepts nonces of up to 25 characters and, with ``enforce_nonce``, returns the
+# message it already created with the same nonce in the past few minutes instead of a new one.
+NONCE_LENGTH = 25
+# How many of a channel's latest messages a retried delivery reads to find its own.
+RECENT_MESSAGES = 100
 
 # Discord's limits (https://discord.com/developers/docs/resources/message).
 MESSAGE_LIMIT = 2000
@@ -325,8 +335,22 @@ async def answer(
 
 async def refuse(interaction: discord.Interaction[Any], error: EngineError) -> None:
     """Answer privately with the engine's localised explanation."""
-    adapter = adapter_of(interaction)
-    await answer(interaction, error.render(adapter.messages))
+    await answer(interaction, explain(adapter_of(interaction), error))
+
+
+def explain(adapter: DiscordAdapter, error: EngineError) -> str:
+    """The engine's refusal as a Discord member reads it."""
+    if error.key == "db_unconfirmed":
+        # Members check what was recorded with the command or the button, not "!ma-position".
+        fields = {**error.fields, "check": adapter.texts("check_mine")}
+        return adapter.messages(error.key, **fields)
+    return error.render(adapter.messages)
+
+
+def outage_answer(adapter: DiscordAdapter, error: BaseException) -> str | None:
+    """What to say for a database failure that reached a handler unclassified, else None."""
+    refusal = as_answer(error)
+    return None if refusal is None else explain(adapter, refusal)
 
 
 def adapter_of(interaction: discord.Interaction[Any]) -> DiscordAdapter:
@@ -360,6 +384,11 @@ class AnnouncementStore:
     @staticmethod
     def _key(round_id: int, channel_id: int) -> str:
         return f"{round_id}:{channel_id}"
+
+    @staticmethod
+    def _round_of(key: str) -> int | None:
+        head = key.split(":", 1)[0]
+        return int(head) if head.isdigit() else None
 
     async def _load(self) -> dict[str, int]:
         if self._ids is None:
@@ -397,7 +426,7 @@ class AnnouncementStore:
         """Forget the announcements of rounds that no longer exist (purged)."""
         async with self._lock:
             ids = await self._load()
-            kept = {k: v for k, v in ids.items() if int(k.split(":", 1)[0]) in round_ids}
+            kept = {k: v for k, v in ids.items() if self._round_of(k) in round_ids}
             if kept != ids:
                 await asyncio.to_thread(self._write, kept)
             self._ids = kept
@@ -408,6 +437,82 @@ class AnnouncementStore:
             if ids.pop(self._key(round_id, channel_id), None) is not None:
                 await asyncio.to_thread(self._write, ids)
             self._ids = ids
+
+
+class SentPosts(AnnouncementStore):
+    """The message id of every message of a round's posts the bot sent, by post key.
+
+    Written as soon as Discord has answered each send, so that a delivery retried after a
+    crash (the post was out, the outbox not yet told) finds what it already posted. Post keys
+    name rounds and outbox rows, never a member.
+    """
+
+    @staticmethod
+    def _round_of(key: str) -> int | None:
+        head = key.split("-", 1)[0]  # post keys start with their round id
+        return int(head) if head.isdigit() else None
+
+    async def get_part(self, part: str) -> int | None:
+        async with self._lock:
+            return (await self._load()).get(part)
+
+    async def remember_part(self, part: str, message_id: int) -> None:
+        async with self._lock:
+            ids = dict(await self._load())
+            ids[part] = message_id
+            await asyncio.to_thread(self._write, ids)
+            self._ids = ids
+
+
+def nonce_for(part: str) -> str:
+    """The Discord nonce of one message of a post: the same on every attempt, 25 characters."""
+    digest = base64.b32encode(hashlib.sha256(part.encode("utf-8")).digest()).decode("ascii")
+    return "deb" + digest.lower()[: NONCE_LENGTH - 3]
+
+
+@dataclass
+class _Delivery:
+    """One attempt at posting one post in one channel: each message is sent at most once.
+
+    A message is not sent again when this process's record has it (``SentPosts``), nor, on a
+    retried delivery, when the bot's own recent messages in the channel carry its nonce (the
+    record can miss a message when the process died just after Discord created it). Within
+    Discord's nonce window, Discord itself returns the existing message for a repeated nonce.
+    """
+
+    adapter: DiscordAdapter
+    target: discord.PartialMessageable
+    post: RoundPost
+    recent: dict[str, int] | None = None  # nonce -> id of the bot's recent messages
+
+    async def find(self, index: int) -> int | None:
+        """The id of message ``index`` of this post if it already reached the channel."""
+        key = self.post.key
+        if key is None:
+            return None
+        part = key.part(index)
+        known = await self.adapter.sent.get_part(part)
+        if known is not None or not key.retry:
+            return known
+        if self.recent is None:
+            self.recent = await self.adapter.recent_nonces(self.target)
+        found = self.recent.get(nonce_for(part))
+        if found is not None:
+            await self.adapter.sent.remember_part(part, found)
+        return found
+
+    async def send(self, index: int, **fields: Any) -> discord.Message | None:
+        """Send message ``index`` of this post; None if an earlier attempt had sent it."""
+        key = self.post.key
+        if key is None:
+            return await self.target.send(**fields)
+        if await self.find(index) is not None:
+            return None
+        part = key.part(index)
+        # discord.py sends ``enforce_nonce`` with every nonce.
+        message = await self.target.send(nonce=nonce_for(part), **fields)
+        await self.adapter.sent.remember_part(part, message.id)
+        return message
 
 
 # ---------------------------------------------------------------------------------- the bot
@@ -422,9 +527,11 @@ class DebateTree(app_commands.CommandTree["DebateBot"]):
         adapter = self.client.adapter
         original = getattr(error, "original", error)
         if isinstance(original, EngineError):
-            text = original.render(adapter.messages)
+            text = explain(adapter, original)
         elif isinstance(error, app_commands.CheckFailure):
             text = adapter.messages("not_moderator")
+        elif (unavailable := outage_answer(adapter, original)) is not None:
+            text = unavailable
         else:
             command = interaction.command.qualified_name if interaction.command else "?"
             log.error("/%s failed: %s", command, failure(original))
@@ -478,6 +585,7 @@ class DiscordAdapter:
         self.messages = app.engine.messages
         self.texts = DiscordTexts(app.config.language)
         self.announcements = AnnouncementStore(app.config.data_dir / ANNOUNCEMENTS_FILE)
+        self.sent = SentPosts(app.config.data_dir / SENT_FILE)
         self.bot = DebateBot(self)
         self._gateway: asyncio.Task[None] | None = None
         # channel id -> guild id, for channels fetched over REST (a channel never moves to
@@ -513,7 +621,9 @@ class DiscordAdapter:
         except Exception:
             await self.bot.close()  # the HTTP session opened by the attempt
             raise
-        await self.announcements.keep_only({r.id for r in await self.engine.list_rounds()})
+        rounds = {r.id for r in await self.engine.list_rounds()}
+        await self.announcements.keep_only(rounds)
+        await self.sent.keep_only(rounds)
         self._gateway = asyncio.get_running_loop().create_task(
             self._run_gateway(), name="discord-gateway"
         )
@@ -622,17 +732,18 @@ class DiscordAdapter:
         if self.bot.is_closed() or self.bot.user is None:
             raise RuntimeError("the Discord adapter is not running; the post stays queued")
         target = self.bot.get_partial_messageable(int(channel.channel))
+        delivery = _Delivery(self, target, post)
         try:
             if post.kind == PostKind.ANNOUNCEMENT:
-                await self._announce(target, post)
+                await self._announce(delivery)
             elif post.kind == PostKind.PROGRESS:
                 await self._refresh(target, post)
             elif post.kind == PostKind.REMINDER:
-                await self._remind(target, post)
+                await self._remind(delivery)
             elif post.kind == PostKind.SUMMARY:
-                await self._summarise(target, post)
+                await self._summarise(delivery)
             else:
-                await self._close(target, post)
+                await self._close(delivery)
         except discord.Forbidden as exc:
             # The outbox retries; say what the organiser has to fix meanwhile.
             raise RuntimeError(
@@ -650,12 +761,36 @@ class DiscordAdapter:
             raise RuntimeError("the cogs.debate extension is not loaded")
         return cast(AnnouncementViews, cog)
 
-    async def _announce(self, target: discord.PartialMessageable, post: RoundPost) -> None:
+    async def recent_nonces(self, target: discord.PartialMessageable) -> dict[str, int]:
+        """The nonces of the bot's own latest messages in ``target`` (message ids by nonce).
+
+        Discord returns the nonce of a recent message. If the history cannot be read, the
+        retry goes ahead: within the nonce window Discord still refuses a duplicate.
+        """
+        me = self.bot.user.id if self.bot.user is not None else None
+        found: dict[str, int] = {}
+        try:
+            async for message in target.history(limit=RECENT_MESSAGES):
+                if message.author.id == me and message.nonce is not None:
+                    found[str(message.nonce)] = message.id
+        except discord.HTTPException as exc:
+            log.warning(
+                "cannot read the history of Discord channel %s to find an earlier post "
+                "(HTTP %s); relying on Discord's nonce check",
+                target.id,
+                exc.status,
+            )
+        return found
+
+    async def _announce(self, delivery: _Delivery) -> None:
+        target, post = delivery.target, delivery.post
         # Delivered late (the bot was down until after the close): no buttons to offer.
         is_open = self._is_open(post.round_id)
         embed = self.announcement_embed(post, closed=not is_open)
         view = self._components().announcement_view(post) if is_open else None
         known = await self.announcements.get(post.round_id, target.id)
+        if known is None and (known := await delivery.find(0)) is not None:
+            await self.announcements.remember(post.round_id, target.id, known)
         if known is not None:
             # A retried delivery (the first attempt posted but was not marked delivered):
             # edit that message rather than announce twice.
@@ -664,11 +799,10 @@ class DiscordAdapter:
                     embed=embed, view=view, allowed_mentions=NO_MENTIONS
                 )
                 return
-        if view is None:
-            message = await target.send(embed=embed)
-        else:
-            message = await target.send(embed=embed, view=view)
-        await self.announcements.remember(post.round_id, target.id, message.id)
+        extra: dict[str, Any] = {} if view is None else {"view": view}
+        message = await delivery.send(0, embed=embed, **extra)
+        if message is not None:
+            await self.announcements.remember(post.round_id, target.id, message.id)
 
     async def _refresh(self, target: discord.PartialMessageable, post: RoundPost) -> None:
         """Edit the participation count (and close time) into the announcement."""
@@ -683,7 +817,8 @@ class DiscordAdapter:
             # Deleted by someone; later refreshes have nothing to edit either.
             await self.announcements.forget(post.round_id, target.id)
 
-    async def _remind(self, target: discord.PartialMessageable, post: RoundPost) -> None:
+    async def _remind(self, delivery: _Delivery) -> None:
+        target, post = delivery.target, delivery.post
         text = self.texts(
             "reminder",
             code=post.round_code,
@@ -701,24 +836,26 @@ class DiscordAdapter:
         chunks = split_message(text)
         for index, chunk in enumerate(chunks):
             if index == 0 and reference is not None:
-                await target.send(chunk, reference=reference)
+                await delivery.send(index, content=chunk, reference=reference)
             else:
-                await target.send(chunk)
+                await delivery.send(index, content=chunk)
 
-    async def _summarise(self, target: discord.PartialMessageable, post: RoundPost) -> None:
+    async def _summarise(self, delivery: _Delivery) -> None:
+        target, post = delivery.target, delivery.post
         batches = self.summary_embeds(post)
-        files = [to_file(a) for a in post.attachments]
         for index, embeds in enumerate(batches):
-            if index == 0 and files:
-                await target.send(embeds=embeds, files=files)
+            if index == 0 and post.attachments:
+                # Files are built per attempt: a discord.File is spent once it is sent.
+                files = [to_file(a) for a in post.attachments]
+                await delivery.send(index, embeds=embeds, files=files)
             else:
-                await target.send(embeds=embeds)
+                await delivery.send(index, embeds=embeds)
         await self._mark_closed(target, post)
 
-    async def _close(self, target: discord.PartialMessageable, post: RoundPost) -> None:
-        for chunk in split_message(post.text):
-            await target.send(chunk)
-        await self._mark_closed(target, post)
+    async def _close(self, delivery: _Delivery) -> None:
+        for index, chunk in enumerate(split_message(delivery.post.text)):
+            await delivery.send(index, content=chunk)
+        await self._mark_closed(delivery.target, delivery.post)
 
     async def _mark_closed(self, target: discord.PartialMessageable, post: RoundPost) -> None:
         """Take the buttons off the announcement (best effort: the post itself is out)."""

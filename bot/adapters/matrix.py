@@ -15,6 +15,18 @@ How it keeps Matrix's promises:
 * **At most once.** Before an event is acted on, its id is appended to ``seen_events`` (and
   kept in memory); a replayed event is dropped. Only event ids are written there: no user id,
   no room id, no time — nothing that links an event to a position.
+* **Each post once.** Every event of a round's post is sent with a transaction id made from
+  the post's key (see :class:`bot.events.PostKey`; a split post has one per event) and carries
+  that key under ``org.debatebot.post``: the homeserver answers a repeated transaction id of
+  this device with the first event, and a delivery retried after a crash first looks for the
+  bot's own latest events in the room (``unsigned.transaction_id``, or the key in an
+  unencrypted event's content) and sends only what is missing. The key names a round, a kind
+  of post and an outbox row, never a member.
+* **Members in parallel.** The worker hands each sync's events to one task per sender (a
+  member's events stay in order, across syncs too) and goes on to the next sync; a sync token
+  is saved once its events and all earlier ones are handled. A member whose command waits on
+  a stuck database (at most the engine's budget, see :mod:`bot.outage`) holds up nobody
+  else's answer.
 * **No history.** The first sync of a fresh bot (no token yet) is history: invites are
   handled, messages are not. In a room the bot has just joined, messages before its arrival
   are history too, except in a DM, where what the member wrote after inviting the bot counts
@@ -67,10 +79,11 @@ import re
 import secrets
 import time
 import traceback
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlencode
@@ -122,6 +135,10 @@ SWEEP_MARGIN_MS = 60_000
 CLEANUP_RETRY = 60.0
 CLEANUP_DONE_LIMIT = 1_000
 _REPLY_FALLBACK = re.compile(r"^(?:>[^\n]*\n)+\n", re.DOTALL)
+# Where a round's post carries its key (see bot.events.PostKey): round, kind, outbox row.
+POST_FIELD = "org.debatebot.post"
+# How many of the bot's latest events in a room a retried delivery reads to find its own.
+RECENT_EVENTS = 100
 
 T = TypeVar("T")
 
@@ -884,24 +901,58 @@ class MatrixAdapter:
     # ------------------------------------------------------------------ worker
 
     async def _work(self) -> None:
-        while True:
-            batch = await self._queue.get()
-            if self._closing:
+        """Hand each sync's events to one task per sender, and save tokens as batches finish.
+
+        A member's events are handled in order (each sender's task waits for that sender's
+        previous one), members are handled in parallel, and the worker goes on to the next
+        sync at once: a member waiting on a stuck database holds up nobody else. A sync
+        token is saved only once its batch and every earlier one are fully handled, so a
+        restart replays whatever was not.
+        """
+        handling: deque[tuple[_Batch, list[asyncio.Task[bool]]]] = deque()
+        chains: dict[str, asyncio.Task[bool]] = {}
+        try:
+            while True:
+                batch = await self._queue.get()
+                if self._closing:
+                    break
+                for invite in batch.invites:
+                    if self._closing:
+                        break
+                    try:
+                        await self._handle_invite(invite)
+                    except Exception as exc:
+                        log.error("could not handle an invite\n%s", _trace(exc))
+                if self._closing:
+                    break
+                by_sender: dict[str, list[tuple[str, Any]]] = {}
+                for room_id, event in batch.events:
+                    sender = str(getattr(event, "sender", ""))
+                    by_sender.setdefault(sender, []).append((room_id, event))
+                tasks: list[asyncio.Task[bool]] = []
+                for sender, events in by_sender.items():
+                    task = asyncio.create_task(self._handle_in_order(events, chains.get(sender)))
+                    chains[sender] = task
+                    task.add_done_callback(partial(_forget_chain, chains, sender))
+                    tasks.append(task)
+                handling.append((batch, tasks))
+                for task in tasks:
+                    task.add_done_callback(lambda _: self._settle(handling))
+                self._settle(handling)
+            # Stopping: let the events in hand finish (stop() bounds the wait).
+            if chains:
+                await asyncio.wait(set(chains.values()))
+        finally:
+            for task in list(chains.values()):
+                task.cancel()
+
+    def _settle(self, handling: deque[tuple[_Batch, list[asyncio.Task[bool]]]]) -> None:
+        """Save the token of every batch fully handled, oldest first."""
+        while handling and all(t.done() for t in handling[0][1]):
+            batch, tasks = handling.popleft()
+            if not all(not t.cancelled() and t.exception() is None and t.result() for t in tasks):
+                handling.clear()  # stopped part-way: replayed from the last saved token
                 return
-            for invite in batch.invites:
-                if self._closing:
-                    return
-                try:
-                    await self._handle_invite(invite)
-                except Exception as exc:
-                    log.error("could not handle an invite\n%s", _trace(exc))
-            for room_id, event in batch.events:
-                if self._closing:
-                    return
-                try:
-                    await self._handle_event(room_id, event)
-                except Exception as exc:
-                    log.error("could not handle an event\n%s", _trace(exc))
             # Before the token: a restart replays from the token, and what was decrypted up to
             # it must be known to the ratchet.
             self._save_read_indexes()
@@ -909,6 +960,21 @@ class MatrixAdapter:
                 self._save_token(batch.token)
             if batch.first:
                 self._ready.set()
+
+    async def _handle_in_order(
+        self, events: list[tuple[str, Any]], previous: asyncio.Task[bool] | None
+    ) -> bool:
+        """Handle one sender's events of a batch after their earlier ones; False if stopped."""
+        if previous is not None:
+            await asyncio.wait({previous})
+        for room_id, event in events:
+            if self._closing:
+                return False
+            try:
+                await self._handle_event(room_id, event)
+            except Exception as exc:
+                log.error("could not handle an event\n%s", _trace(exc))
+        return True
 
     # ------------------------------------------------------------------ invites
 
@@ -1251,13 +1317,21 @@ class MatrixAdapter:
     def _send_lock(self, room_id: str) -> asyncio.Lock:
         return self._send_locks.setdefault(room_id, asyncio.Lock())
 
-    async def _room_send(self, room_id: str, content: dict[str, Any]) -> str:
+    async def _room_send(
+        self, room_id: str, content: dict[str, Any], txn_id: str | None = None
+    ) -> str:
+        """Send one event; with ``txn_id``, the homeserver sends it once whatever the retries
+        (it answers a repeated transaction id of this device with the first event's id)."""
         client = self._require_client()
         async with self._send_lock(room_id):
             # Unverified devices get the keys too: see the module docstring and docs/matrix.md.
             response = await self._check(
                 client.room_send(
-                    room_id, "m.room.message", content, ignore_unverified_devices=True
+                    room_id,
+                    "m.room.message",
+                    content,
+                    tx_id=txn_id,
+                    ignore_unverified_devices=True,
                 ),
                 "sending a message",
             )
@@ -1266,7 +1340,13 @@ class MatrixAdapter:
     async def _send_text(self, room_id: str, text: str, html: str | None = None) -> list[str]:
         return [await self._room_send(room_id, c) for c in message_contents(text, html)]
 
-    async def _send_file(self, room_id: str, attachment: Attachment) -> str:
+    async def _send_file(
+        self,
+        room_id: str,
+        attachment: Attachment,
+        txn_id: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> str:
         client = self._require_client()
         room = client.rooms.get(room_id)
         encrypt = bool(room is not None and room.encrypted)
@@ -1302,7 +1382,8 @@ class MatrixAdapter:
             content["file"] = {**keys, "url": response.content_uri}
         else:
             content["url"] = response.content_uri
-        return await self._room_send(room_id, content)
+        content.update(extra or {})
+        return await self._room_send(room_id, content, txn_id)
 
     # ------------------------------------------------------------------ ChatPort
 
@@ -1319,22 +1400,64 @@ class MatrixAdapter:
             ("text", c) for c in message_contents(post.text, post.html)
         ]
         parts.extend(("file", a) for a in post.attachments)
-        sent: list[str] = []
+        key = post.key
+        # A retried delivery may follow a crash after some parts reached the room: those are
+        # found among the bot's latest events and not sent again.
+        earlier = await self._posted_before(room_id, post, len(parts)) if key and key.retry else {}
+        sent: dict[int, str] = dict(earlier)
         for index, (kind, part) in enumerate(parts):
-            key = (room_id, post.round_id, post.kind.value, index)
-            if key in self._published:
+            mark = (room_id, post.round_id, post.kind.value, index)
+            if mark in self._published or index in earlier:
                 continue  # delivered before a failure further on; the outbox is retrying
+            # One transaction id and one key per event: a split post is several events.
+            txn = None if key is None else _txn_id(key.part(index))
+            tag = {} if key is None else {POST_FIELD: key.part(index)}
             if kind == "text":
                 assert isinstance(part, dict)
-                sent.append(await self._room_send(room_id, part))
+                sent[index] = await self._room_send(room_id, {**part, **tag}, txn)
             else:
                 assert isinstance(part, Attachment)
-                sent.append(await self._send_file(room_id, part))
-            self._published.add(key)
+                sent[index] = await self._send_file(room_id, part, txn, tag)
+            self._published.add(mark)
         for index in range(len(parts)):
             self._published.discard((room_id, post.round_id, post.kind.value, index))
-        if post.kind == PostKind.ANNOUNCEMENT and len(parts) == 1 and sent:
+        if post.kind == PostKind.ANNOUNCEMENT and len(parts) == 1 and 0 in sent:
             self._announcements[(room_id, post.round_id)] = sent[0]
+
+    async def _posted_before(self, room_id: str, post: RoundPost, count: int) -> dict[int, str]:
+        """Which parts of ``post`` are among the bot's latest events in the room (by index).
+
+        Synapse shows the sending device its own transaction id (``unsigned.transaction_id``),
+        encrypted or not; an unencrypted event also carries the key in its content.
+        """
+        key = post.key
+        assert key is not None
+        by_txn = {_txn_id(key.part(i)): i for i in range(count)}
+        by_key = {key.part(i): i for i in range(count)}
+        event_filter = {
+            "senders": [self.user_id],
+            "types": ["m.room.message", "m.room.encrypted"],
+        }
+        try:
+            body = await self._raw_messages(
+                room_id, None, event_filter=event_filter, limit=RECENT_EVENTS
+            )
+        except MatrixError as exc:
+            # Cannot look: the transaction ids still make the homeserver refuse a duplicate.
+            log.warning("could not read a room to find an earlier post: %s", exc)
+            return {}
+        found: dict[int, str] = {}
+        for event in body.get("chunk") or []:
+            if not isinstance(event, dict):
+                continue
+            unsigned = event.get("unsigned") or {}
+            content = event.get("content") or {}
+            index = by_txn.get(str(unsigned.get("transaction_id", "")))
+            if index is None and isinstance(content, dict):
+                index = by_key.get(str(content.get(POST_FIELD, "")))
+            if index is not None and isinstance(event.get("event_id"), str):
+                found.setdefault(index, event["event_id"])
+        return found
 
     async def _edit_announcement(self, room_id: str, post: RoundPost) -> None:
         original = self._announcements.get((room_id, post.round_id))
@@ -1529,7 +1652,14 @@ class MatrixAdapter:
             log.warning("%d direct messages' history could not be read", unreadable)
         return targets, handled
 
-    async def _raw_messages(self, room_id: str, start: str | None) -> dict[str, Any]:
+    async def _raw_messages(
+        self,
+        room_id: str,
+        start: str | None,
+        *,
+        event_filter: dict[str, Any] | None = None,
+        limit: int = 100,
+    ) -> dict[str, Any]:
         """One page of ``/messages``, newest first, as the homeserver sent it.
 
         Not nio's ``room_messages``: nio would decrypt every event on the way, and the sweep
@@ -1537,10 +1667,11 @@ class MatrixAdapter:
         exception could print.
         """
         client = self._require_client()
+        wanted = event_filter if event_filter is not None else {"types": list(REDACTABLE)}
         query: dict[str, Any] = {
             "dir": "b",
-            "limit": 100,
-            "filter": json.dumps({"types": list(REDACTABLE)}, separators=(",", ":")),
+            "limit": limit,
+            "filter": json.dumps(wanted, separators=(",", ":")),
         }
         if start:
             query["from"] = start
@@ -1623,6 +1754,16 @@ class MatrixAdapter:
             MegolmInboundSessions.delete().where(
                 MegolmInboundSessions.session_id == session.id
             ).execute()
+
+
+def _forget_chain(chains: dict[str, asyncio.Task[bool]], sender: str, done: Any) -> None:
+    if chains.get(sender) is done:
+        del chains[sender]
+
+
+def _txn_id(part: str) -> str:
+    """The transaction id of one event of a round's post: the same on every attempt."""
+    return f"debatebot.{part}"
 
 
 def _note_index(indexes: dict[str, int], content: dict[str, Any]) -> None:

@@ -20,6 +20,7 @@ import itertools
 import json
 import re
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -233,6 +234,7 @@ class Call:
     query: dict[str, str]
     body: Any  # the JSON body, or the payload_json of a multipart request
     files: list[tuple[str, bytes, str]] = field(default_factory=list)
+    at: float = field(default_factory=time.monotonic)  # when it arrived
 
     @property
     def message_body(self) -> dict[str, Any] | None:
@@ -268,6 +270,12 @@ class FakeDiscord:
         self.identifies: list[dict[str, Any]] = []
         self.resumes: list[dict[str, Any]] = []
         self.ready = asyncio.Event()
+        # Discord keeps a message's nonce for a few minutes: a POST with a nonce it still
+        # knows (and ``enforce_nonce``) returns that message instead of creating a new one,
+        # and GET .../messages shows the nonce of messages that recent. Tests shorten both.
+        self.nonce_window = 300.0
+        self.nonce_visible = 300.0
+        self.created: dict[str, float] = {}  # message id -> when it was created
         self._ids = itertools.count(1600000000000000000)
         self._seq = 0
         self._ws: web.WebSocketResponse | None = None
@@ -466,6 +474,8 @@ class FakeDiscord:
         found = re.fullmatch(r"/channels/(\d+)/messages", p)
         if m == "POST" and found:
             return 200, self._new_message(found.group(1), call)
+        if m == "GET" and found:
+            return 200, self._history(found.group(1), call.query)
         found = re.fullmatch(r"/channels/(\d+)/messages/(\d+)", p)
         if m == "PATCH" and found:
             if found.group(2) not in self.messages:
@@ -555,10 +565,45 @@ class FakeDiscord:
             )
         return out
 
+    def _history(self, channel_id: str, query: dict[str, str]) -> list[dict[str, Any]]:
+        """``GET /channels/{id}/messages``: the latest messages, newest first, with the nonce
+        of those recent enough (Discord does not keep nonces long)."""
+        limit = min(100, int(query.get("limit", "50")))
+        before = int(query["before"]) if "before" in query else None
+        found = []
+        for message in reversed(list(self.messages.values())):
+            if message["channel_id"] != channel_id or message["flags"] & EPHEMERAL:
+                continue
+            if before is not None and int(message["id"]) >= before:
+                continue
+            shown = {k: v for k, v in message.items() if k != "nonce"}
+            age = time.monotonic() - self.created.get(message["id"], 0.0)
+            if "nonce" in message and age <= self.nonce_visible:
+                shown["nonce"] = message["nonce"]
+            found.append(shown)
+            if len(found) == limit:
+                break
+        return found
+
+    def _same_nonce(self, channel_id: str, nonce: Any) -> dict[str, Any] | None:
+        """The bot's message in this channel with ``nonce``, if Discord still knows it."""
+        for message in reversed(list(self.messages.values())):
+            age = time.monotonic() - self.created.get(message["id"], 0.0)
+            if age > self.nonce_window:
+                return None
+            if message["channel_id"] == channel_id and message.get("nonce") == nonce:
+                return message
+        return None
+
     def _new_message(
         self, channel_id: str, call: Call, *, flags: int = 0, webhook: bool = False
     ) -> dict[str, Any]:
         body = call.body if isinstance(call.body, dict) else {}
+        nonce = body.get("nonce")
+        if nonce is not None and body.get("enforce_nonce"):
+            existing = self._same_nonce(channel_id, nonce)
+            if existing is not None:
+                return existing
         message_id = self.snowflake()
         message: dict[str, Any] = {
             "id": message_id,
@@ -586,7 +631,10 @@ class FakeDiscord:
         if reference:
             message["type"] = 19
             message["message_reference"] = reference
+        if nonce is not None:
+            message["nonce"] = nonce
         self.messages[message_id] = message
+        self.created[message_id] = time.monotonic()
         return message
 
     def _edit_message(self, message_id: str, call: Call) -> dict[str, Any]:
