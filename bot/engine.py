@@ -1020,7 +1020,7 @@ class Engine:
             return True
 
         try:
-            done: bool = await self.writer.call(update)
+            done: bool = await self.writer.call(update, ends_rounds=True)
         except Exception:
             if closing is not None:
                 self._open[round_id] = closing  # still open in the database: keep serving it

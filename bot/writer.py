@@ -54,6 +54,8 @@ class CallOp:
 
     round_id: int | None
     fn: Callable[[Connection], Any]
+    # True for a call that may end a round (a close, a purge): see GroupWriter._apply.
+    ends_rounds: bool = False
 
 
 Op = StanceOp | VoteOp | CallOp
@@ -112,8 +114,14 @@ class GroupWriter:
         self._wake.set()
         return await future
 
-    async def call(self, fn: Callable[[Connection], T], round_id: int | None = None) -> T:
-        result: T = await self.submit(CallOp(round_id, fn))
+    async def call(
+        self,
+        fn: Callable[[Connection], T],
+        round_id: int | None = None,
+        *,
+        ends_rounds: bool = False,
+    ) -> T:
+        result: T = await self.submit(CallOp(round_id, fn, ends_rounds))
         return result
 
     async def _run(self) -> None:
@@ -181,9 +189,10 @@ class GroupWriter:
                 for op in items:
                     assert isinstance(op, CallOp)
                     results.append(self._call(conn, op, open_ids))
-                    # A call may have closed a round (and re-keyed it): what follows in
-                    # the batch must not write into it under its old pseudonyms.
-                    open_ids = self._open_rounds(conn, ops)
+                    if op.ends_rounds:
+                        # The call may have closed a round (and re-keyed it): what follows in
+                        # the batch must not write into it under its old pseudonyms.
+                        open_ids = self._open_rounds(conn, ops)
             else:
                 results.extend(self._bulk(conn, items, open_ids))
         return results

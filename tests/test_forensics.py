@@ -328,3 +328,36 @@ async def test_argument_quota_holds_under_concurrency(
 @pytest.fixture(autouse=True)
 def _no_secret_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DEBATE_BOT_SECRET", raising=False)
+
+
+async def test_nothing_is_written_into_a_round_after_its_rekeying(
+    db_url: str, config_factory: Any, app_factory: Any
+) -> None:
+    from bot.engine import EngineError
+
+    config = config_factory(database_url=db_url)
+    app, _ = await app_factory(config)
+    info = await app.engine.open_round("capitalisme-numerique")
+    r = app.engine.open_round_by_id(info.id)
+    assert r is not None
+    name = app.engine.pseudonym_for(r.id, "console", "bob")
+    assert name is not None
+    # A write that passed its checks before the close and lands in the same group commit,
+    # after the close's re-keying: the writer is kept busy while both queue up behind it.
+    writer = app.engine.writer
+    busy = asyncio.create_task(writer.call(lambda conn: time.sleep(0.3)))
+    await asyncio.sleep(0.05)
+    closing = asyncio.create_task(app.engine.close_round(r.id))
+    for _ in range(2000):  # until the close's write is queued (behind the busy one)
+        if any("_do_close" in getattr(op, "fn", len).__qualname__ for op, _ in writer._pending):
+            break
+        await asyncio.sleep(0.001)
+    late_insert = asyncio.create_task(app.engine._insert_argument(r, name, "un argument tardif"))
+    await busy
+    closed, late = await asyncio.gather(closing, late_insert, return_exceptions=True)
+    assert closed is True
+    assert isinstance(late, EngineError) and late.key == "round_closed"
+    authors = app.db.read_sync(
+        lambda conn: set(conn.execute(sa.select(table("argument").c.author)).scalars())
+    )
+    assert name not in authors
