@@ -22,7 +22,9 @@ def write_config_file(
     directory: Path,
     *,
     data_dir: Path | None = None,
+    database_url: str | None = None,
     schedule: str = "{manual: true}",
+    round_duration: str = "1h",
     questions: str = "",
     stances: str = "[pour, contre, nuance, abstention]",
     log_level: str = "INFO",
@@ -33,11 +35,12 @@ def write_config_file(
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "config.yaml"
     question_line = f"\n    questions: {questions}" if questions else ""
+    database_line = f"database_url: {database_url}\n" if database_url else ""
     path.write_text(
         f"""
 language: fr
 data_dir: {data_dir or directory / "data"}
-log_level: {log_level}
+{database_line}log_level: {log_level}
 anonymity: {{secret_env: {UNSET_SECRET_ENV}{anonymity_extra}}}
 platforms:
   console: {{enabled: true, channel: general, moderators: [alice]}}
@@ -46,7 +49,7 @@ debates:
     title: "Le capitalisme numérique"
     pack: progressive-alliance-2018{question_line}
     schedule: {schedule}
-    round_duration: 1h
+    round_duration: {round_duration}
     stances: {stances}
     channels:
       - {{platform: console, channel: general}}

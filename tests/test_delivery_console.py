@@ -22,36 +22,19 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from config_support import UNSET_SECRET_ENV
+from config_support import write_config_file
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = re.compile(r"^\[post (?P<round>\d+)-(?P<kind>[a-z]+)-(?P<row>\d+)-(?P<code>\w+)-general\]$")
 
 
 def write_config(directory: Path, database_url: str | None = None) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "config.yaml"
-    database = f"database_url: {database_url}\n" if database_url else ""
-    path.write_text(
-        f"""
-language: fr
-data_dir: {directory / "data"}
-{database}anonymity: {{secret_env: {UNSET_SECRET_ENV}}}
-platforms:
-  console: {{enabled: true, channel: general, moderators: [alice]}}
-debates:
-  - id: capitalisme-numerique
-    title: "Le capitalisme numérique"
-    pack: progressive-alliance-2018
-    schedule: {{manual: true}}
-    round_duration: 10s
-    reminder_before_close: 6s
-    channels:
-      - {{platform: console, channel: general}}
-""",
-        encoding="utf-8",
+    return write_config_file(
+        directory,
+        database_url=database_url,
+        round_duration="10s",
+        debate_extra="    reminder_before_close: 6s\n",
     )
-    return path
 
 
 class Bot:
