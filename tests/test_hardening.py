@@ -74,6 +74,8 @@ def test_data_dir_is_private_and_logs_carry_no_member(tmp_path: Path) -> None:
     for user in MEMBERS:
         assert user not in log
     assert "confidentiel" not in log
+    # Library chatter stays out even at DEBUG (APScheduler's "Added job …", "Running job …").
+    assert "apscheduler" not in log and "Added job" not in log
 
 
 def test_existing_loose_data_dir_is_tightened(tmp_path: Path) -> None:
