@@ -22,18 +22,19 @@ Target: under 1 s for 10,000 x 500 on the development machine (2 cores).
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
-import time
 from collections import defaultdict
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+# The conversations, their location and the timing helper of the analysis benchmark.
+from analysis import CONVERSATIONS, DATA, best_time  # noqa: E402
 
 from bot.summary.analysis import Vote  # noqa: E402
 from bot.summary.bridging import BridgingResult, fit_bridging, prepare_ratings  # noqa: E402
@@ -43,26 +44,8 @@ from bot.summary.polis_io import (  # noqa: E402
     load_polis_votes,
 )
 
-DATA = Path(os.environ.get("DEBATE_BOT_POLIS_DATA", ROOT.parent / "shared" / "polis-opendata"))
-# london.youth.policing's demographic questions, which Polis excludes as "meta" statements.
 META = {"london.youth.policing": {"1", *(str(i) for i in range(4, 15))}}
-CONVERSATIONS = (
-    "15-per-hour-seattle",
-    "brexit-consensus",
-    "london.youth.policing",
-    "scoop-hivemind.biodiversity",
-)
 TARGET_SECONDS = 1.0
-
-
-def best_time(fn: Callable[[], object], runs: int) -> float:
-    best = float("inf")
-    for _ in range(runs):
-        gc.collect()
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def synthetic(n_participants: int, n_arguments: int, seed: int = 0) -> list[Vote]:

@@ -263,26 +263,29 @@ class TextCommands:
             return refused
         args = args.strip()
         try:
-            target = await self._target(msg, action, args)
+            channels, target = await self._target(msg, action, args)
         except EngineError:
             if await self._moderates(msg, self.engine.moderated_channels()):
                 raise
             return refused
-        if not await self._moderates(msg, target):
+        if not await self._moderates(msg, channels):
             return refused
         if action == "open":
             return await self._open(args)
+        if action == "export":
+            assert isinstance(target, RoundInfo)
+            return await self._export(msg, args, target)
+        assert isinstance(target, OpenRound)
+        r = target
         if action == "close":
-            r = self._round(msg, self._split_code(args)[0])
             await self.engine.close_round(r.id)
             return [self._private(self.m("round_closing", code=r.code))]
         if action == "extend":
-            duration, _, code = args.partition(" ")
+            duration = args.partition(" ")[0]
             try:
                 delta = parse_duration(duration)
             except ValueError as exc:
                 return [self._private(self.m("invalid_duration", error=escape_markdown(str(exc))))]
-            r = self._round(msg, self._split_code(code.strip())[0])
             closes = await self.engine.extend_round(r.id, delta)
             log.info("round %s extended by %s", r.id, format_duration(delta))
             return [
@@ -290,22 +293,27 @@ class TextCommands:
                     self.m("round_extended", code=r.code, closes=self.engine.format_time(closes))
                 )
             ]
-        if action == "export":
-            return await self._export(msg, args)
-        return await self._hide(msg, action, args)
+        return await self._hide(action, args, r)
 
-    async def _target(self, msg: Incoming, action: str, args: str) -> tuple[ChannelRef, ...]:
-        """The channels whose moderators may run ``action`` with ``args``."""
+    async def _target(
+        self, msg: Incoming, action: str, args: str
+    ) -> tuple[tuple[ChannelRef, ...], OpenRound | RoundInfo | None]:
+        """What ``action`` with ``args`` acts on, and the channels whose moderators may run it.
+
+        Resolved once: the action then uses this very round, not a second lookup.
+        """
         if action == "open":
             debate_id = args.split(" ")[0] if args else ""
-            return self.engine.debate_channels(debate_id)
+            return self.engine.debate_channels(debate_id), None
         if action == "export":
-            return (await self._export_round(msg, args.partition(" ")[2].strip())).channel_refs
+            info = await self._export_round(msg, args.partition(" ")[2].strip())
+            return info.channel_refs, info
         if action == "close":
             code = self._split_code(args)[0]
         else:  # extend, hide, restore: the code comes after the duration or the number
             code = self._split_code(args.partition(" ")[2].strip())[0]
-        return self._round(msg, code).channels
+        r = self._round(msg, code)
+        return r.channels, r
 
     async def _open(self, args: str) -> list[Reply]:
         debate_id = args.split(" ")[0] if args else ""
@@ -328,16 +336,14 @@ class TextCommands:
             raise EngineError("no_round_to_export")
         return found
 
-    async def _export(self, msg: Incoming, args: str) -> list[Reply]:
-        fmt, _, code = args.partition(" ")
-        fmt = (fmt or "md").lower()
+    async def _export(self, msg: Incoming, args: str, info: RoundInfo) -> list[Reply]:
+        fmt = (args.partition(" ")[0] or "md").lower()
         if fmt not in EXPORT_FORMATS:
             raise EngineError(
                 "unknown_format",
                 format=escape_markdown(fmt[:20]),
                 choices=", ".join(EXPORT_FORMATS),
             )
-        info = await self._export_round(msg, code.strip())
         attachment = await self.engine.export(info.id, fmt)
         return [
             Reply(
@@ -347,13 +353,12 @@ class TextCommands:
             )
         ]
 
-    async def _hide(self, msg: Incoming, action: str, args: str) -> list[Reply]:
-        number_text, _, code = args.partition(" ")
+    async def _hide(self, action: str, args: str, r: OpenRound) -> list[Reply]:
+        number_text = args.partition(" ")[0]
         word = "masquer" if action == "hide" else "restaurer"
         if not number_text.lstrip("#").isdigit():
             return [self._private(self.m("missing_argument_number", action=word))]
         number = int(number_text.lstrip("#"))
-        r = self._round(msg, self._split_code(code.strip())[0])
         await self.engine.set_hidden(r.id, number, action == "hide")
         key = "argument_hidden" if action == "hide" else "argument_restored"
         return [self._private(self.m(key, number=number))]

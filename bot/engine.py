@@ -92,7 +92,6 @@ class RoundInfo:
     code: str
     debate_id: str
     question_id: str
-    question: str
     state: str
     opens_at: datetime
     closes_at: datetime
@@ -113,6 +112,10 @@ class RoundInfo:
             "participants": self.participants,
             "channels": list(self.channels),
         }
+
+    @property
+    def question(self) -> str:
+        return self.texts.question
 
     @property
     def channel_refs(self) -> tuple[ChannelRef, ...]:
@@ -1316,7 +1319,6 @@ class Engine:
                 code=row.code,
                 debate_id=row.debate_id,
                 question_id=row.question_id,
-                question=self.round_texts(row).question,
                 texts=self.round_texts(row),
                 state=row.state,
                 opens_at=row.opens_at,
