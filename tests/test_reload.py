@@ -143,14 +143,16 @@ def test_sighup_through_debate_bot_reload_moves_the_round_of_a_running_bot(
     )
 
     def rounds() -> list[dict[str, Any]]:
-        out = subprocess.run(
+        listed = subprocess.run(
             [sys.executable, "-m", "bot", "rounds", "--config", str(path), "--json"],
             capture_output=True,
             text=True,
             timeout=60,
             cwd=ROOT,
-        ).stdout
-        return list(json.loads(out)) if out.strip() else []
+        )
+        # `rounds` must work beside a running bot: a failure is a failure, not "no round yet".
+        assert listed.returncode == 0, listed.stderr
+        return list(json.loads(listed.stdout)) if listed.stdout.strip() else []
 
     def reload() -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -163,9 +165,11 @@ def test_sighup_through_debate_bot_reload_moves_the_round_of_a_running_bot(
 
     try:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not rounds():
+        listed = rounds()
+        while not listed and time.monotonic() < deadline:
             time.sleep(0.2)
-        (before,) = rounds()
+            listed = rounds()
+        (before,) = listed
         write_config_file(tmp_path, schedule=TUESDAY)
         result = reload()
         assert result.returncode == 0, result.stderr
