@@ -9,7 +9,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -62,32 +62,19 @@ def default_config_path() -> Path:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="debate-bot",
-        description="Civic debate facilitation bot for Discord and Matrix.",
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+def _with_config(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", type=Path, default=None, help="config file (config.yaml)")
 
-    def with_config(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--config", type=Path, default=None, help="config file (config.yaml)")
 
-    p = sub.add_parser("run", help="run every platform enabled in the config")
-    with_config(p)
-
-    p = sub.add_parser(
-        "check-config", help="validate the config, its packs and each platform's environment"
-    )
-    with_config(p)
+def _args_check_config(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--offline",
         action="store_true",
         help="check the file only, not the environment (tokens) of the enabled platforms",
     )
 
-    p = sub.add_parser("demo", help="an accelerated round with simulated participants")
-    with_config(p)
+
+def _args_demo(p: argparse.ArgumentParser) -> None:
     p.add_argument("--participants", type=int, default=12)
     p.add_argument("--seconds", type=float, default=15.0)
     p.add_argument("--debate", default=None, help="debate id (default: the first one)")
@@ -98,15 +85,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="where the demo keeps its database (default: a new temporary directory)",
     )
 
-    p = sub.add_parser("export", help="write the summary of closed rounds")
-    with_config(p)
+
+def _args_export(p: argparse.ArgumentParser) -> None:
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--round", help="round id or code")
     which.add_argument("--debate", help="every summarised round of this debate")
     p.add_argument("--format", choices=["md", "csv", "json", "html"], default="md")
     p.add_argument("--output", type=Path, default=None, help="file to write (default: stdout)")
 
-    p = sub.add_parser("analyze", help="opinion groups of a Polis-format export")
+
+def _args_analyze(p: argparse.ArgumentParser) -> None:
     p.add_argument("--votes", type=Path, required=True)
     p.add_argument("--comments", type=Path, default=None)
     p.add_argument("--format", choices=["json", "md", "html"], default="json")
@@ -125,24 +113,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", type=Path, default=None)
     p.add_argument("--seed", type=int, default=0)
 
-    p = sub.add_parser("packs", help="list or show the debate packs")
-    with_config(p)
+
+def _args_packs(p: argparse.ArgumentParser) -> None:
     packs_sub = p.add_subparsers(dest="packs_command", required=True)
     packs_sub.add_parser("list")
     show = packs_sub.add_parser("show")
     show.add_argument("pack_id")
 
-    p = sub.add_parser("rounds", help="list rounds with their state")
-    with_config(p)
+
+def _args_rounds(p: argparse.ArgumentParser) -> None:
     p.add_argument("--debate", default=None)
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("backup", help="consistent copy of the database (never the server secret)")
-    with_config(p)
+
+def _args_backup(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", type=Path, required=True, help="file to write (mode 0600)")
 
-    p = sub.add_parser("restore", help="copy a backup into a fresh data_dir (bot stopped)")
-    with_config(p)
+
+def _args_restore(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input", type=Path, required=True, help="a file written by `backup`")
     p.add_argument("--force", action="store_true", help="replace a database that holds data")
     p.add_argument(
@@ -151,12 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="restore open rounds without the server secret (their members count anew)",
     )
 
-    p = sub.add_parser("migrate", help="apply pending database migrations (bot stopped)")
-    with_config(p)
+
+def _args_migrate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--check", action="store_true", help="only report: 0 up to date, 1 pending")
 
-    p = sub.add_parser("invite-url", help="the link that adds the bot to a Discord server")
-    with_config(p)
+
+def _args_invite_url(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--application-id",
         type=int,
@@ -164,13 +152,51 @@ def build_parser() -> argparse.ArgumentParser:
         help="the Discord application id (default: read from the bot token's first part)",
     )
 
-    p = sub.add_parser("reload", help="make the running bot re-read its config (SIGHUP)")
-    with_config(p)
 
-    p = sub.add_parser("purge", help="delete closed rounds older than a duration")
-    with_config(p)
+def _args_purge(p: argparse.ArgumentParser) -> None:
     p.add_argument("--older-than", required=True, help="e.g. 180d")
     p.add_argument("--yes", action="store_true", help="do it (otherwise only count)")
+
+
+def _no_args(p: argparse.ArgumentParser) -> None:
+    del p
+
+
+# name, help, its own arguments, whether it reads the config file (``--config``).
+_SUBCOMMANDS: tuple[tuple[str, str, Callable[[argparse.ArgumentParser], None], bool], ...] = (
+    ("run", "run every platform enabled in the config", _no_args, True),
+    (
+        "check-config",
+        "validate the config, its packs and each platform's environment",
+        _args_check_config,
+        True,
+    ),
+    ("demo", "an accelerated round with simulated participants", _args_demo, True),
+    ("export", "write the summary of closed rounds", _args_export, True),
+    ("analyze", "opinion groups of a Polis-format export", _args_analyze, False),
+    ("packs", "list or show the debate packs", _args_packs, True),
+    ("rounds", "list rounds with their state", _args_rounds, True),
+    ("backup", "consistent copy of the database (never the server secret)", _args_backup, True),
+    ("restore", "copy a backup into a fresh data_dir (bot stopped)", _args_restore, True),
+    ("migrate", "apply pending database migrations (bot stopped)", _args_migrate, True),
+    ("invite-url", "the link that adds the bot to a Discord server", _args_invite_url, True),
+    ("reload", "make the running bot re-read its config (SIGHUP)", _no_args, True),
+    ("purge", "delete closed rounds older than a duration", _args_purge, True),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="debate-bot",
+        description="Civic debate facilitation bot for Discord and Matrix.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, help_text, add_arguments, reads_config in _SUBCOMMANDS:
+        p = sub.add_parser(name, help=help_text)
+        if reads_config:
+            _with_config(p)
+        add_arguments(p)
     return parser
 
 
@@ -193,62 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(args: argparse.Namespace) -> int:
     try:
-        if args.command == "check-config":
-            return cmd_check_config(args)
-        if args.command == "analyze":
-            from bot.summary.analyze_cli import run as run_analyze
-
-            code: int = run_analyze(
-                args.votes,
-                args.comments,
-                args.format,
-                args.replay,
-                args.output,
-                seed=args.seed,
-                cadence=args.replay_cadence,
-                exclude=args.exclude.split(","),
-            )
-            return code
-        path = args.config or default_config_path()
-        config = load_config(path)
-        if args.command == "packs":
-            return cmd_packs(config, args)
-        _setup_logging(config.log_level if args.command == "run" else "WARNING", config.log_format)
-        if args.command == "run":
-            log.info("configuration: %s", path.resolve())
-            return asyncio.run(cmd_run(config, config_path=path))
-        if args.command == "reload":
-            return cmd_reload(config)
-        if args.command == "demo":
-            from bot.demo import run_demo
-
-            return asyncio.run(
-                run_demo(
-                    config, args.participants, args.seconds, args.debate, data_dir=args.data_dir
-                )
-            )
-        if args.command == "rounds":
-            return cmd_rounds(config, args)
-        if args.command == "export":
-            return cmd_export(config, args)
-        if args.command == "purge":
-            return cmd_purge(config, args)
-        if args.command == "backup":
-            return cmd_backup(config, args.output)
-        if args.command == "restore":
-            from bot.ops import cmd_restore
-
-            return cmd_restore(
-                config, args.input, force=args.force, allow_new_secret=args.allow_new_secret
-            )
-        if args.command == "migrate":
-            from bot.ops import cmd_migrate
-
-            return cmd_migrate(config, check=args.check)
-        if args.command == "invite-url":
-            from bot.ops import cmd_invite_url
-
-            return cmd_invite_url(config, args.application_id)
+        return _dispatch(args)
     except (ConfigError, LocatedErrors) as exc:
         for error in exc.errors:
             print(error, file=sys.stderr)
@@ -261,7 +232,66 @@ def _main(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         return EXIT_OK
-    return EXIT_USAGE
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "check-config":
+        return cmd_check_config(args)
+    if args.command == "analyze":
+        return _analyze(args)
+    path = args.config or default_config_path()
+    config = load_config(path)
+    if args.command == "packs":
+        return cmd_packs(config, args)
+    _setup_logging(config.log_level if args.command == "run" else "WARNING", config.log_format)
+    if args.command == "run":
+        log.info("configuration: %s", path.resolve())
+        return asyncio.run(cmd_run(config, config_path=path))
+    return _CONFIGURED[args.command](config, args)
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from bot.summary.analyze_cli import run as run_analyze
+
+    code: int = run_analyze(
+        args.votes,
+        args.comments,
+        args.format,
+        args.replay,
+        args.output,
+        seed=args.seed,
+        cadence=args.replay_cadence,
+        exclude=args.exclude.split(","),
+    )
+    return code
+
+
+def _demo(config: Config, args: argparse.Namespace) -> int:
+    from bot.demo import run_demo
+
+    return asyncio.run(
+        run_demo(config, args.participants, args.seconds, args.debate, data_dir=args.data_dir)
+    )
+
+
+def _restore(config: Config, args: argparse.Namespace) -> int:
+    from bot.ops import cmd_restore
+
+    return cmd_restore(
+        config, args.input, force=args.force, allow_new_secret=args.allow_new_secret
+    )
+
+
+def _migrate(config: Config, args: argparse.Namespace) -> int:
+    from bot.ops import cmd_migrate
+
+    return cmd_migrate(config, check=args.check)
+
+
+def _invite_url(config: Config, args: argparse.Namespace) -> int:
+    from bot.ops import cmd_invite_url
+
+    return cmd_invite_url(config, args.application_id)
 
 
 async def _start(app: App) -> int | None:
@@ -379,11 +409,38 @@ async def cmd_run(
     ``EXIT_NOTHING_TO_SERVE`` and one line saying what to enable when there was no input at
     all (systemd, ``nohup``, Docker without ``-i``: standard input is ``/dev/null``).
     """
-    from bot.adapters.console import ConsoleAdapter
     from bot.app import App
 
     app = App(config, adapters=adapters)
     stop = asyncio.Event()
+    # Losing the database to another process ends the run as a stop request does.
+    app.lost_lock = stop
+    reloads: set[asyncio.Task[bool]] = set()
+    _handle_signals(app, stop, config_path, reloads)
+    failed = await _start(app)
+    if failed is not None:
+        return failed
+    log.info("running: %s", ", ".join(app.adapters) or "no platform")
+    stopping = asyncio.create_task(_wait(stop))
+    try:
+        code = await _serve(app, stopping, stdin)
+    finally:
+        stopping.cancel()
+        await app.stop()
+    if app.instance_lock_lost:
+        print(
+            "error: another debate-bot process took over this database (the connection was "
+            "lost and the lock taken meanwhile); this one stopped",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+    return code
+
+
+def _handle_signals(
+    app: App, stop: asyncio.Event, config_path: Path | None, reloads: set[asyncio.Task[bool]]
+) -> None:
+    """SIGINT/SIGTERM stop cleanly (a second one exits at once); SIGHUP reloads the config."""
     loop = asyncio.get_running_loop()
 
     def request_stop(sig: signal.Signals) -> None:
@@ -400,57 +457,48 @@ async def cmd_run(
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, request_stop, sig)
-    # Losing the database to another process ends the run as a stop request does.
-    app.lost_lock = stop
-    reloads: set[asyncio.Task[bool]] = set()
-    if config_path is not None:
+    if config_path is None:
+        return
+    path = config_path
 
-        def reload() -> None:
-            task = asyncio.create_task(app.reload(config_path))
-            reloads.add(task)
-            task.add_done_callback(reloads.discard)
+    def reload() -> None:
+        task = asyncio.create_task(app.reload(path))
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
 
-        loop.add_signal_handler(signal.SIGHUP, reload)
-    failed = await _start(app)
-    if failed is not None:
-        return failed
-    log.info("running: %s", ", ".join(app.adapters) or "no platform")
-    code = EXIT_OK
-    stopping = asyncio.create_task(_wait(stop))
+    loop.add_signal_handler(signal.SIGHUP, reload)
+
+
+async def _serve(app: App, stopping: asyncio.Task[object], stdin: TextIO | None) -> int:
+    """Wait for a stop request, reading the console's input meanwhile if it is enabled."""
+    from bot.adapters.console import ConsoleAdapter
+
     console = app.adapters.get("console")
+    if not isinstance(console, ConsoleAdapter):
+        await stopping
+        return EXIT_OK
+    reading = asyncio.create_task(console.run(stdin if stdin is not None else sys.stdin))
     try:
-        if isinstance(console, ConsoleAdapter):
-            reading = asyncio.create_task(console.run(stdin if stdin is not None else sys.stdin))
-            await asyncio.wait([stopping, reading], return_when=asyncio.FIRST_COMPLETED)
-            if reading.done() and not stopping.done():
-                lines = reading.result()
-                others = [name for name in app.adapters if name != "console"]
-                if others:
-                    log.info("console input ended; still serving %s", ", ".join(others))
-                    await stopping
-                elif lines == 0:
-                    print(
-                        "error: the console is the only platform enabled and standard input is "
-                        "closed, so there is nothing to serve; enable platforms.discord or "
-                        "platforms.matrix in the config (and set platforms.console.enabled: "
-                        "false to run as a service)",
-                        file=sys.stderr,
-                    )
-                    code = EXIT_NOTHING_TO_SERVE
-            reading.cancel()
-        else:
+        await asyncio.wait([stopping, reading], return_when=asyncio.FIRST_COMPLETED)
+        if not reading.done() or stopping.done():
+            return EXIT_OK
+        lines = reading.result()
+        others = [name for name in app.adapters if name != "console"]
+        if others:
+            log.info("console input ended; still serving %s", ", ".join(others))
             await stopping
+        elif lines == 0:
+            print(
+                "error: the console is the only platform enabled and standard input is "
+                "closed, so there is nothing to serve; enable platforms.discord or "
+                "platforms.matrix in the config (and set platforms.console.enabled: "
+                "false to run as a service)",
+                file=sys.stderr,
+            )
+            return EXIT_NOTHING_TO_SERVE
+        return EXIT_OK
     finally:
-        stopping.cancel()
-        await app.stop()
-    if app.instance_lock_lost:
-        print(
-            "error: another debate-bot process took over this database (the connection was "
-            "lost and the lock taken meanwhile); this one stopped",
-            file=sys.stderr,
-        )
-        return EXIT_ERROR
-    return code
+        reading.cancel()
 
 
 def cmd_rounds(config: Config, args: argparse.Namespace) -> int:
@@ -600,3 +648,17 @@ def cmd_backup(config: Config, output: Path) -> int:
             file=sys.stderr,
         )
     return EXIT_OK
+
+
+# The subcommands that run on a loaded config (``run`` and ``packs`` are dispatched above).
+_CONFIGURED: dict[str, Callable[[Config, argparse.Namespace], int]] = {
+    "reload": lambda config, args: cmd_reload(config),
+    "demo": _demo,
+    "rounds": cmd_rounds,
+    "export": cmd_export,
+    "purge": cmd_purge,
+    "backup": lambda config, args: cmd_backup(config, args.output),
+    "restore": _restore,
+    "migrate": _migrate,
+    "invite-url": _invite_url,
+}

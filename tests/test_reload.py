@@ -164,11 +164,13 @@ def test_sighup_through_debate_bot_reload_moves_the_round_of_a_running_bot(
         )
 
     try:
-        deadline = time.monotonic() + 60
+        # The bot schedules its first round once started (slow on a loaded machine).
+        deadline = time.monotonic() + 180
         listed = rounds()
-        while not listed and time.monotonic() < deadline:
+        while not listed and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.2)
             listed = rounds()
+        assert len(listed) == 1, (listed, proc.poll())
         (before,) = listed
         write_config_file(tmp_path, schedule=TUESDAY)
         result = reload()
