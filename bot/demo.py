@@ -161,30 +161,7 @@ async def run_demo(
         await console.feed(f"@{moderator} !debat ouvrir {debate_id}")
         await app.publisher.deliver()
         round_id = max(r.id for r in app.engine.open_rounds())
-        opened = app.engine._open[round_id]
-        rng = random.Random(round_id)
-        names = [f"membre-{i:02d}" for i in range(1, participants + 1)]
-        # Two camps, so that the opinion-group analysis has something to find.
-        camps = {name: i % 2 for i, name in enumerate(names)}
-        stances = list(opened.stances)
-        # The first few are shown one after the other; the crowd answers concurrently.
-        shown, crowd = names[:SHOWN_PARTICIPANTS], names[SHOWN_PARTICIPANTS:]
-        for i, name in enumerate(shown):
-            await _participate(app, console, name, i, camps[name], stances, rng, lang)
-        await asyncio.gather(
-            *(
-                _participate(app, console, name, i + len(shown), camps[name], stances, rng, lang)
-                for i, name in enumerate(crowd)
-            )
-        )
-        for i, name in enumerate(shown):
-            await _vote(app, console, name, i, camps[name], stances, rng)
-        await asyncio.gather(
-            *(
-                _vote(app, console, name, i + len(shown), camps[name], stances, rng)
-                for i, name in enumerate(crowd)
-            )
-        )
+        await _crowd(app, console, round_id, participants, lang)
         hidden = participants - SHOWN_PARTICIPANTS
         if hidden > 0:
             out.write(f"# … {hidden} autres participants ont répondu de la même façon.\n\n")
@@ -198,6 +175,36 @@ async def run_demo(
         await app.stop()
     out.write(f"# {app.engine.messages('demo_files', path=str(config.data_dir))}\n")
     return 0
+
+
+async def _crowd(
+    app: App, console: ConsoleAdapter, round_id: int, participants: int, lang: str
+) -> None:
+    """Simulated members take positions, then vote: the first few shown, the rest at once."""
+    opened = app.engine.open_round_by_id(round_id)
+    assert opened is not None
+    rng = random.Random(round_id)
+    names = [f"membre-{i:02d}" for i in range(1, participants + 1)]
+    # Two camps, so that the opinion-group analysis has something to find.
+    camps = {name: i % 2 for i, name in enumerate(names)}
+    stances = list(opened.stances)
+    shown, crowd = names[:SHOWN_PARTICIPANTS], names[SHOWN_PARTICIPANTS:]
+    for i, name in enumerate(shown):
+        await _participate(app, console, name, i, camps[name], stances, rng, lang)
+    await asyncio.gather(
+        *(
+            _participate(app, console, name, i + len(shown), camps[name], stances, rng, lang)
+            for i, name in enumerate(crowd)
+        )
+    )
+    for i, name in enumerate(shown):
+        await _vote(app, console, name, i, camps[name], stances, rng)
+    await asyncio.gather(
+        *(
+            _vote(app, console, name, i + len(shown), camps[name], stances, rng)
+            for i, name in enumerate(crowd)
+        )
+    )
 
 
 async def _send(app: App, console: ConsoleAdapter, name: str, index: int, text: str) -> None:

@@ -302,48 +302,14 @@ def cmd_restore(
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     status = pending_migrations(info.revision)
-    if status.unknown:
-        print(
-            f"error: {source} is at revision {', '.join(info.revision)}, unknown to this "
-            "version of debate-bot: it was made by a newer version",
-            file=sys.stderr,
-        )
-        return EXIT_ERROR
     has_secret = config.secret() is not None or config.secret_path().exists()
-    if info.open_rounds and not has_secret and not allow_new_secret:
-        print(
-            f"error: the backup holds {info.open_rounds} open round(s), and the server secret "
-            f"is neither in ${config.anonymity.secret_env} nor in {config.secret_path()}. "
-            "Without the deployment's secret the members of those rounds are not recognised "
-            "and would be counted twice: restore the secret first (or pass "
-            "--allow-new-secret to start them over with a new one)",
-            file=sys.stderr,
-        )
-        return EXIT_ERROR
+    refusal = _restore_refusal(config, source, info, status, has_secret, allow_new_secret)
     target = sqlite_path(url)
-    private_dir(config.data_dir)
-    private_dir(target.parent)
-    db = Database(url)
-    lock = InstanceLock(db, config.data_dir)
-    try:
-        try:
-            lock.acquire()
-        except InstanceLockError as exc:
-            print(f"error: {exc}; stop it before restoring", file=sys.stderr)
-            return EXIT_ERROR
-        try:
-            if _holds_data(target) and not force:
-                print(
-                    f"error: {target} already holds a database; restore into a fresh "
-                    "data_dir, or pass --force to replace it",
-                    file=sys.stderr,
-                )
-                return EXIT_ERROR
-            _copy(source, target)
-        finally:
-            lock.release()
-    finally:
-        db.close()
+    if refusal is None:
+        refusal = _restore_into(config, url, source, target, force=force)
+    if refusal is not None:
+        print(f"error: {refusal}", file=sys.stderr)
+        return EXIT_ERROR
     log.info("restored a backup into %s", target)
     print(
         f"restored {source} into {target}: {info.rounds} round(s), {info.open_rounds} open, "
@@ -362,3 +328,55 @@ def cmd_restore(
         file=sys.stderr,
     )
     return EXIT_OK
+
+
+def _restore_refusal(
+    config: Config,
+    source: Path,
+    info: BackupInfo,
+    status: MigrationStatus,
+    has_secret: bool,
+    allow_new_secret: bool,
+) -> str | None:
+    """Why this backup must not be restored here (before anything is touched), or None."""
+    if status.unknown:
+        return (
+            f"{source} is at revision {', '.join(info.revision)}, unknown to this "
+            "version of debate-bot: it was made by a newer version"
+        )
+    if info.open_rounds and not has_secret and not allow_new_secret:
+        return (
+            f"the backup holds {info.open_rounds} open round(s), and the server secret "
+            f"is neither in ${config.anonymity.secret_env} nor in {config.secret_path()}. "
+            "Without the deployment's secret the members of those rounds are not recognised "
+            "and would be counted twice: restore the secret first (or pass "
+            "--allow-new-secret to start them over with a new one)"
+        )
+    return None
+
+
+def _restore_into(
+    config: Config, url: str, source: Path, target: Path, *, force: bool
+) -> str | None:
+    """Copy ``source`` over ``target`` under the instance lock; why not, or None once done."""
+    private_dir(config.data_dir)
+    private_dir(target.parent)
+    db = Database(url)
+    lock = InstanceLock(db, config.data_dir)
+    try:
+        try:
+            lock.acquire()
+        except InstanceLockError as exc:
+            return f"{exc}; stop it before restoring"
+        try:
+            if _holds_data(target) and not force:
+                return (
+                    f"{target} already holds a database; restore into a fresh "
+                    "data_dir, or pass --force to replace it"
+                )
+            _copy(source, target)
+        finally:
+            lock.release()
+    finally:
+        db.close()
+    return None

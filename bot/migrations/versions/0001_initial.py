@@ -16,6 +16,19 @@ depends_on = None
 
 
 def upgrade() -> None:
+    _rounds()
+    _answers()
+    _outputs()
+
+
+def _round_id() -> sa.Column[int]:
+    """The column that ties a row to its round (deleted with it)."""
+    return sa.Column(
+        "round_id", sa.Integer(), sa.ForeignKey("round.id", ondelete="CASCADE"), nullable=False
+    )
+
+
+def _rounds() -> None:
     op.create_table(
         "round",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -35,12 +48,14 @@ def upgrade() -> None:
     )
     op.create_index("ix_round_debate_id", "round", ["debate_id"])
     op.create_index("ix_round_state", "round", ["state"])
+
+
+def _answers() -> None:
+    """Positions, arguments and votes."""
     op.create_table(
         "position",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column(
-            "round_id", sa.Integer(), sa.ForeignKey("round.id", ondelete="CASCADE"), nullable=False
-        ),
+        _round_id(),
         sa.Column("participant", sa.String(64), nullable=False),
         sa.Column("stance", sa.String(64), nullable=False),
         sa.UniqueConstraint("round_id", "participant", name="uq_position"),
@@ -49,9 +64,7 @@ def upgrade() -> None:
     op.create_table(
         "argument",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column(
-            "round_id", sa.Integer(), sa.ForeignKey("round.id", ondelete="CASCADE"), nullable=False
-        ),
+        _round_id(),
         sa.Column("author", sa.String(64), nullable=False),
         sa.Column("number", sa.Integer(), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
@@ -63,9 +76,7 @@ def upgrade() -> None:
     op.create_table(
         "vote",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column(
-            "round_id", sa.Integer(), sa.ForeignKey("round.id", ondelete="CASCADE"), nullable=False
-        ),
+        _round_id(),
         sa.Column(
             "argument_id",
             sa.Integer(),
@@ -78,6 +89,10 @@ def upgrade() -> None:
     )
     op.create_index("ix_vote_round_id", "vote", ["round_id"])
     op.create_index("ix_vote_argument_id", "vote", ["argument_id"])
+
+
+def _outputs() -> None:
+    """Stored summaries and the outbox of posts owed to channels."""
     op.create_table(
         "round_summary",
         sa.Column(
@@ -91,9 +106,7 @@ def upgrade() -> None:
     op.create_table(
         "outbox",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column(
-            "round_id", sa.Integer(), sa.ForeignKey("round.id", ondelete="CASCADE"), nullable=False
-        ),
+        _round_id(),
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("channel", sa.String(300), nullable=False),
         sa.Column("delivered", sa.Boolean(), nullable=False),
