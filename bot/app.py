@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -22,6 +21,7 @@ from bot.engine import Engine
 from bot.events import ChannelRef, PostKey, PostKind, RoundPost
 from bot.files import private_dir
 from bot.models import table
+from bot.platforms import AdapterFactory
 from bot.ports import ChatPort, ModeratorCheck
 from bot.scheduler import Scheduler
 
@@ -167,9 +167,6 @@ class Publisher:
 def _pending_outbox(conn: Connection) -> list[Any]:
     o = table("outbox")
     return list(conn.execute(sa.select(o).where(o.c.delivered.is_(False)).order_by(o.c.id)))
-
-
-AdapterFactory = Callable[["App"], Adapter]
 
 
 class PlatformStartError(Exception):
@@ -339,32 +336,10 @@ class App:
 
 def default_adapters(config: Config) -> dict[str, AdapterFactory]:
     """The adapters enabled in the config; chat libraries are imported only when enabled."""
-    factories: dict[str, AdapterFactory] = {}
-    if config.platforms.console.enabled:
-        factories["console"] = _console
-    if config.platforms.discord.enabled:
-        factories["discord"] = _discord
-    if config.platforms.matrix.enabled:
-        factories["matrix"] = _matrix
-    return factories
+    from bot.platforms import REGISTRY
 
-
-def _console(app: App) -> Adapter:
-    from bot.adapters.console import ConsoleAdapter
-
-    return ConsoleAdapter(app.config.platforms.console, app.commands, app.export_dir)
-
-
-def _discord(app: App) -> Adapter:
-    module = importlib.import_module("bot.adapters.discord")
-    adapter: Adapter = module.DiscordAdapter(app)
-    return adapter
-
-
-def _matrix(app: App) -> Adapter:
-    module = importlib.import_module("bot.adapters.matrix")
-    adapter: Adapter = module.MatrixAdapter(app)
-    return adapter
+    enabled = set(config.platforms.enabled())
+    return {p.name: p.adapter for p in REGISTRY if p.name in enabled}
 
 
 async def run_until(app: App, stop: Callable[[], Awaitable[None]]) -> None:

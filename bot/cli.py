@@ -23,8 +23,9 @@ from bot.files import write_private
 from bot.yamlpos import LocatedErrors
 
 if TYPE_CHECKING:
-    from bot.app import AdapterFactory, App
+    from bot.app import App
     from bot.logs import LogFormat
+    from bot.platforms import AdapterFactory
 
 log = logging.getLogger(__name__)
 # Exit codes, for supervisors (systemd's Restart=on-failure, Docker restart policies).

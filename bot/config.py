@@ -10,50 +10,45 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, Union, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Discriminator,
     Field,
+    GetCoreSchemaHandler,
     Tag,
     ValidationError,
     field_validator,
     model_validator,
 )
+from pydantic_core import core_schema
 
 from bot.cron import validate_crontab
 from bot.durations import parse_duration
+from bot.platforms import REGISTRY, ChannelSettings, PlatformSettings
+from bot.platforms.console import ConsoleChannel as ConsoleChannel
+from bot.platforms.console import ConsoleConfig as ConsoleConfig
+from bot.platforms.discord import DiscordChannel as DiscordChannel
+from bot.platforms.discord import DiscordConfig as DiscordConfig
+from bot.platforms.matrix import MatrixChannel as MatrixChannel
+from bot.platforms.matrix import MatrixConfig as MatrixConfig
+from bot.settings import Settings as _Model
+from bot.settings import env_name as _env_name
 from bot.yamlpos import LocatedError, LocatedErrors, load_yaml
 
 if TYPE_CHECKING:
     from bot.packs import Pack
 
-_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
 class ConfigError(LocatedErrors):
     """The configuration is invalid; ``str()`` gives one line per problem."""
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _env_name(value: str | None) -> str | None:
-    if value is None:
-        return None
-    if not _ENV_NAME.match(value):
-        raise ValueError(
-            "must be the NAME of an environment variable (e.g. DISCORD_TOKEN), "
-            "never the secret itself"
-        )
-    return value
 
 
 def _duration(value: Any) -> timedelta:
@@ -83,51 +78,6 @@ class LimitsConfig(_Model):
 
     actions_per_minute: int = Field(30, ge=1, le=10_000)
     arguments_per_participant: int = Field(3, ge=0, le=100)
-
-
-class ConsoleConfig(_Model):
-    enabled: bool = True
-    channel: str = "general"
-    moderators: list[str] = Field(default_factory=list)
-
-
-class DiscordConfig(_Model):
-    enabled: bool = False
-    token_env: str = "DISCORD_TOKEN"
-    guild_ids: list[int] = Field(default_factory=list)
-    moderator_role_ids: list[int] = Field(default_factory=list)
-    sync_commands_globally: bool = False
-
-    _check_env = field_validator("token_env")(_env_name)
-
-
-class MatrixConfig(_Model):
-    enabled: bool = False
-    homeserver: str = "https://matrix.example.org"
-    user_id: str = "@debats:example.org"
-    access_token_env: str | None = "MATRIX_ACCESS_TOKEN"
-    password_env: str | None = "MATRIX_PASSWORD"
-    device_name: str = "debate-bot"
-    moderator_power_level: int = 50
-    allowed_rooms: list[str] = Field(default_factory=list)
-    # Bounded retry of rate-limited requests (nio retries forever by default).
-    max_rate_limit_wait: float = Field(60.0, gt=0)
-
-    _check_env = field_validator("access_token_env", "password_env")(_env_name)
-
-    @field_validator("homeserver")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with https:// (or http:// for a local homeserver)")
-        return value.rstrip("/")
-
-    @field_validator("user_id")
-    @classmethod
-    def _mxid(cls, value: str) -> str:
-        if not re.match(r"^@[^:\s]+:\S+$", value):
-            raise ValueError("must be a full Matrix user id such as @debats:example.org")
-        return value
 
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -192,21 +142,96 @@ class ObservabilityConfig(_Model):
         return None if self.listen is None else parse_listen(self.listen)
 
 
-class PlatformsConfig(_Model):
-    console: ConsoleConfig = Field(default_factory=ConsoleConfig)
-    discord: DiscordConfig = Field(default_factory=DiscordConfig)
-    matrix: MatrixConfig = Field(default_factory=MatrixConfig)
+S = TypeVar("S", bound=PlatformSettings)
+
+
+class PlatformsConfig:
+    """``platforms:``: the settings of every registered platform (defaults where absent).
+
+    Its keys are the names in :data:`bot.platforms.REGISTRY`; each is validated by that
+    platform's own settings model. ``of(MatrixConfig)`` gives one platform's settings, typed.
+    """
+
+    def __init__(self, settings: Mapping[str, PlatformSettings] | None = None) -> None:
+        given = dict(settings or {})
+        self._settings: dict[str, PlatformSettings] = {}
+        for platform in REGISTRY:
+            found = given.pop(platform.name, None)
+            self._settings[platform.name] = found if found is not None else platform.settings()
+        self._settings.update(given)
+
+    def of(self, model: type[S]) -> S:
+        """The settings of the platform whose settings model is ``model``."""
+        for value in self._settings.values():
+            if isinstance(value, model):
+                return value
+        return model()
+
+    def get(self, name: str) -> PlatformSettings | None:
+        """The settings of the platform called ``name`` (None if no such platform)."""
+        return self._settings.get(name)
 
     def enabled(self) -> list[str]:
-        return [
-            name
-            for name, cfg in (
-                ("console", self.console),
-                ("discord", self.discord),
-                ("matrix", self.matrix),
+        return [name for name, value in self._settings.items() if value.enabled]
+
+    # Transitional accessors for the built-in platforms; prefer ``of(ConsoleConfig)``.
+    @property
+    def console(self) -> ConsoleConfig:
+        return self.of(ConsoleConfig)
+
+    @property
+    def discord(self) -> DiscordConfig:
+        return self.of(DiscordConfig)
+
+    @property
+    def matrix(self) -> MatrixConfig:
+        return self.of(MatrixConfig)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PlatformsConfig) and self._settings == other._settings
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._settings.items()))
+
+    def __repr__(self) -> str:
+        return f"PlatformsConfig({self._settings!r})"
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        fields = {
+            platform.name: core_schema.typed_dict_field(
+                handler.generate_schema(platform.settings), required=False
             )
-            if cfg.enabled
-        ]
+            for platform in REGISTRY
+        }
+
+        def validate(value: Any, handler: core_schema.ValidatorFunctionWrapHandler) -> Any:
+            return value if isinstance(value, cls) else cls(handler(value))
+
+        return core_schema.no_info_wrap_validator_function(
+            validate,
+            core_schema.typed_dict_schema(fields, extra_behavior="forbid"),
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                lambda value: {name: s.model_dump() for name, s in value._settings.items()}
+            ),
+        )
+
+
+class _RegisteredChannel:
+    """A debate's channel: validated by the channel model of the platform it names."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        models = tuple(platform.channel for platform in REGISTRY)
+        union: Any = models[0] if len(models) == 1 else Union[models]  # noqa: UP007
+        return handler.generate_schema(Annotated[union, Field(discriminator="platform")])
+
+
+ChannelConfig = Annotated[ChannelSettings, _RegisteredChannel]
 
 
 class CronSchedule(_Model):
@@ -266,46 +291,6 @@ Schedule = Annotated[
         custom_error_type="schedule",
         custom_error_message="give one of cron, at, every or manual",
     ),
-]
-
-
-class ConsoleChannel(_Model):
-    platform: Literal["console"]
-    channel: str
-
-    @property
-    def key(self) -> str:
-        return self.channel
-
-
-class DiscordChannel(_Model):
-    platform: Literal["discord"]
-    channel_id: int
-
-    @property
-    def key(self) -> str:
-        return str(self.channel_id)
-
-
-class MatrixChannel(_Model):
-    platform: Literal["matrix"]
-    room_id: str
-
-    @field_validator("room_id")
-    @classmethod
-    def _room(cls, value: str) -> str:
-        # Room ids from room version 12 on carry no server part ("!<opaque hash>").
-        if not re.match(r"^(![^:\s]+(:\S+)?|#[^:\s]+:\S+)$", value):
-            raise ValueError("must be a room id (!abc:example.org) or alias (#room:example.org)")
-        return value
-
-    @property
-    def key(self) -> str:
-        return self.room_id
-
-
-ChannelConfig = Annotated[
-    ConsoleChannel | DiscordChannel | MatrixChannel, Field(discriminator="platform")
 ]
 
 
@@ -470,7 +455,8 @@ def load_config(path: Path, *, check_packs: bool = True) -> Config:
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(loaded.errors_from(exc, known_keys=config_keys()).errors) from None
+        located = loaded.errors_from(exc, known_keys=config_keys(), union_tags=REGISTRY.names())
+        raise ConfigError(located.errors) from None
     base = path.resolve().parent
     updates: dict[str, Any] = {}
     if not config.data_dir.is_absolute():
@@ -540,7 +526,20 @@ def config_keys() -> frozenset[str]:
             visit(argument)
 
     visit(Config)
+    for platform in REGISTRY:
+        keys.add(platform.name)
+        visit(platform.settings)
+        visit(platform.channel)
     return frozenset(keys)
+
+
+def _rebuild_models() -> None:
+    """A platform was registered: rebuild the models whose schema lists the platforms."""
+    DebateConfig.model_rebuild(force=True)
+    Config.model_rebuild(force=True)
+
+
+REGISTRY.on_change(_rebuild_models)
 
 
 def check_debates_against_packs(

@@ -20,6 +20,7 @@ from bot.app import App
 from bot.config import (
     Config,
     ConsoleChannel,
+    ConsoleConfig,
     DebateConfig,
     ManualSchedule,
     ObservabilityConfig,
@@ -93,8 +94,7 @@ def demo_config(
     if not config.debates:
         raise SystemExit("the config has no debate to run")
     debate = config.debate(debate_id) if debate_id else config.debates[0]
-    console = config.platforms.console.model_copy(update={"enabled": True})
-    platforms = PlatformsConfig(console=console)
+    console = config.platforms.of(ConsoleConfig).model_copy(update={"enabled": True})
     fast: DebateConfig = debate.model_copy(
         update={
             "round_duration": _seconds(seconds),
@@ -104,7 +104,7 @@ def demo_config(
         }
     )
     moderators = console.moderators or ["alice"]
-    platforms = PlatformsConfig(console=console.model_copy(update={"moderators": moderators}))
+    platforms = PlatformsConfig({"console": console.model_copy(update={"moderators": moderators})})
     anonymity = config.anonymity.model_copy(
         update={"secret_env": "DEBATE_BOT_DEMO_SECRET", "secret_file": None}
     )
@@ -140,10 +140,12 @@ async def run_demo(
         data_dir = Path(tempfile.mkdtemp(prefix="debate-bot-demo-"))
     config, debate_id = demo_config(config, seconds, debate_id, data_dir)
     lang = config.language
-    moderator = config.platforms.console.moderators[0]
+    moderator = config.platforms.of(ConsoleConfig).moderators[0]
 
     def console_factory(app: App) -> ConsoleAdapter:
-        return ConsoleAdapter(config.platforms.console, app.commands, app.export_dir, out=out)
+        return ConsoleAdapter(
+            config.platforms.of(ConsoleConfig), app.commands, app.export_dir, out=out
+        )
 
     app = App(config, adapters={"console": console_factory}, tick_seconds=1.0)
     console = app.adapters["console"]

@@ -23,7 +23,7 @@ from alembic.script.revision import RevisionError
 from alembic.util.exc import CommandError
 
 from bot.backup import sqlite_path
-from bot.config import Config
+from bot.config import Config, DiscordConfig
 from bot.db import MIGRATIONS, Database, InstanceLock, InstanceLockError, make_engine
 from bot.files import FILE_MODE, private_dir
 
@@ -62,7 +62,7 @@ def cmd_invite_url(config: Config, application_id: int | None = None) -> int:
     """
     source = "--application-id"
     if application_id is None:
-        token_env = config.platforms.discord.token_env
+        token_env = config.platforms.of(DiscordConfig).token_env
         application_id = application_id_from_token(os.environ.get(token_env, ""))
         source = f"the bot token in {token_env}"
         if application_id is None:

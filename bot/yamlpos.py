@@ -82,15 +82,24 @@ class LoadedYaml:
             key = key[:-1]
         return self.lines.get((), None)
 
-    def errors_from(self, exc: ValidationError, known_keys: Collection[str] = ()) -> LocatedErrors:
+    def errors_from(
+        self,
+        exc: ValidationError,
+        known_keys: Collection[str] = (),
+        union_tags: Collection[str] = (),
+    ) -> LocatedErrors:
         """Turn a pydantic error into located errors against this file.
 
         ``known_keys`` are the keys the schema knows anywhere: an unknown key close to one of
-        them (``discrod``) gets a "did you mean" hint.
+        them (``discrod``) gets a "did you mean" hint. ``union_tags`` are the tags of the
+        schema's tagged unions beyond the schedule kinds (the platform names, say): pydantic
+        puts them in error locations, where they are not keys of the file.
         """
         errors = []
+        tags = SYNTHETIC_PARTS | frozenset(union_tags)
         for err in exc.errors():
-            loc = self._document_path([p for p in err["loc"] if isinstance(p, str | int)])
+            loc = [p for p in err["loc"] if isinstance(p, str | int)]
+            loc = self._document_path(loc, tags)
             message = err["msg"]
             if err["type"] == "extra_forbidden":
                 message = "unknown key"
@@ -105,7 +114,7 @@ class LoadedYaml:
             errors.append(LocatedError(self.file, self.line_for(loc), format_key(loc), message))
         return LocatedErrors(errors)
 
-    def _document_path(self, loc: list[str | int]) -> list[str | int]:
+    def _document_path(self, loc: list[str | int], tags: frozenset[str]) -> list[str | int]:
         """Drop the names pydantic inserts for union members (tags, validator names).
 
         A part is synthetic when it is not a key of the document at that place but the part
@@ -119,25 +128,21 @@ class LoadedYaml:
                 out.append(part)
                 continue
             following = loc[index + 1] if index + 1 < len(loc) else None
-            synthetic = isinstance(part, str) and (
-                part in SYNTHETIC_PARTS or "[" in part or "(" in part
-            )
+            synthetic = isinstance(part, str) and (part in tags or "[" in part or "(" in part)
             if following is not None and ((*out, following) in self.lines or synthetic):
                 continue
             out.append(part)
         return out
 
 
-# Names pydantic puts in error locations that are not keys of the file (union tags).
+# Names pydantic puts in error locations that are not keys of the file (the schedule union's
+# tags; the platform names come from the platform registry).
 SYNTHETIC_PARTS = frozenset(
     {
         "cron-schedule",
         "at-schedule",
         "every-schedule",
         "manual-schedule",
-        "console",
-        "discord",
-        "matrix",
     }
 )
 
