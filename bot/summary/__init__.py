@@ -57,6 +57,7 @@ from bot.summary.model import (
     Group,
     MapPoint,
     PublishedArgument,
+    Reproducibility,
     RoundData,
     Summary,
     TallyRow,
@@ -116,11 +117,7 @@ def build_summary(data: RoundData) -> Summary:
     positions: dict[str, str] = data["positions"]
     stances: list[str] = list(data["stances"])
     labels: dict[str, str] = data.get("stance_labels", {})
-    arguments = [a for a in data["arguments"] if not a["hidden"]]
-    number_of = {a["id"]: int(a["number"]) for a in arguments}
-    votes = [
-        (number_of[int(v[0])], str(v[1]), int(v[2])) for v in data["votes"] if v[0] in number_of
-    ]
+    arguments, votes = _visible_votes(data)
     people = set(positions) | {a["author"] for a in data["arguments"]} | {v[1] for v in votes}
     tally_visible = len(positions) >= min_size
     analysis, assignment_label = _analysis(votes, min_size, seed)
@@ -169,20 +166,47 @@ def build_summary(data: RoundData) -> Summary:
         else [],
         "themes": extract_themes([(int(a["number"]), str(a["text"])) for a in arguments]),
         "analysis": analysis,
-        "reproducibility": {
-            "schema_version": SUMMARY_SCHEMA_VERSION,
-            "analysis_version": analysis["analysis_version"] if analysis else None,
-            "bridging_version": bridging_version,
-            "themes_version": THEMES_VERSION,
-            "seed": seed,
-            "participants": len(people),
-            "positions": len(positions),
-            "arguments": len(arguments),
-            "hidden_arguments": hidden,
-            "votes": len(votes),
-            "voters": len({v[1] for v in votes}),
-            "participants_clustered": analysis["participants_clustered"] if analysis else 0,
-        },
+        "reproducibility": _reproducibility(
+            analysis, bridging_version, seed, people, positions, len(arguments), hidden, votes
+        ),
+    }
+
+
+def _visible_votes(data: RoundData) -> tuple[list[ArgumentRow], list[tuple[int, str, int]]]:
+    """The arguments not hidden by moderators, and the votes on them as (argument number,
+    voter alias, value): argument database ids stop here."""
+    arguments = [a for a in data["arguments"] if not a["hidden"]]
+    number_of = {a["id"]: int(a["number"]) for a in arguments}
+    votes = [
+        (number_of[int(v[0])], str(v[1]), int(v[2])) for v in data["votes"] if v[0] in number_of
+    ]
+    return arguments, votes
+
+
+def _reproducibility(
+    analysis: Analysis | None,
+    bridging_version: str | None,
+    seed: int,
+    people: set[str],
+    positions: dict[str, str],
+    arguments: int,
+    hidden: int,
+    votes: list[tuple[int, str, int]],
+) -> Reproducibility:
+    """What it takes to rerun the summary's analyses and check its counts."""
+    return {
+        "schema_version": SUMMARY_SCHEMA_VERSION,
+        "analysis_version": analysis["analysis_version"] if analysis else None,
+        "bridging_version": bridging_version,
+        "themes_version": THEMES_VERSION,
+        "seed": seed,
+        "participants": len(people),
+        "positions": len(positions),
+        "arguments": arguments,
+        "hidden_arguments": hidden,
+        "votes": len(votes),
+        "voters": len({v[1] for v in votes}),
+        "participants_clustered": analysis["participants_clustered"] if analysis else 0,
     }
 
 
