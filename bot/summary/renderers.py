@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 import html
 import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from bot.summary.sections import (
     CHAT_LIMIT,
@@ -49,6 +51,31 @@ def shorten(text: str, limit: int = CHAT_TEXT_CHARS) -> str:
     return flat[: cut if cut > 0 else limit].rstrip(" ,;:") + "…"
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """How one format lays out each kind of block (as lines of its output)."""
+
+    para: Callable[[Document, Para], list[str]]
+    tally: Callable[[Document, Tally], list[str]]
+    arg_list: Callable[[Document, ArgList], list[str]]
+    groups: Callable[[Document, Groups], list[str]]
+    themes: Callable[[Document, ThemeList], list[str]]
+    arguments: Callable[[Document, ArgTable], list[str]]
+
+    def block(self, doc: Document, block: Block) -> list[str]:
+        if isinstance(block, Para):
+            return self.para(doc, block)
+        if isinstance(block, Tally):
+            return self.tally(doc, block)
+        if isinstance(block, ArgList):
+            return self.arg_list(doc, block)
+        if isinstance(block, Groups):
+            return self.groups(doc, block)
+        if isinstance(block, ThemeList):
+            return self.themes(doc, block)
+        return self.arguments(doc, block)
+
+
 # ---------------------------------------------------------------------------------- chat text
 
 
@@ -78,30 +105,27 @@ def chat_text(doc: Document) -> str:
 def _chat_section_body(doc: Document, section: Section) -> list[str]:
     lines: list[str] = []
     for block in section.blocks:
-        lines += _chat_block(doc, block)
+        lines += _CHAT.block(doc, block)
     return lines
 
 
-def _chat_block(doc: Document, block: Block) -> list[str]:
-    v = doc.view
-    if isinstance(block, Para):
-        return [block.text] if block.kind in ("text", "note") else []
-    if isinstance(block, Tally):
-        return [
-            v.m("summary_tally_line", stance=_chat(r.label), count=r.count, share=r.share)
-            for r in block.rows
-        ]
-    if isinstance(block, ArgList):
-        return _chat_list(doc, block)
-    if isinstance(block, Groups):
-        return _chat_groups(doc, block)
-    if isinstance(block, ThemeList):
-        return [
-            f"• {', '.join(_chat(t) for t in theme.terms)} "
-            f"({', '.join(cite.label for cite, _ in theme.quotes)})"
-            for theme in block.themes
-        ]
-    return _chat_arguments(doc, block)
+def _chat_para(doc: Document, block: Para) -> list[str]:
+    return [block.text] if block.kind in ("text", "note") else []
+
+
+def _chat_tally(doc: Document, block: Tally) -> list[str]:
+    return [
+        doc.view.m("summary_tally_line", stance=_chat(r.label), count=r.count, share=r.share)
+        for r in block.rows
+    ]
+
+
+def _chat_themes(doc: Document, block: ThemeList) -> list[str]:
+    return [
+        f"• {', '.join(_chat(t) for t in theme.terms)} "
+        f"({', '.join(cite.label for cite, _ in theme.quotes)})"
+        for theme in block.themes
+    ]
 
 
 def _chat_list(doc: Document, block: ArgList) -> list[str]:
@@ -179,7 +203,7 @@ def markdown(doc: Document) -> str:
         out += [f"### {section.title}", ""]
         blocks = section.blocks
         for index, block in enumerate(blocks):
-            out += _md_block(doc, block)
+            out += _MARKDOWN.block(doc, block)
             following = blocks[index + 1] if index + 1 < len(blocks) else None
             # Consecutive led lists are one Markdown list.
             if not (_led(block) and _led(following)):
@@ -191,24 +215,17 @@ def _led(block: Block | None) -> bool:
     return isinstance(block, ArgList) and block.lead
 
 
-def _md_block(doc: Document, block: Block) -> list[str]:
-    v = doc.view
-    if isinstance(block, Para):
-        return [f"*{block.text}*" if block.kind == "hint" else block.text]
-    if isinstance(block, Tally):
-        heads = " | ".join(block.columns)
-        rows = [
-            f"| {md_cell(r.label)} | {r.count} | {v.w('percent', value=r.share)} |"
-            for r in block.rows
-        ]
-        return [f"| {heads} |", "|---|---:|---:|", *rows]
-    if isinstance(block, ArgList):
-        return _md_list(doc, block)
-    if isinstance(block, Groups):
-        return _md_groups(doc, block)
-    if isinstance(block, ThemeList):
-        return _md_themes(doc, block)
-    return _md_arguments(block)
+def _md_para(doc: Document, block: Para) -> list[str]:
+    return [f"*{block.text}*" if block.kind == "hint" else block.text]
+
+
+def _md_tally(doc: Document, block: Tally) -> list[str]:
+    heads = " | ".join(block.columns)
+    rows = [
+        f"| {md_cell(r.label)} | {r.count} | {doc.view.w('percent', value=r.share)} |"
+        for r in block.rows
+    ]
+    return [f"| {heads} |", "|---|---:|---:|", *rows]
 
 
 def _md_list(doc: Document, block: ArgList) -> list[str]:
@@ -239,12 +256,15 @@ def _md_groups(doc: Document, block: Groups) -> list[str]:
     return out
 
 
+def _listed_terms(block: ThemeList, escape: Callable[[str], str]) -> str:
+    """The recurring terms, each with its number of arguments."""
+    return ", ".join(f"{escape(term)} ({count})" for term, count in block.terms)
+
+
 def _md_themes(doc: Document, block: ThemeList) -> list[str]:
     v = doc.view
-    out: list[str] = []
-    if block.terms:
-        listed = ", ".join(f"{md_cell(term)} ({count})" for term, count in block.terms)
-        out += [f"{block.terms_label}{v.w('sep')}{listed}", ""]
+    listed = _listed_terms(block, md_cell)
+    out = [f"{block.terms_label}{v.w('sep')}{listed}", ""] if block.terms else []
     for theme in block.themes:
         out.append(f"- **{', '.join(md_cell(t) for t in theme.terms)}** — {theme.count}")
         for cite, excerpt in theme.quotes:
@@ -252,7 +272,7 @@ def _md_themes(doc: Document, block: ThemeList) -> list[str]:
     return out
 
 
-def _md_arguments(block: ArgTable) -> list[str]:
+def _md_arguments(doc: Document, block: ArgTable) -> list[str]:
     out: list[str] = [block.empty, ""] if not block.rows else []
     for row in block.rows:
         stance = md_cell(row.stance)
@@ -301,7 +321,7 @@ def html_body(doc: Document, chart_png: bytes | None) -> str:
             continue
         p.append(f'<section id="{section.id}"><h2>{_e(section.title)}</h2>')
         for block in section.blocks:
-            p += _html_block(doc, block)
+            p += _HTML.block(doc, block)
         p.append("</section>")
         if section.id == "participation" and chart_png:
             encoded = base64.b64encode(chart_png).decode("ascii")
@@ -314,19 +334,9 @@ def html_body(doc: Document, chart_png: bytes | None) -> str:
     return "\n".join(p)
 
 
-def _html_block(doc: Document, block: Block) -> list[str]:
-    if isinstance(block, Para):
-        css = ' class="note"' if block.kind in ("note", "hint", "aside") else ""
-        return [f"<p{css}>{_e(block.text)}</p>"]
-    if isinstance(block, Tally):
-        return _html_tally(doc, block)
-    if isinstance(block, ArgList):
-        return _html_list(block)
-    if isinstance(block, Groups):
-        return _html_groups(doc, block)
-    if isinstance(block, ThemeList):
-        return _html_themes(doc, block)
-    return _html_arguments(block)
+def _html_para(doc: Document, block: Para) -> list[str]:
+    css = ' class="note"' if block.kind in ("note", "hint", "aside") else ""
+    return [f"<p{css}>{_e(block.text)}</p>"]
 
 
 def _html_tally(doc: Document, block: Tally) -> list[str]:
@@ -339,7 +349,7 @@ def _html_tally(doc: Document, block: Tally) -> list[str]:
     return [f'<table id="tally"><thead><tr>{heads}</tr></thead><tbody>', *rows, "</tbody></table>"]
 
 
-def _html_list(block: ArgList) -> list[str]:
+def _html_list(doc: Document, block: ArgList) -> list[str]:
     css = f' class="{block.css}"' if block.css else ""
     heading = f"<h3{css}>{_e(block.heading)}</h3>" if block.heading else ""
     out = [f'{heading}<ul class="args">']
@@ -382,10 +392,9 @@ def _html_groups(doc: Document, block: Groups) -> list[str]:
 
 def _html_themes(doc: Document, block: ThemeList) -> list[str]:
     v = doc.view
-    out: list[str] = []
-    if block.terms:
-        listed = ", ".join(f"{term} ({count})" for term, count in block.terms)
-        out.append(f"<p><strong>{_e(block.terms_label)}</strong>{_e(v.w('sep'))}{_e(listed)}</p>")
+    listed = _listed_terms(block, _e)
+    terms = f"<p><strong>{_e(block.terms_label)}</strong>{_e(v.w('sep'))}{listed}</p>"
+    out = [terms] if block.terms else []
     for theme in block.themes:
         out.append('<div class="theme">')
         out.append(
@@ -401,7 +410,7 @@ def _html_themes(doc: Document, block: ThemeList) -> list[str]:
     return out
 
 
-def _html_arguments(block: ArgTable) -> list[str]:
+def _html_arguments(doc: Document, block: ArgTable) -> list[str]:
     if not block.rows:
         return [f"<p>{_e(block.empty)}</p>"]
     heads = "".join(f"<th>{_e(h)}</th>" for h in block.columns)
@@ -417,3 +426,8 @@ def _html_arguments(block: ArgTable) -> list[str]:
         out.append("<tr>" + "".join(cells) + "</tr>")
     out.append("</tbody></table>")
     return out
+
+
+_CHAT = _Layout(_chat_para, _chat_tally, _chat_list, _chat_groups, _chat_themes, _chat_arguments)
+_MARKDOWN = _Layout(_md_para, _md_tally, _md_list, _md_groups, _md_themes, _md_arguments)
+_HTML = _Layout(_html_para, _html_tally, _html_list, _html_groups, _html_themes, _html_arguments)
