@@ -1,9 +1,10 @@
 """Round summaries: tallies, per-argument votes, opinion groups, themes, exports and charts.
 
-:func:`build_summary` turns the raw data of a closed round (collected by the engine, with
-participants already replaced by opaque per-summary aliases) into the published summary: a
-JSON-ready dict that is stored once and rendered by every export format (its schema is
-documented in ``docs/summary-schema.md``).
+:func:`build_summary` turns the raw data of a closed round (a
+:class:`~bot.summary.model.RoundData`, collected by the engine, with participants already
+replaced by opaque per-summary aliases) into the published summary: a
+:class:`~bot.summary.model.Summary`, JSON-ready, stored once and rendered by every export
+format (its schema is documented in ``docs/summary-schema.md``).
 
 Nothing in it can be traced back to a participant: aliases and argument database ids are
 dropped, arguments are shuffled (their numbers are random already), opinion-map points carry

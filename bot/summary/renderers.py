@@ -91,14 +91,18 @@ def _chat_quote(cite: Cite) -> str:
 def chat_text(doc: Document) -> str:
     """The summary as posted in chat: concise light Markdown, member text escaped."""
     lines = [f"**{doc.header.title}**", ""]
+    # The participation comes right under the title; without arguments, nothing else does.
     first, *rest = doc.sections
     lines += _chat_section_body(doc, first)
     if not doc.has_arguments:
         return "\n".join([*lines, "", doc.view.m("summary_no_arguments")])
     for section in rest:
-        if section.chat:
-            lines += ["", f"**{section.title}**"] if section.id != "all-arguments" else [""]
-            lines += _chat_section_body(doc, section)
+        if not section.chat:
+            continue
+        # The argument list opens with its count line ("Arguments (12):") instead of a title.
+        titled = not isinstance(section.blocks[0], ArgTable)
+        lines += ["", f"**{section.title}**"] if titled else [""]
+        lines += _chat_section_body(doc, section)
     return "\n".join(lines)
 
 
