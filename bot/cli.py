@@ -548,12 +548,13 @@ def cmd_export(config: Config, args: argparse.Namespace) -> int:
     from bot.engine import load_summary
     from bot.models import RoundState, table
     from bot.summary.export import export_rounds
+    from bot.summary.model import Summary
 
     db = Database(config.resolved_database_url())
     try:
         db.migrate()
 
-        def read(conn: sa.Connection) -> list[dict[str, object]]:
+        def read(conn: sa.Connection) -> list[Summary]:
             r = table("round")
             query = sa.select(r.c.id).where(r.c.state == RoundState.SUMMARISED.value)
             if args.round:

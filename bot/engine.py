@@ -38,6 +38,7 @@ from bot.outage import Budget, checkpoint, guarded
 from bot.packs import DEFAULT_STANCES, Pack, PackItem, source_line
 from bot.summary import build_summary
 from bot.summary.export import EXPORT_FORMATS, export_summary, render_summary_text
+from bot.summary.model import RoundData, Summary
 from bot.text import clean_member_text, escape_markdown
 from bot.writer import GroupWriter, RoundNotOpen, StanceOp, VoteOp
 
@@ -1064,7 +1065,7 @@ class Engine:
             self.on_outbox()
         return done
 
-    def _collect(self, conn: Connection, round_id: int) -> dict[str, Any] | None:
+    def _collect(self, conn: Connection, round_id: int) -> RoundData | None:
         """Everything a summary rests on (no pseudonym leaves this function)."""
         r, p, a, v = table("round"), table("position"), table("argument"), table("vote")
         row = conn.execute(sa.select(r).where(r.c.id == round_id)).one_or_none()
@@ -1329,7 +1330,7 @@ class Engine:
             for row in conn.execute(query)
         ]
 
-    async def summary(self, round_id: int) -> dict[str, Any] | None:
+    async def summary(self, round_id: int) -> Summary | None:
         return await self.db.read(lambda conn: load_summary(conn, round_id))
 
     @guarded("read")
@@ -1477,7 +1478,7 @@ def _fold(text: str) -> str:
     return " ".join(plain.replace("-", " ").split())
 
 
-def _chart(summary: dict[str, Any]) -> Attachment | None:
+def _chart(summary: Summary) -> Attachment | None:
     try:
         from bot.summary.charts import render_chart
     except ImportError:  # pragma: no cover - charts are optional at runtime
@@ -1486,12 +1487,12 @@ def _chart(summary: dict[str, Any]) -> Attachment | None:
     return None if data is None else Attachment("synthese.png", data, "image/png")
 
 
-def load_summary(conn: Connection, round_id: int) -> dict[str, Any] | None:
+def load_summary(conn: Connection, round_id: int) -> Summary | None:
     s = table("round_summary")
     data = conn.execute(sa.select(s.c.data).where(s.c.round_id == round_id)).scalar()
     if data is None:
         return None
-    loaded: dict[str, Any] = json.loads(data)
+    loaded: Summary = json.loads(data)
     return loaded
 
 

@@ -475,6 +475,22 @@ SUMMARY_LABELS: dict[str, dict[str, str]] = {
         "common_ground_line": (
             "score de pont {intercept}, facteur {factor}, {votes} votes hors « passe »"
         ),
+        # ---- summary: numbers, dates, quotes, chart and export formats (bot.summary) ----
+        "decimal_sep": ",",
+        "percent": "{value} %",
+        "no_figure": "—",
+        "date_format": "%Y-%m-%d %H:%M",
+        "quote": "« {text}{cut} »",
+        "quote_cut": " […]",
+        "chart_tally": "Positions",
+        "chart_map": "Carte des opinions",
+        "chart_bar": "{count} ({share} %)",
+        "chart_group": "{label} · {size} personnes",
+        "format_md": "Markdown (.md)",
+        "format_csv": "CSV (tableur)",
+        "format_json": "JSON (données)",
+        "format_html": "HTML (page web)",
+        # ---- end of the summary block ----
     },
     "en": {
         "num": "#{n}",
@@ -546,6 +562,22 @@ SUMMARY_LABELS: dict[str, dict[str, str]] = {
         "common_ground_line": (
             "bridging score {intercept}, factor {factor}, {votes} votes (passes left out)"
         ),
+        # ---- summary: numbers, dates, quotes, chart and export formats (bot.summary) ----
+        "decimal_sep": ".",
+        "percent": "{value} %",
+        "no_figure": "—",
+        "date_format": "%Y-%m-%d %H:%M",
+        "quote": "« {text}{cut} »",
+        "quote_cut": " […]",
+        "chart_tally": "Stances",
+        "chart_map": "Opinion map",
+        "chart_bar": "{count} ({share} %)",
+        "chart_group": "{label} · {size} people",
+        "format_md": "Markdown (.md)",
+        "format_csv": "CSV (spreadsheet)",
+        "format_json": "JSON (data)",
+        "format_html": "HTML (web page)",
+        # ---- end of the summary block ----
     },
 }
 

@@ -1,9 +1,10 @@
 """Round summaries: tallies, per-argument votes, opinion groups, themes, exports and charts.
 
-:func:`build_summary` turns the raw data of a closed round (collected by the engine, with
-participants already replaced by opaque per-summary aliases) into the published summary: a
-JSON-ready dict that is stored once and rendered by every export format (its schema is
-documented in ``docs/summary-schema.md``).
+:func:`build_summary` turns the raw data of a closed round (a
+:class:`~bot.summary.model.RoundData`, collected by the engine, with participants already
+replaced by opaque per-summary aliases) into the published summary: a
+:class:`~bot.summary.model.Summary`, JSON-ready, stored once and rendered by every export
+format (its schema is documented in ``docs/summary-schema.md``).
 
 Nothing in it can be traced back to a participant: aliases and argument database ids are
 dropped, arguments are shuffled (their numbers are random already), opinion-map points carry
@@ -47,9 +48,26 @@ import random
 import string
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
+from bot.summary.model import (
+    Analysis,
+    ArgumentRow,
+    CommonGround,
+    Consensus,
+    Group,
+    MapPoint,
+    PublishedArgument,
+    Reproducibility,
+    RoundData,
+    Summary,
+    TallyRow,
+    TopArguments,
+)
 from bot.summary.themes import THEMES_VERSION, extract_themes
+
+if TYPE_CHECKING:
+    from bot.summary.analysis import AnalysisResult
 
 log = logging.getLogger(__name__)
 
@@ -93,40 +111,18 @@ class _Counts:
         return sum(self.overall)
 
 
-def build_summary(data: dict[str, Any]) -> dict[str, Any]:
+def build_summary(data: RoundData) -> Summary:
     """The published summary of one round (see ``docs/summary-schema.md``)."""
     min_size = int(data["min_group_size"])
     seed = int(data.get("seed", 0))
     positions: dict[str, str] = data["positions"]
     stances: list[str] = list(data["stances"])
     labels: dict[str, str] = data.get("stance_labels", {})
-    arguments = [a for a in data["arguments"] if not a["hidden"]]
-    number_of = {a["id"]: int(a["number"]) for a in arguments}
-    votes = [(number_of[v[0]], str(v[1]), int(v[2])) for v in data["votes"] if v[0] in number_of]
+    arguments, votes = _visible_votes(data)
     people = set(positions) | {a["author"] for a in data["arguments"]} | {v[1] for v in votes}
     tally_visible = len(positions) >= min_size
-    counts = Counter(positions.values())
-    tally = (
-        [
-            {
-                "stance": s,
-                "label": labels.get(s, s),
-                "count": counts.get(s, 0),
-                "share": _share(counts.get(s, 0), len(positions)),
-            }
-            for s in stances
-        ]
-        if tally_visible
-        else None
-    )
-
     analysis, assignment_label = _analysis(votes, min_size, seed)
-    per_arg: dict[int, _Counts] = defaultdict(_Counts)
-    for number, voter, value in votes:
-        counted = per_arg[number]
-        counted.overall[_CELL[value]] += 1
-        cell = counted.cells.setdefault(assignment_label.get(voter), [0, 0, 0])
-        cell[_CELL[value]] += 1
+    per_arg = _count_votes(votes, assignment_label)
     group_labels = [g["label"] for g in analysis["groups"]] if analysis is not None else []
     shares = {
         number: _group_shares(counted, group_labels, min_size)
@@ -139,38 +135,20 @@ def build_summary(data: dict[str, Any]) -> dict[str, Any]:
         analysis["common_ground"], bridging_version = _common_ground(
             votes, per_arg, min_size, seed
         )
-
-    published = []
-    for arg in arguments:
-        number = int(arg["number"])
-        counted = per_arg[number]
-        agree, disagree, passed = counted.overall
-        voters = counted.voters
-        shown = voters >= min_size
-        entry: dict[str, Any] = {
-            "number": number,
-            "text": arg["text"],
-            "stance": positions.get(arg["author"]) if tally_visible else None,
-            "votes": voters,
-            "agree": agree if shown else None,
-            "disagree": disagree if shown else None,
-            "pass": passed if shown else None,
-            "votes_published": shown,
-            "support": _share(agree, voters) if shown else None,
-            "groups": {
-                label: (share["agree"] if share else None)
-                for label, share in shares.get(number, dict.fromkeys(group_labels)).items()
-            }
-            if group_labels
-            else {},
-            "consensus_score": gac.get(number),
-        }
-        published.append(entry)
+    published = [
+        _published_argument(
+            arg,
+            per_arg[int(arg["number"])],
+            positions if tally_visible else {},
+            shares.get(int(arg["number"]), dict.fromkeys(group_labels)) if group_labels else {},
+            gac.get(int(arg["number"])),
+            min_size,
+        )
+        for arg in arguments
+    ]
     # Submission order could be matched against chat activity: publish in a random order.
     random.SystemRandom().shuffle(published)
-
-    top = _top_arguments(published, stances, labels) if tally_visible and votes else []
-    themes = extract_themes([(int(a["number"]), str(a["text"])) for a in arguments])
+    hidden = len(data["arguments"]) - len(arguments)
     return {
         "schema_version": SUMMARY_SCHEMA_VERSION,
         "round": data["round"],
@@ -179,28 +157,117 @@ def build_summary(data: dict[str, Any]) -> dict[str, Any]:
         "stances": [{"stance": s, "label": labels.get(s, s)} for s in stances],
         "participants": len(people),
         "positions": len(positions),
-        "tally": tally,
+        "tally": _tally(positions, stances, labels) if tally_visible else None,
         "arguments": published,
-        "hidden_arguments": len(data["arguments"]) - len(arguments),
+        "hidden_arguments": hidden,
         "votes": len(votes),
         "vote_sign": dict(VOTE_SIGN),
-        "top_arguments": top,
-        "themes": themes,
+        "top_arguments": _top_arguments(published, stances, labels)
+        if tally_visible and votes
+        else [],
+        "themes": extract_themes([(int(a["number"]), str(a["text"])) for a in arguments]),
         "analysis": analysis,
-        "reproducibility": {
-            "schema_version": SUMMARY_SCHEMA_VERSION,
-            "analysis_version": analysis["analysis_version"] if analysis else None,
-            "bridging_version": bridging_version,
-            "themes_version": THEMES_VERSION,
-            "seed": seed,
-            "participants": len(people),
-            "positions": len(positions),
-            "arguments": len(arguments),
-            "hidden_arguments": len(data["arguments"]) - len(arguments),
-            "votes": len(votes),
-            "voters": len({v[1] for v in votes}),
-            "participants_clustered": analysis["participants_clustered"] if analysis else 0,
-        },
+        "reproducibility": _reproducibility(
+            analysis, bridging_version, seed, people, positions, len(arguments), hidden, votes
+        ),
+    }
+
+
+def _visible_votes(data: RoundData) -> tuple[list[ArgumentRow], list[tuple[int, str, int]]]:
+    """The arguments not hidden by moderators, and the votes on them as (argument number,
+    voter alias, value): argument database ids stop here."""
+    arguments = [a for a in data["arguments"] if not a["hidden"]]
+    number_of = {a["id"]: int(a["number"]) for a in arguments}
+    votes = [
+        (number_of[int(v[0])], str(v[1]), int(v[2])) for v in data["votes"] if v[0] in number_of
+    ]
+    return arguments, votes
+
+
+def _reproducibility(
+    analysis: Analysis | None,
+    bridging_version: str | None,
+    seed: int,
+    people: set[str],
+    positions: dict[str, str],
+    arguments: int,
+    hidden: int,
+    votes: list[tuple[int, str, int]],
+) -> Reproducibility:
+    """What it takes to rerun the summary's analyses and check its counts."""
+    return {
+        "schema_version": SUMMARY_SCHEMA_VERSION,
+        "analysis_version": analysis["analysis_version"] if analysis else None,
+        "bridging_version": bridging_version,
+        "themes_version": THEMES_VERSION,
+        "seed": seed,
+        "participants": len(people),
+        "positions": len(positions),
+        "arguments": arguments,
+        "hidden_arguments": hidden,
+        "votes": len(votes),
+        "voters": len({v[1] for v in votes}),
+        "participants_clustered": analysis["participants_clustered"] if analysis else 0,
+    }
+
+
+def _tally(
+    positions: dict[str, str], stances: list[str], labels: dict[str, str]
+) -> list[TallyRow]:
+    """How many people took each stance, and their share of all positions."""
+    counts = Counter(positions.values())
+    return [
+        {
+            "stance": s,
+            "label": labels.get(s, s),
+            "count": counts.get(s, 0),
+            "share": _share(counts.get(s, 0), len(positions)),
+        }
+        for s in stances
+    ]
+
+
+def _count_votes(
+    votes: list[tuple[int, str, int]], assignment_label: dict[str, str]
+) -> dict[int, _Counts]:
+    """Each argument's counts, overall and per published-group cell."""
+    per_arg: dict[int, _Counts] = defaultdict(_Counts)
+    for number, voter, value in votes:
+        counted = per_arg[number]
+        counted.overall[_CELL[value]] += 1
+        cell = counted.cells.setdefault(assignment_label.get(voter), [0, 0, 0])
+        cell[_CELL[value]] += 1
+    return per_arg
+
+
+def _published_argument(
+    arg: ArgumentRow,
+    counted: _Counts,
+    stance_of: dict[str, str],
+    shares: dict[str, dict[str, float] | None],
+    consensus_score: float | None,
+    min_size: int,
+) -> PublishedArgument:
+    """One argument as published: counts and support withheld below ``min_size`` voters.
+
+    ``stance_of`` is empty when the tally is withheld (the author's stance is then too), and
+    ``shares`` is empty when no group is published.
+    """
+    agree, disagree, passed = counted.overall
+    voters = counted.voters
+    shown = voters >= min_size
+    return {
+        "number": int(arg["number"]),
+        "text": arg["text"],
+        "stance": stance_of.get(arg["author"]),
+        "votes": voters,
+        "agree": agree if shown else None,
+        "disagree": disagree if shown else None,
+        "pass": passed if shown else None,
+        "votes_published": shown,
+        "support": _share(agree, voters) if shown else None,
+        "groups": {label: (share["agree"] if share else None) for label, share in shares.items()},
+        "consensus_score": consensus_score,
     }
 
 
@@ -235,22 +302,18 @@ def _group_shares(
 
 
 def _top_arguments(
-    published: list[dict[str, Any]], stances: list[str], labels: dict[str, str]
-) -> list[dict[str, Any]]:
+    published: list[PublishedArgument], stances: list[str], labels: dict[str, str]
+) -> list[TopArguments]:
     """Per stance, the arguments with the highest agree share among voters (ties: more votes).
 
     Only arguments whose counts are published and that someone agreed with: an argument
     nobody supports is not "most supported", however few arguments its stance has.
     """
-    out = []
+    out: list[TopArguments] = []
     for stance in stances:
         ranked = sorted(
-            (
-                a
-                for a in published
-                if a["stance"] == stance and a["votes_published"] and a["agree"] > 0
-            ),
-            key=lambda a: (-a["agree"] / a["votes"], -a["votes"], a["number"]),
+            (a for a in published if a["stance"] == stance and _agreed(a)),
+            key=lambda a: (-(a["agree"] or 0) / a["votes"], -a["votes"], a["number"]),
         )
         out.append(
             {
@@ -260,6 +323,11 @@ def _top_arguments(
             }
         )
     return out
+
+
+def _agreed(argument: PublishedArgument) -> bool:
+    """Whether the argument's counts are published and someone agreed with it."""
+    return argument["votes_published"] and (argument["agree"] or 0) > 0
 
 
 def _published_groups(sizes: list[int], min_size: int) -> set[int]:
@@ -282,31 +350,19 @@ def _published_groups(sizes: list[int], min_size: int) -> set[int]:
 
 def _analysis(
     votes: list[tuple[int, str, int]], min_size: int, seed: int
-) -> tuple[dict[str, Any] | None, dict[str, str]]:
+) -> tuple[Analysis | None, dict[str, str]]:
     """Opinion groups of the voters, and the published group label of each voter.
 
     Returns the analysis section (its statement lists still to be filled in by
     :func:`_publish_group_figures`) and ``{alias: label}`` for members of published groups;
     the mapping is used for counting only and never leaves this module.
     """
-    if not votes:
-        return None, {}
-    try:
-        from bot.summary.analysis import Vote, analyze
-
-        # The analysis follows the order of the vote stream (Polis's first-appearance order):
-        # feed it an order that depends on the votes only, not on when they were cast.
-        stream = sorted(votes, key=lambda v: (v[0], v[1]))
-        result = analyze(
-            [Vote(voter, str(number), value) for number, voter, value in stream], seed=seed
-        )
-    except Exception:
-        # A summary without opinion groups is better than no summary at all.
-        log.exception("opinion-group analysis failed; publishing the summary without it")
+    result = _run_analysis(votes, seed)
+    if result is None:
         return None, {}
     found = sorted(result.groups, key=lambda g: g.id)
     kept = _published_groups([int(g.size) for g in found], min_size)
-    groups = []
+    groups: list[Group] = []
     labels: dict[int, str] = {}
     # Published groups are numbered and lettered without gaps: a gap would tell that a
     # withheld group sat there.
@@ -326,18 +382,7 @@ def _analysis(
     assignment_label = {
         str(p): labels[int(g)] for p, g in result.assignments.items() if int(g) in labels
     }
-    # Only the published groups' members are drawn: the others' points would show where a
-    # withheld group sits and, counted, its size. Sorted, not keyed: a crowd, not people.
-    # The map's axes are fitted on every voter's votes, as the overall counts are.
-    map_points: list[list[Any]] = [
-        [x, y, label]
-        for label, x, y in sorted(
-            (assignment_label[str(who)], round(float(x), 4), round(float(y), 4))
-            for who, (x, y) in result.coords.items()
-            if str(who) in assignment_label
-        )
-    ]
-    analysis: dict[str, Any] = {
+    analysis: Analysis = {
         "analysis_version": str(result.analysis_version),
         "seed": int(result.seed),
         "participants": int(result.participants),
@@ -348,9 +393,45 @@ def _analysis(
         "consensus": {"agree": [], "disagree": []},
         "common_ground": [],
         "divisive": [],
-        "map": map_points,
+        "map": _map_points(result, assignment_label),
     }
     return analysis, assignment_label
+
+
+def _run_analysis(votes: list[tuple[int, str, int]], seed: int) -> AnalysisResult | None:
+    """The opinion-group analysis of the votes, or None when nobody voted or it failed."""
+    if not votes:
+        return None
+    try:
+        from bot.summary.analysis import Vote, analyze
+
+        # The analysis follows the order of the vote stream (Polis's first-appearance order):
+        # feed it an order that depends on the votes only, not on when they were cast.
+        stream = sorted(votes, key=lambda v: (v[0], v[1]))
+        return analyze(
+            [Vote(voter, str(number), value) for number, voter, value in stream], seed=seed
+        )
+    except Exception:
+        # A summary without opinion groups is better than no summary at all.
+        log.exception("opinion-group analysis failed; publishing the summary without it")
+        return None
+
+
+def _map_points(result: AnalysisResult, assignment_label: dict[str, str]) -> list[MapPoint]:
+    """The opinion map: the published groups' members only, each with its group's label.
+
+    The others' points would show where a withheld group sits and, counted, its size. Sorted,
+    not keyed: a crowd, not people. The map's axes are fitted on every voter's votes, as the
+    overall counts are.
+    """
+    return [
+        [x, y, label]
+        for label, x, y in sorted(
+            (assignment_label[str(who)], round(float(x), 4), round(float(y), 4))
+            for who, (x, y) in result.coords.items()
+            if str(who) in assignment_label
+        )
+    ]
 
 
 def _seen_by_every_group(counted: _Counts, sizes: dict[str, int], min_size: int) -> bool:
@@ -376,7 +457,7 @@ def _bridging_figure(value: float) -> float:
 
 def _common_ground(
     votes: list[tuple[int, str, int]], per_arg: dict[int, _Counts], min_size: int, seed: int
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> tuple[list[CommonGround], str | None]:
     """The common-ground arguments (:mod:`bot.summary.bridging`), as published, and the
     version of the model (``None`` when it could not run).
 
@@ -404,7 +485,7 @@ def _common_ground(
         return [], None
     if result.raters < min_size:
         return [], BRIDGING_VERSION
-    listed = []
+    listed: list[CommonGround] = []
     for name in result.common_ground:
         fit = result.arguments[name]
         number = int(name)
@@ -424,7 +505,7 @@ def _common_ground(
 
 
 def _publish_group_figures(
-    analysis: dict[str, Any],
+    analysis: Analysis,
     per_arg: dict[int, _Counts],
     shares: dict[int, dict[str, dict[str, float] | None]],
     group_labels: list[str],
@@ -447,17 +528,10 @@ def _publish_group_figures(
     """
     import numpy as np
 
-    from bot.summary.analysis import consensus_statements, statement_stats
+    from bot.summary.analysis import statement_stats
 
     countable = sorted(n for n, c in per_arg.items() if c.voters >= min_size)
-    sizes = {g["label"]: int(g["size"]) for g in analysis["groups"]}
-    seen_by_all = [n for n in countable if _seen_by_every_group(per_arg[n], sizes, min_size)]
-    overall = np.array([per_arg[n].overall for n in seen_by_all], dtype=np.float64)
-    overall = overall.reshape(-1, 3)
-    found = consensus_statements(
-        [str(n) for n in seen_by_all], overall[:, 0], overall[:, 1], overall.sum(axis=1)
-    )
-    analysis["consensus"] = {key: [int(n) for n in found[key]] for key in ("agree", "disagree")}
+    analysis["consensus"] = _consensus(analysis, per_arg, countable, min_size)
     # The arguments on which every published group's share is published, with those shares.
     complete: dict[int, dict[str, dict[str, float]]] = {}
     for n in countable:
@@ -485,3 +559,25 @@ def _publish_group_figures(
         ]
     analysis["divisive"] = [int(n) for n in stats.divisive]
     return {int(n): round(v, 4) for n, v in stats.group_aware_consensus.items()}
+
+
+def _consensus(
+    analysis: Analysis, per_arg: dict[int, _Counts], countable: list[int], min_size: int
+) -> Consensus:
+    """Polis's consensus arguments, among the ``countable`` ones (counts published) that
+    every published group voted on (:func:`_seen_by_every_group`)."""
+    import numpy as np
+
+    from bot.summary.analysis import consensus_statements
+
+    sizes = {g["label"]: int(g["size"]) for g in analysis["groups"]}
+    seen_by_all = [n for n in countable if _seen_by_every_group(per_arg[n], sizes, min_size)]
+    overall = np.array([per_arg[n].overall for n in seen_by_all], dtype=np.float64)
+    overall = overall.reshape(-1, 3)
+    found = consensus_statements(
+        [str(n) for n in seen_by_all], overall[:, 0], overall[:, 1], overall.sum(axis=1)
+    )
+    return {
+        "agree": [int(n) for n in found["agree"]],
+        "disagree": [int(n) for n in found["disagree"]],
+    }

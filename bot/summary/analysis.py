@@ -433,6 +433,22 @@ def _pca(
         sparse = sp.csr_matrix((centred, (r, remap[c])), shape=(snap.n_rows, m))
         cov = (sparse.T @ sparse).toarray()
     n_comp = min(2, m, snap.n_rows)
+    w, vecs = _leading_eigenvectors(cov, n_comp, seed)
+    basis = _signed_basis(w, vecs, used, prev)
+    comps[:, used] = basis.T
+    if dense is not None:
+        proj: FloatArray = dense @ basis
+    else:
+        assert sparse is not None
+        proj = np.asarray(sparse @ basis, dtype=np.float64)
+    return comps, proj
+
+
+def _leading_eigenvectors(
+    cov: FloatArray, n_comp: int, seed: int
+) -> tuple[FloatArray, FloatArray]:
+    """The ``n_comp`` largest eigenvalues of ``cov`` and their eigenvectors, largest first."""
+    m = cov.shape[0]
     if m <= SMALL_EIGH_COLUMNS:
         w, vecs = np.linalg.eigh(cov)  # all of them: cheaper than a subset at this size
         w, vecs = w[m - n_comp :], vecs[:, m - n_comp :]
@@ -442,9 +458,17 @@ def _pca(
         rng = np.random.default_rng(seed)
         w, vecs = eigsh(cov, k=n_comp, v0=rng.standard_normal(m))
     order = np.argsort(-w, kind="stable")
-    w, vecs = w[order], vecs[:, order]
+    return w[order], vecs[:, order]
+
+
+def _signed_basis(
+    w: FloatArray, vecs: FloatArray, used: IntArray, prev: FloatArray | None
+) -> FloatArray:
+    """The components over the ``used`` columns (m x 2), each signed like the previous
+    update's (or with its largest coordinate positive); zero where no variance is left."""
+    m = used.size
     basis = np.zeros((m, 2))
-    for i in range(n_comp):
+    for i in range(w.size):
         if w[i] <= 1e-12 * max(1.0, float(w[0])):
             continue  # no variance left in this direction
         vec = vecs[:, i]
@@ -457,13 +481,7 @@ def _pca(
         else:
             sign = 1.0 if vec[int(np.argmax(np.abs(vec)))] >= 0 else -1.0
         basis[:, i] = sign * vec
-    comps[:, used] = basis.T
-    if dense is not None:
-        proj: FloatArray = dense @ basis
-    else:
-        assert sparse is not None
-        proj = np.asarray(sparse @ basis, dtype=np.float64)
-    return comps, proj
+    return basis
 
 
 def _sticky_in_conv(prev: BoolArray, counts: IntArray, n_cols: int) -> BoolArray:
@@ -631,47 +649,8 @@ def _update(
 
     state.in_conv = in_conv
     ic_rows = np.flatnonzero(in_conv)
-    x = proj[ic_rows]
-    if state.base is not None and state.base.ids.size:
-        prev_labels = np.full(snap.n_rows, -1, np.int64)
-        old = state.base.labels
-        prev_labels[: old.size] = old[: snap.n_rows]
-        ids, init = _clean_start(x, prev_labels[ic_rows], BASE_K, None, _distinct_count(x))
-    else:
-        idx = _first_distinct(x, BASE_K)
-        ids, init = np.arange(idx.size, dtype=np.int64), x[idx]
-    if ids.size:
-        base = _kmeans(x, ids, init, BASE_ITERS, None)
-    else:
-        base = _Clusters(ids, init, np.zeros(0, np.int64))
-    full_labels = np.full(snap.n_rows, -1, np.int64)
-    full_labels[ic_rows] = base.labels
-    state.base = _Clusters(base.ids, base.centres, full_labels)
-
-    sizes = np.bincount(np.searchsorted(base.ids, base.labels), minlength=base.ids.size)
-    weights = sizes.astype(np.float64)
-    n_base = base.ids.size
-    # Polis: k in 2..min(5, 2 + n_base // 12). Degenerate inputs get one group: a k needs
-    # fewer groups than base clusters (no all-singleton split) and two voted statements.
-    max_k = min(MAX_K, 2 + n_base // 12, n_base - 1)
-    if np.count_nonzero(np.any(comps != 0.0, axis=0)) < 2:
-        max_k = 0
-    distinct_base = _distinct_count(base.centres)
-    groupings: dict[int, _Grouping] = {}
-    silhouettes: dict[int, float] = {}
-    for k in range(2, max_k + 1):
-        if n_base < 2:
-            break
-        prev = state.groupings.get(k)
-        if prev is not None:
-            at = np.minimum(np.searchsorted(prev.base_ids, base.ids), prev.base_ids.size - 1)
-            prev_g = np.where(prev.base_ids[at] == base.ids, prev.group_ids[at], -1)
-            gids, ginit = _clean_start(base.centres, prev_g, k, weights, distinct_base)
-        else:
-            idx = _first_distinct(base.centres, k)
-            gids, ginit = np.arange(idx.size, dtype=np.int64), base.centres[idx]
-        grouped = _kmeans(base.centres, gids, ginit, GROUP_ITERS, weights)
-        groupings[k] = _Grouping(base.ids.copy(), grouped.labels)
+    base = _base_clusters(state, proj[ic_rows], ic_rows, snap.n_rows)
+    groupings = _groupings(state, base, comps)
     silhouettes = _silhouettes(base.centres, {k: g.group_ids for k, g in groupings.items()})
     state.groupings = groupings
     state.updates += 1
@@ -685,6 +664,56 @@ def _update(
     state.last_k, state.last_k_count, state.smoothed_k = this_k, count, smoothed
     chosen = groupings.get(smoothed, groupings[this_k])
     return _Outcome(proj, ic_rows, base, chosen, silhouettes)
+
+
+def _base_clusters(state: _State, x: FloatArray, ic_rows: IntArray, n_rows: int) -> _Clusters:
+    """The base clusters of the in-conversation rows' projections ``x``, started from the
+    previous update's; ``state.base`` gets their labels over all ``n_rows`` rows."""
+    if state.base is not None and state.base.ids.size:
+        prev_labels = np.full(n_rows, -1, np.int64)
+        old = state.base.labels
+        prev_labels[: old.size] = old[:n_rows]
+        ids, init = _clean_start(x, prev_labels[ic_rows], BASE_K, None, _distinct_count(x))
+    else:
+        idx = _first_distinct(x, BASE_K)
+        ids, init = np.arange(idx.size, dtype=np.int64), x[idx]
+    if ids.size:
+        base = _kmeans(x, ids, init, BASE_ITERS, None)
+    else:
+        base = _Clusters(ids, init, np.zeros(0, np.int64))
+    full_labels = np.full(n_rows, -1, np.int64)
+    full_labels[ic_rows] = base.labels
+    state.base = _Clusters(base.ids, base.centres, full_labels)
+    return base
+
+
+def _groupings(state: _State, base: _Clusters, comps: FloatArray) -> dict[int, _Grouping]:
+    """The base clusters grouped for each candidate k, each started from the previous
+    update's grouping for that k."""
+    sizes = np.bincount(np.searchsorted(base.ids, base.labels), minlength=base.ids.size)
+    weights = sizes.astype(np.float64)
+    n_base = base.ids.size
+    # Polis: k in 2..min(5, 2 + n_base // 12). Degenerate inputs get one group: a k needs
+    # fewer groups than base clusters (no all-singleton split) and two voted statements.
+    max_k = min(MAX_K, 2 + n_base // 12, n_base - 1)
+    if np.count_nonzero(np.any(comps != 0.0, axis=0)) < 2:
+        max_k = 0
+    distinct_base = _distinct_count(base.centres)
+    groupings: dict[int, _Grouping] = {}
+    for k in range(2, max_k + 1):
+        if n_base < 2:
+            break
+        prev = state.groupings.get(k)
+        if prev is not None:
+            at = np.minimum(np.searchsorted(prev.base_ids, base.ids), prev.base_ids.size - 1)
+            prev_g = np.where(prev.base_ids[at] == base.ids, prev.group_ids[at], -1)
+            gids, ginit = _clean_start(base.centres, prev_g, k, weights, distinct_base)
+        else:
+            idx = _first_distinct(base.centres, k)
+            gids, ginit = np.arange(idx.size, dtype=np.int64), base.centres[idx]
+        grouped = _kmeans(base.centres, gids, ginit, GROUP_ITERS, weights)
+        groupings[k] = _Grouping(base.ids.copy(), grouped.labels)
+    return groupings
 
 
 def _silhouettes(points: FloatArray, labelings: dict[int, IntArray]) -> dict[int, float]:
@@ -948,44 +977,7 @@ def _result(
     }
     n_votes = int(np.count_nonzero(~snap.mod[snap.cols]))
     consensus = _consensus(snap, columns, names)
-    groups: list[OpinionGroup] = []
-    assignments: dict[str, int] = {}
-    gac: dict[str, float] = {}
-    divisive_scores: dict[str, float] = {}
-    divisive: list[str] = []
-    rows_in = outcome.in_conv_rows
-    if rows_in.size:
-        if outcome.grouping is not None:
-            base_pos = np.searchsorted(outcome.base.ids, outcome.base.labels)
-            polis_gid = outcome.grouping.group_ids[base_pos]  # per in-conv row
-            gid = np.unique(polis_gid, return_inverse=True)[1].reshape(-1)  # 0..k-1, id order
-        else:  # no grouping possible (degenerate input): everybody clustered is one group
-            gid = np.zeros(rows_in.size, np.int64)
-        n_groups = int(gid.max()) + 1
-        row_group = np.full(snap.n_rows, -1, np.int64)
-        row_group[rows_in] = gid
-        na, nd, ns = _group_counts(snap, row_group, n_groups)
-        found = statement_stats(
-            [names[j] for j in columns.tolist()], na[:, columns], nd[:, columns], ns[:, columns]
-        )
-        for g in range(n_groups):
-            rows = rows_in[gid == g]
-            centre = outcome.proj[rows].mean(axis=0)
-            groups.append(
-                OpinionGroup(
-                    id=g,
-                    size=int(rows.size),
-                    members=[people[i] for i in rows.tolist()],
-                    representative=found.representative[g],
-                    centre=(float(centre[0]), float(centre[1])),
-                )
-            )
-        assignments = {people[i]: g for i, g in zip(rows_in.tolist(), gid.tolist(), strict=True)}
-        gac, divisive_scores, divisive = (
-            found.group_aware_consensus,
-            found.divisive_scores,
-            found.divisive,
-        )
+    groups, assignments, found = _opinion_groups(data, snap, outcome, columns)
     return AnalysisResult(
         analysis_version=ANALYSIS_VERSION,
         seed=seed,
@@ -997,13 +989,53 @@ def _result(
         assignments=assignments,
         coords=coords,
         consensus=consensus,
-        group_aware_consensus=gac,
-        divisive=divisive,
-        divisive_scores=divisive_scores,
+        group_aware_consensus=found.group_aware_consensus if found else {},
+        divisive=found.divisive if found else [],
+        divisive_scores=found.divisive_scores if found else {},
         silhouettes=dict(outcome.silhouettes),
         updates=updates,
         method=method,
     )
+
+
+def _opinion_groups(
+    data: _Votes, snap: _Snapshot, outcome: _Outcome, columns: IntArray
+) -> tuple[list[OpinionGroup], dict[str, int], StatementStats | None]:
+    """The groups of the clustered participants (numbered 0..k-1 in Polis's id order), each
+    participant's group, and the statistics of the ``columns`` over the groups (None when
+    nobody is clustered)."""
+    names, people = data.statements, data.participants
+    rows_in = outcome.in_conv_rows
+    if not rows_in.size:
+        return [], {}, None
+    if outcome.grouping is not None:
+        base_pos = np.searchsorted(outcome.base.ids, outcome.base.labels)
+        polis_gid = outcome.grouping.group_ids[base_pos]  # per in-conv row
+        gid = np.unique(polis_gid, return_inverse=True)[1].reshape(-1)  # 0..k-1, id order
+    else:  # no grouping possible (degenerate input): everybody clustered is one group
+        gid = np.zeros(rows_in.size, np.int64)
+    n_groups = int(gid.max()) + 1
+    row_group = np.full(snap.n_rows, -1, np.int64)
+    row_group[rows_in] = gid
+    na, nd, ns = _group_counts(snap, row_group, n_groups)
+    found = statement_stats(
+        [names[j] for j in columns.tolist()], na[:, columns], nd[:, columns], ns[:, columns]
+    )
+    groups = []
+    for g in range(n_groups):
+        rows = rows_in[gid == g]
+        centre = outcome.proj[rows].mean(axis=0)
+        groups.append(
+            OpinionGroup(
+                id=g,
+                size=int(rows.size),
+                members=[people[i] for i in rows.tolist()],
+                representative=found.representative[g],
+                centre=(float(centre[0]), float(centre[1])),
+            )
+        )
+    assignments = {people[i]: g for i, g in zip(rows_in.tolist(), gid.tolist(), strict=True)}
+    return groups, assignments, found
 
 
 def _empty_result(seed: int, method: str) -> AnalysisResult:
@@ -1138,11 +1170,11 @@ def replay(
         return _result(data, snap, outcome, seed, state.updates, "replay")
 
 
-def _run_replay(
-    data: _Votes, seed: int, batch: ReplayBatching | int | None, time_unit: float | None
-) -> tuple[_Snapshot, _Outcome, _State]:
+def _replay_plan(
+    data: _Votes, batch: ReplayBatching | int | None, time_unit: float | None
+) -> tuple[list[int], set[int], IntArray]:
+    """When a replay updates (vote counts), when it restarts, and where poll windows end."""
     n_total = data.rows.size
-    n_cols_all = len(data.statements)
     if time_unit is None:
         time_unit = 0.001 if float(np.max(np.abs(data.times))) > 1e11 else 1.0
     scale = 1.0 / time_unit  # timestamp units per second
@@ -1155,27 +1187,52 @@ def _run_replay(
         policy = batch if batch is not None else ReplayBatching()
         windows = _poll_windows(data.times, policy.poll_seconds * scale)
         points, restarts = _schedule(data.times, windows, policy, scale)
+    return points, restarts, windows
 
-    # Current vote of each (participant, statement) slot, updated as the stream is replayed.
-    width = max(n_cols_all, 1)
-    slot_keys, slot = np.unique(data.rows * width + data.cols, return_inverse=True)
-    slot = slot.reshape(-1)
-    slot_rows, slot_cols = slot_keys // width, slot_keys % width
-    slot_val = np.zeros(slot_keys.size)
-    slot_seen = np.zeros(slot_keys.size, np.bool_)
-    counts = np.zeros(len(data.participants), np.int64)
+
+@dataclass
+class _Slots:
+    """The current vote of each (participant, statement) slot, as the stream is replayed,
+    and how many slots each participant has voted in."""
+
+    index: IntArray  # the slot of each vote of the stream
+    rows: IntArray
+    cols: IntArray
+    val: FloatArray
+    seen: BoolArray
+    counts: IntArray
+
+    @classmethod
+    def of(cls, data: _Votes) -> _Slots:
+        width = max(len(data.statements), 1)
+        keys, slot = np.unique(data.rows * width + data.cols, return_inverse=True)
+        return cls(
+            slot.reshape(-1),
+            keys // width,
+            keys % width,
+            np.zeros(keys.size),
+            np.zeros(keys.size, np.bool_),
+            np.zeros(len(data.participants), np.int64),
+        )
+
+    def apply(self, data: _Votes, lo: int, hi: int) -> None:
+        """Votes lo..hi-1 arrive; a slot's latest vote wins."""
+        s_idx = self.index[lo:hi]
+        touched, last = np.unique(s_idx[::-1], return_index=True)
+        fresh = touched[~self.seen[touched]]
+        self.seen[fresh] = True
+        self.counts[:] += np.bincount(self.rows[fresh], minlength=self.counts.size)
+        self.val[touched] = data.vals[lo:hi][::-1][last]
+
+
+def _run_replay(
+    data: _Votes, seed: int, batch: ReplayBatching | int | None, time_unit: float | None
+) -> tuple[_Snapshot, _Outcome, _State]:
+    points, restarts, windows = _replay_plan(data, batch, time_unit)
+    slots = _Slots.of(data)
+    counts = slots.counts
     max_row = np.maximum.accumulate(data.rows)
     max_col = np.maximum.accumulate(data.cols)
-
-    def apply(lo: int, hi: int) -> None:
-        """Votes lo..hi-1 arrive; a slot's latest vote wins."""
-        s_idx = slot[lo:hi]
-        touched, last = np.unique(s_idx[::-1], return_index=True)
-        fresh = touched[~slot_seen[touched]]
-        slot_seen[fresh] = True
-        counts[:] += np.bincount(slot_rows[fresh], minlength=counts.size)
-        slot_val[touched] = data.vals[lo:hi][::-1][last]
-
     state = _State()
     in_conv = np.zeros(0, np.bool_)
     snap: _Snapshot | None = None
@@ -1194,7 +1251,7 @@ def _run_replay(
             polls_since += 1
         if not early and end not in update_at:
             continue
-        apply(applied, end)
+        slots.apply(data, applied, end)
         applied = end
         n_rows, n_cols = int(max_row[end - 1]) + 1, int(max_col[end - 1]) + 1
         if early:
@@ -1209,7 +1266,7 @@ def _run_replay(
             continue
         if in_conv.size < n_rows:  # an update inside an early poll window
             in_conv = _sticky_in_conv(in_conv, counts[:n_rows], n_cols)
-        snap = _snapshot_of(slot_seen, slot_rows, slot_cols, slot_val, n_rows, n_cols, data)
+        snap = _snapshot_of(slots.seen, slots.rows, slots.cols, slots.val, n_rows, n_cols, data)
         outcome = _update(state, snap, in_conv, seed, max(polls_since, 1))
         polls_since = 0
         if end in restarts:

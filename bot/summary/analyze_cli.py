@@ -14,6 +14,7 @@ import sys
 from collections.abc import Collection
 from pathlib import Path
 
+from bot.summary import group_label
 from bot.summary.analysis import (
     EVERY_POLL,
     AnalysisResult,
@@ -108,10 +109,6 @@ def render_json(result: AnalysisResult, texts: dict[str, str] | None) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-def _label(index: int) -> str:
-    return chr(ord("A") + index) if index < 26 else f"G{index + 1}"
-
-
 def _pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.0f}%" if whole else "–"
 
@@ -140,7 +137,7 @@ def render_markdown(result: AnalysisResult, texts: dict[str, str]) -> str:
         "",
     ]
     for index, group in enumerate(result.groups):
-        lines += [f"## Group {_label(index)} — {group.size} participant(s)", ""]
+        lines += [f"## Group {group_label(index)} — {group.size} participant(s)", ""]
         if not group.representative:
             lines += ["No representative statement.", ""]
         for rep in group.representative:
@@ -198,7 +195,7 @@ def render_html(result: AnalysisResult, texts: dict[str, str]) -> str:
     ]
     for index, group in enumerate(result.groups):
         parts.append(
-            f'<div class="group"><h2>Group {_label(index)} '
+            f'<div class="group"><h2>Group {group_label(index)} '
             f'<span class="small">{group.size} participant(s)</span></h2>'
         )
         if not group.representative:

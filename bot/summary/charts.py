@@ -19,28 +19,21 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 
+from bot.summary.model import Analysis, Group, MapPoint, Summary, TallyRow
+from bot.summary.view import percent, words_of
+
 PALETTE = ("#2f5d9e", "#d9822b", "#3a8f5c", "#b3261e", "#7b5ea7", "#8c6d46")
 UNGROUPED = "#b8bec8"
-_TITLES = {
-    "fr": {"tally": "Positions", "map": "Carte des opinions", "people": "personnes"},
-    "en": {"tally": "Stances", "map": "Opinion map", "people": "people"},
-}
 
 
-def _pct(value: float, language: str) -> str:
-    text = f"{value:.1f}".removesuffix(".0")
-    return text.replace(".", ",") if language == "fr" else text
-
-
-def render_chart(summary: dict[str, Any]) -> bytes | None:
+def render_chart(summary: Summary) -> bytes | None:
     """A PNG, or None when there is nothing that may be published."""
     tally = summary.get("tally")
-    analysis = summary.get("analysis") or {}
+    analysis = summary.get("analysis")
     points = _drawn_points(analysis)
     if tally is None and not points:
         return None
-    language = str(summary.get("language", "fr"))
-    titles = _TITLES.get(language, _TITLES["en"])
+    words = words_of(str(summary.get("language", "fr")))
     panels = (1 if tally is not None else 0) + (1 if points else 0)
     # Stance labels come from configuration and may hold characters the bundled font lacks:
     # a missing glyph is drawn as a box, which is no reason to fail the summary.
@@ -50,10 +43,10 @@ def render_chart(summary: dict[str, Any]) -> bytes | None:
         try:
             index = 0
             if tally is not None:
-                _tally_panel(axes[0][index], tally, titles["tally"], language)
+                _tally_panel(axes[0][index], tally, words)
                 index += 1
             if points:
-                _map_panel(axes[0][index], points, analysis, titles)
+                _map_panel(axes[0][index], points, _published(analysis), words)
             fig.tight_layout()
             buffer = io.BytesIO()
             fig.savefig(buffer, format="png", metadata={"Software": None})
@@ -62,17 +55,23 @@ def render_chart(summary: dict[str, Any]) -> bytes | None:
     return buffer.getvalue()
 
 
-def _drawn_points(analysis: dict[str, Any]) -> list[list[Any]]:
-    points: list[list[Any]] = list(analysis.get("map") or [])
+def _published(analysis: Analysis | None) -> list[Group]:
+    return [g for g in analysis.get("groups", []) if g.get("published")] if analysis else []
+
+
+def _group_key(group: Group) -> str:
+    return str(group.get("label") or group["id"])
+
+
+def _drawn_points(analysis: Analysis | None) -> list[MapPoint]:
+    points: list[MapPoint] = list(analysis.get("map") or []) if analysis else []
     if not any(len(p) > 2 for p in points):
         return points  # first schema: bare (x, y) points, all of the crowd
-    published = {
-        str(g.get("label") or g["id"]) for g in analysis.get("groups", []) if g.get("published")
-    }
+    published = {_group_key(g) for g in _published(analysis)}
     return [p for p in points if len(p) > 2 and p[2] is not None and str(p[2]) in published]
 
 
-def _tally_panel(ax: Any, tally: list[dict[str, Any]], title: str, language: str) -> None:
+def _tally_panel(ax: Any, tally: list[TallyRow], words: dict[str, str]) -> None:
     labels = [str(row["label"]) for row in tally][::-1]
     counts = [int(row["count"]) for row in tally][::-1]
     shares = [float(row["share"]) for row in tally][::-1]
@@ -82,23 +81,20 @@ def _tally_panel(ax: Any, tally: list[dict[str, Any]], title: str, language: str
         ax.text(
             bar.get_width() + top * 0.02,
             bar.get_y() + bar.get_height() / 2,
-            f"{count} ({_pct(share, language)} %)",
+            words["chart_bar"].format(count=count, share=percent(share, words)),
             va="center",
             fontsize=9,
         )
     ax.set_xlim(0, top * 1.35)
-    ax.set_title(title)
+    ax.set_title(words["chart_tally"])
     ax.spines[["top", "right"]].set_visible(False)
     ax.tick_params(axis="x", labelsize=8)
 
 
 def _map_panel(
-    ax: Any, points: list[list[Any]], analysis: dict[str, Any], titles: dict[str, str]
+    ax: Any, points: list[MapPoint], groups: list[Group], words: dict[str, str]
 ) -> None:
-    groups = [g for g in analysis.get("groups", []) if g.get("published")]
-    colour = {
-        str(g.get("label") or g["id"]): PALETTE[i % len(PALETTE)] for i, g in enumerate(groups)
-    }
+    colour = {_group_key(g): PALETTE[i % len(PALETTE)] for i, g in enumerate(groups)}
     xs = [float(p[0]) for p in points]
     ys = [float(p[1]) for p in points]
     # Older summaries stored bare (x, y) points; newer ones add the published group label.
@@ -114,10 +110,10 @@ def _map_panel(
     for group in groups:
         if not group.get("centre"):
             continue
-        label = str(group.get("label") or group["id"])
+        label = _group_key(group)
         x, y = group["centre"]
         ax.annotate(
-            f"{label} · {group['size']} {titles['people']}",
+            words["chart_group"].format(label=label, size=group["size"]),
             (float(x), float(y)),
             ha="center",
             va="center",
@@ -127,7 +123,7 @@ def _map_panel(
             bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": colour[label], "alpha": 0.9},
         )
     ax.margins(0.22)  # room for the group labels drawn at the centres
-    ax.set_title(titles["map"])
+    ax.set_title(words["chart_map"])
     ax.set_xticks([])
     ax.set_yticks([])
     ax.axhline(0, color="#e3e6eb", lw=0.8, zorder=0)

@@ -33,9 +33,11 @@ import re
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
+
+from bot.summary.model import Theme, ThemeQuote, Themes
 
 THEMES_VERSION = "1"
 
@@ -212,7 +214,7 @@ def extract_themes(
     max_terms: int = 5,
     quotes: int = 2,
     top_terms: int = 12,
-) -> dict[str, Any]:
+) -> Themes:
     """Recurring terms and themes of ``arguments`` (``(number, text)`` pairs).
 
     Returns ``{"version", "terms": [{"term", "arguments"}], "themes": [{"terms": [...],
@@ -220,9 +222,33 @@ def extract_themes(
     the arguments using at least one of the theme's terms, ``text`` is a verbatim substring of
     the quoted argument and ``excerpt`` says whether it is only part of it.
     """
-    empty: dict[str, Any] = {"version": THEMES_VERSION, "terms": [], "themes": []}
-    # A text posted twice (copied, or submitted again) is one voice, not a recurring term:
-    # identical texts count once, under their lowest number.
+    empty: Themes = {"version": THEMES_VERSION, "terms": [], "themes": []}
+    docs = _distinct_texts(arguments)
+    if len(docs) < 2:
+        return empty
+    corpus = _Corpus.of(docs)
+    if corpus is None:
+        return empty
+    quoted: set[int] = set()
+    themes: list[Theme] = []
+    while len(themes) < max_themes:
+        chosen_terms = corpus.next_theme(max_terms)
+        if chosen_terms is None:
+            break
+        themes.append(corpus.theme(chosen_terms, quoted, quotes))
+    return {
+        "version": THEMES_VERSION,
+        "terms": [
+            {"term": corpus.display(k), "arguments": corpus.df[k]}
+            for k in corpus.ranked[:top_terms]
+        ],
+        "themes": themes,
+    }
+
+
+def _distinct_texts(arguments: Sequence[tuple[int, str]]) -> list[tuple[int, str]]:
+    """The arguments by number, a text posted twice (copied, or submitted again) counted once,
+    under its lowest number: it is one voice, not a recurring term."""
     docs: list[tuple[int, str]] = []
     seen: set[str] = set()
     for number, text in sorted(((int(n), t) for n, t in arguments), key=lambda d: d[0]):
@@ -230,121 +256,139 @@ def extract_themes(
         if key not in seen:
             seen.add(key)
             docs.append((number, text))
-    if len(docs) < 2:
-        return empty
-    analysed = [_terms(text) for _, text in docs]
-    surfaces: dict[str, Counter[str]] = defaultdict(Counter)
-    for terms in analysed:
-        for key, surface in terms:
-            surfaces[key][surface] += 1
-    df: Counter[str] = Counter()
-    tf: Counter[str] = Counter()
-    for terms in analysed:
-        keys = [k for k, _ in terms]
-        tf.update(keys)
-        df.update(set(keys))
-    recurring = [k for k, d in df.items() if d >= 2]
-    if not recurring:
-        return empty
+    return docs
 
-    from sklearn.feature_extraction.text import TfidfVectorizer
 
-    vectorizer = TfidfVectorizer(
-        analyzer=lambda terms: [k for k, _ in terms],
-        vocabulary=sorted(recurring),
-        sublinear_tf=True,
-        norm="l2",
-    )
-    weights = vectorizer.fit_transform(analysed).tocsc()
-    column = {key: i for i, key in enumerate(sorted(recurring))}
-    docs_of = {k: frozenset(weights[:, column[k]].nonzero()[0].tolist()) for k in recurring}
+@dataclass
+class _Corpus:
+    """The recurring terms of a round's arguments, their weights, and the themes grown so far."""
 
-    def display(key: str) -> str:
-        forms = surfaces[key]
+    docs: list[tuple[int, str]]
+    surfaces: dict[str, Counter[str]]
+    df: Counter[str]
+    weights: Any  # scipy CSC matrix: argument x recurring term, TF-IDF
+    column: dict[str, int]
+    docs_of: dict[str, frozenset[int]]
+    ranked: list[str]
+    assigned: set[str] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, docs: list[tuple[int, str]]) -> _Corpus | None:
+        """The corpus of ``docs``, or None when no term recurs."""
+        analysed = [_terms(text) for _, text in docs]
+        surfaces: dict[str, Counter[str]] = defaultdict(Counter)
+        for terms in analysed:
+            for key, surface in terms:
+                surfaces[key][surface] += 1
+        df: Counter[str] = Counter()
+        tf: Counter[str] = Counter()
+        for terms in analysed:
+            keys = [k for k, _ in terms]
+            tf.update(keys)
+            df.update(set(keys))
+        recurring = [k for k, d in df.items() if d >= 2]
+        if not recurring:
+            return None
+
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        vectorizer = TfidfVectorizer(
+            analyzer=lambda terms: [k for k, _ in terms],
+            vocabulary=sorted(recurring),
+            sublinear_tf=True,
+            norm="l2",
+        )
+        weights = vectorizer.fit_transform(analysed).tocsc()
+        column = {key: i for i, key in enumerate(sorted(recurring))}
+        docs_of = {k: frozenset(weights[:, column[k]].nonzero()[0].tolist()) for k in recurring}
+        # A word that only ever occurs inside one recurring two-word term is shown as that term.
+        bigrams = [k for k in recurring if " " in k]
+        subsumed = {
+            part for b in bigrams for part in b.split(" ") if part in df and df[part] == df[b]
+        }
+        ranked = sorted(
+            (k for k in recurring if k not in subsumed), key=lambda k: (-df[k], -tf[k], k)
+        )[:40]
+        return cls(docs, surfaces, df, weights, column, docs_of, ranked)
+
+    def display(self, key: str) -> str:
+        """A term in its most common written form."""
+        forms = self.surfaces[key]
         # Ties go to the accented spelling ("données" over "donnees"), then alphabetical.
         return min(forms, key=lambda s: (-forms[s], -sum(not c.isascii() for c in s), s))
 
-    # A word that only ever occurs inside one recurring two-word term is shown as that term.
-    bigrams = [k for k in recurring if " " in k]
-    subsumed = {part for b in bigrams for part in b.split(" ") if part in df and df[part] == df[b]}
-    ranked = sorted(
-        (k for k in recurring if k not in subsumed), key=lambda k: (-df[k], -tf[k], k)
-    )[:40]
-    n = len(docs)
-    seedable_max = max(3, math.ceil(0.6 * n))
-
-    assigned: set[str] = set()
-
-    def grow(seed: str) -> tuple[list[str], list[str]]:
+    def grow(self, seed: str, max_terms: int) -> tuple[list[str], list[str]]:
         """The theme a seed would make: its shown terms and every term it absorbs."""
-        home = docs_of[seed]
+        home = self.docs_of[seed]
         members: list[tuple[int, str]] = []
-        for term in ranked:
-            if term == seed or term in assigned:
+        for term in self.ranked:
+            if term == seed or term in self.assigned:
                 continue
-            together = len(docs_of[term] & home)
+            together = len(self.docs_of[term] & home)
             if (
                 together >= 2
-                and together / df[term] >= 0.5
-                and _npmi(together, df[seed], df[term], n) >= 0.5
+                and together / self.df[term] >= 0.5
+                and _npmi(together, self.df[seed], self.df[term], len(self.docs)) >= 0.5
             ):
                 members.append((together, term))
-        members.sort(key=lambda m: (-m[0], -df[m[1]], m[1]))
+        members.sort(key=lambda m: (-m[0], -self.df[m[1]], m[1]))
         # Members must also meet each other: a hub word ("platform") does not join two
         # subjects that never appear together into one theme.
         accepted: list[str] = []
         for _, term in members:
-            if all(docs_of[term] & docs_of[other] for other in accepted):
+            if all(self.docs_of[term] & self.docs_of[other] for other in accepted):
                 accepted.append(term)
         return [seed, *accepted[: max_terms - 1]], accepted
 
-    def coverage(terms: list[str]) -> frozenset[int]:
-        return frozenset().union(*(docs_of[t] for t in terms))
+    def coverage(self, terms: list[str]) -> frozenset[int]:
+        return frozenset().union(*(self.docs_of[t] for t in terms))
 
-    quoted: set[int] = set()
-    themes: list[dict[str, Any]] = []
-    while len(themes) < max_themes:
-        # Of every theme still possible, take the one made of several terms (a theme, not a
-        # word) that covers the most arguments; ties go to the more widespread seed, then
-        # alphabetical order.
+    def next_theme(self, max_terms: int) -> list[str] | None:
+        """The terms of the best theme still possible (its terms are used up), or None.
+
+        Of every theme still possible, the one made of several terms (a theme, not a word)
+        that covers the most arguments; ties go to the more widespread seed, then
+        alphabetical order.
+        """
+        seedable_max = max(3, math.ceil(0.6 * len(self.docs)))
         options = [
-            (grow(seed), seed)
-            for seed in ranked
-            if seed not in assigned and df[seed] <= seedable_max
+            (self.grow(seed, max_terms), seed)
+            for seed in self.ranked
+            if seed not in self.assigned and self.df[seed] <= seedable_max
         ]
         if not options:
-            break
+            return None
         (chosen_terms, absorbed), seed = min(
             options,
             key=lambda o: (
                 len(o[0][0]) < 2,
-                -len(coverage(o[0][0])),
+                -len(self.coverage(o[0][0])),
                 -len(o[0][0]),
-                -df[o[1]],
+                -self.df[o[1]],
                 o[1],
             ),
         )
-        assigned.add(seed)
-        assigned.update(absorbed)
-        covered = coverage(chosen_terms)
-        theme_weights = weights[:, [column[t] for t in chosen_terms]].toarray()
+        self.assigned.add(seed)
+        self.assigned.update(absorbed)
+        return chosen_terms
+
+    def theme(self, chosen_terms: list[str], quoted: set[int], quotes: int) -> Theme:
+        """The theme of ``chosen_terms``, quoting the arguments that weigh most on them,
+        preferring arguments not ``quoted`` yet (the quoted ones are added to it)."""
+        covered = self.coverage(chosen_terms)
+        theme_weights = self.weights[:, [self.column[t] for t in chosen_terms]].toarray()
         scored = []
         for row in sorted(covered):
             vector = theme_weights[row]
             present = int((vector > 0).sum())
-            scored.append((-present, -round(float(vector.sum()), 9), docs[row][0], row))
+            scored.append((-present, -round(float(vector.sum()), 9), self.docs[row][0], row))
         scored.sort()
         fresh = [s for s in scored if s[2] not in quoted]
         chosen = (fresh + [s for s in scored if s[2] in quoted])[:quotes]
-        shown = [display(t) for t in chosen_terms]
-        theme_quotes = []
+        shown = [self.display(t) for t in chosen_terms]
+        theme_quotes: list[ThemeQuote] = []
         for _, _, number, row in chosen:
             quoted.add(number)
-            text, cut = _excerpt(docs[row][1], shown)
+            text, cut = _excerpt(self.docs[row][1], shown)
             theme_quotes.append({"number": number, "text": text, "excerpt": cut})
-        themes.append({"terms": shown, "arguments": len(covered), "quotes": theme_quotes})
-    return {
-        "version": THEMES_VERSION,
-        "terms": [{"term": display(k), "arguments": df[k]} for k in ranked[:top_terms]],
-        "themes": themes,
-    }
+        return {"terms": shown, "arguments": len(covered), "quotes": theme_quotes}
