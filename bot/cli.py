@@ -91,7 +91,9 @@ def _args_export(p: argparse.ArgumentParser) -> None:
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--round", help="round id or code")
     which.add_argument("--debate", help="every summarised round of this debate")
-    p.add_argument("--format", choices=["md", "csv", "json", "html"], default="md")
+    from bot.summary.export import export_format_names
+
+    p.add_argument("--format", choices=list(export_format_names()), default="md")
     p.add_argument("--output", type=Path, default=None, help="file to write (default: stdout)")
 
 
