@@ -104,12 +104,13 @@ async def test_a_hung_write_is_answered_as_unconfirmed_and_commits_later(
         reply, took = await say(app, "@alice !debat fermer")
         assert UNCONFIRMED in reply and took < 2.0
     # The writer came back: the unconfirmed stance was committed, and so was the close.
-    for _ in range(100):
-        if app.engine.open_round_by_id(round_id) is None and positions(app, round_id):
-            break
-        await asyncio.sleep(0.05)
-    assert positions(app, round_id) == {contre: 1}
+    # (The summary follows the close in a transaction of its own: wait for both.)
+    deadline = time.monotonic() + 30
     info = await app.engine.round_info(round_id)
+    while time.monotonic() < deadline and (info is None or info.state != "summarised"):
+        await asyncio.sleep(0.05)
+        info = await app.engine.round_info(round_id)
+    assert positions(app, round_id) == {contre: 1}
     assert info is not None and info.state == "summarised"
 
 
