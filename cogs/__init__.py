@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import discord
 from discord import app_commands
@@ -51,6 +52,27 @@ def loaded_cog(interaction: discord.Interaction[Any], cls: type[CogT]) -> CogT:
 
 
 GROUP_NAME = "debat"
+ItemT = TypeVar("ItemT", bound=discord.ui.Item[Any])
+
+
+class CustomIdItem(discord.ui.DynamicItem[ItemT], template=r"debat:(?!)"):
+    """A persistent component that discord.py rebuilds from its custom id alone (after a
+    restart too): each subclass brings its template and :meth:`parse`. This base template can
+    never match."""
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> Self:
+        return cls.parse(match)
+
+    @classmethod
+    def parse(cls, match: re.Match[str]) -> Self:
+        raise NotImplementedError
 
 
 async def guarded(interaction: discord.Interaction[Any], action: Awaitable[None]) -> None:
@@ -157,4 +179,4 @@ class DebatCog(commands.Cog):
             return None
 
 
-__all__ = ["DebatCog", "debat_group", "guarded", "subcommand", "suggestions"]
+__all__ = ["CustomIdItem", "DebatCog", "debat_group", "guarded", "subcommand", "suggestions"]

@@ -31,7 +31,7 @@ from bot.adapters.discord import (
 from bot.engine import VOTE_VALUES, EngineError
 from bot.events import RoundPost
 from bot.usecases import MineResult, VotePrompt
-from cogs import DebatCog, guarded, loaded_cog, subcommand, suggestions
+from cogs import CustomIdItem, DebatCog, guarded, loaded_cog, subcommand, suggestions
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def _cog(interaction: discord.Interaction[Any]) -> DebateCog:
 # ---------------------------------------------------------------------------------- components
 
 
-class StanceButton(discord.ui.DynamicItem[Button], template=STANCE_ID):
+class StanceButton(CustomIdItem[Button], template=STANCE_ID):
     """Record (or change) a stance: ``debat:stance:<round>:<stance>``."""
 
     def __init__(
@@ -81,13 +81,7 @@ class StanceButton(discord.ui.DynamicItem[Button], template=STANCE_ID):
         self.stance = stance
 
     @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> Self:
+    def parse(cls, match: re.Match[str]) -> Self:
         return cls(int(match["round"]), match["stance"])
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
@@ -96,11 +90,11 @@ class StanceButton(discord.ui.DynamicItem[Button], template=STANCE_ID):
         )
 
 
-class _RoundButton(discord.ui.DynamicItem[Button], template=r"debat:(?!)(?P<round>[0-9]+)"):
+class _RoundButton(CustomIdItem[Button], template=r"debat:(?!)(?P<round>[0-9]+)"):
     """A button that carries nothing but its round: ``debat:<action>:<round>``.
 
-    The base template can never match; each subclass brings its own and names the cog
-    handler it calls.
+    The base template can never match; each subclass brings its own and its action, which
+    names the cog handler it calls (:meth:`DebateCog.on_button`).
     """
 
     action = ""
@@ -120,22 +114,12 @@ class _RoundButton(discord.ui.DynamicItem[Button], template=r"debat:(?!)(?P<roun
         self.round_id = round_id
 
     @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> Self:
+    def parse(cls, match: re.Match[str]) -> Self:
         return cls(int(match["round"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await guarded(interaction, self.handle(_cog(interaction), interaction))
-
-    def handle(
-        self, cog: DebateCog, interaction: discord.Interaction[Any]
-    ) -> Coroutine[Any, Any, None]:
-        raise NotImplementedError
+        cog = _cog(interaction)
+        await guarded(interaction, cog.on_button(interaction, self.action, self.round_id))
 
 
 class ArgueButton(_RoundButton, template=ARGUE_ID):
@@ -143,21 +127,11 @@ class ArgueButton(_RoundButton, template=ARGUE_ID):
 
     action, emoji = "argue", "✍️"
 
-    def handle(
-        self, cog: DebateCog, interaction: discord.Interaction[Any]
-    ) -> Coroutine[Any, Any, None]:
-        return cog.on_argue(interaction, self.round_id)
-
 
 class VoteButton(_RoundButton, template=VOTE_ID):
     """Start voting on the arguments: ``debat:vote:<round>``."""
 
     action, style, emoji = "vote", discord.ButtonStyle.success, "🗳️"
-
-    def handle(
-        self, cog: DebateCog, interaction: discord.Interaction[Any]
-    ) -> Coroutine[Any, Any, None]:
-        return cog.on_vote_start(interaction, self.round_id)
 
 
 class MineButton(_RoundButton, template=MINE_ID):
@@ -165,32 +139,17 @@ class MineButton(_RoundButton, template=MINE_ID):
 
     action, emoji = "mine", "👤"
 
-    def handle(
-        self, cog: DebateCog, interaction: discord.Interaction[Any]
-    ) -> Coroutine[Any, Any, None]:
-        return cog.on_mine(interaction, self.round_id)
-
 
 class WithdrawButton(_RoundButton, template=WITHDRAW_ID):
     """Ask for confirmation before withdrawing: ``debat:withdraw:<round>``."""
 
     action, style = "withdraw", discord.ButtonStyle.danger
 
-    def handle(
-        self, cog: DebateCog, interaction: discord.Interaction[Any]
-    ) -> Coroutine[Any, Any, None]:
-        return cog.on_withdraw(interaction, self.round_id)
-
 
 class WithdrawConfirmButton(_RoundButton, template=WITHDRAW_CONFIRM_ID):
     """Withdraw stance, arguments and votes: ``debat:withdraw-confirm:<round>``."""
 
     action, style = "withdraw-confirm", discord.ButtonStyle.danger
-
-    def handle(
-        self, cog: DebateCog, interaction: discord.Interaction[Any]
-    ) -> Coroutine[Any, Any, None]:
-        return cog.on_withdraw_confirm(interaction, self.round_id)
 
 
 _VOTE_STYLES = {
@@ -200,7 +159,7 @@ _VOTE_STYLES = {
 }
 
 
-class VoteAnswerButton(discord.ui.DynamicItem[Button], template=VOTE_ON_ID):
+class VoteAnswerButton(CustomIdItem[Button], template=VOTE_ON_ID):
     """Agree / disagree / pass: ``debat:vote-on:<round>:<public number>:<value>``."""
 
     def __init__(self, round_id: int, number: int, value: str, label: str = "") -> None:
@@ -218,13 +177,7 @@ class VoteAnswerButton(discord.ui.DynamicItem[Button], template=VOTE_ON_ID):
         self.value = value
 
     @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> Self:
+    def parse(cls, match: re.Match[str]) -> Self:
         return cls(int(match["round"]), int(match["number"]), match["value"])
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
@@ -236,7 +189,7 @@ class VoteAnswerButton(discord.ui.DynamicItem[Button], template=VOTE_ON_ID):
         )
 
 
-class StaleVoteButton(discord.ui.DynamicItem[Button], template=STALE_VOTE_ID):
+class StaleVoteButton(CustomIdItem[Button], template=STALE_VOTE_ID):
     """A vote button of the old format: records nothing, shows a fresh prompt instead."""
 
     def __init__(self, round_id: int) -> None:
@@ -244,13 +197,7 @@ class StaleVoteButton(discord.ui.DynamicItem[Button], template=STALE_VOTE_ID):
         self.round_id = round_id
 
     @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> Self:
+    def parse(cls, match: re.Match[str]) -> Self:
         return cls(int(match["round"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
@@ -430,6 +377,19 @@ class DebateCog(DebatCog, name="DebateCog"):
         await answer(interaction, text, view=view)
 
     # ------------------------------------------------------------------ component handlers
+
+    def on_button(
+        self, interaction: discord.Interaction[Any], action: str, round_id: int
+    ) -> Coroutine[Any, Any, None]:
+        """The handler of a round's button (:class:`_RoundButton`) by its action."""
+        handlers = {
+            ArgueButton.action: self.on_argue,
+            VoteButton.action: self.on_vote_start,
+            MineButton.action: self.on_mine,
+            WithdrawButton.action: self.on_withdraw,
+            WithdrawConfirmButton.action: self.on_withdraw_confirm,
+        }
+        return handlers[action](interaction, round_id)
 
     async def on_stance(
         self, interaction: discord.Interaction[Any], round_id: int, stance: str

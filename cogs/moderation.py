@@ -36,7 +36,7 @@ from bot.adapters.discord import (
 from bot.engine import EngineError
 from bot.summary.export import EXPORT_FORMATS
 from bot.usecases import ModerationListResult, RoundModeration
-from cogs import DebatCog, guarded, loaded_cog, subcommand, suggestions
+from cogs import CustomIdItem, DebatCog, guarded, loaded_cog, subcommand, suggestions
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def _cog(interaction: discord.Interaction[Any]) -> ModerationCog:
     return loaded_cog(interaction, ModerationCog)
 
 
-class PickSelect(discord.ui.DynamicItem[Select], template=PICK_ID):
+class PickSelect(CustomIdItem[Select], template=PICK_ID):
     """Choose an argument of a page: ``debat:mod-pick:<round>:<page>`` (value: its number)."""
 
     def __init__(
@@ -73,17 +73,10 @@ class PickSelect(discord.ui.DynamicItem[Select], template=PICK_ID):
                 max_values=1,
             )
         )
-        self.round_id = round_id
-        self.page = page
+        self.round_id, self.page = round_id, page
 
     @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> Self:
+    def parse(cls, match: re.Match[str]) -> Self:
         return cls(int(match["round"]), int(match["page"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
@@ -94,7 +87,7 @@ class PickSelect(discord.ui.DynamicItem[Select], template=PICK_ID):
         )
 
 
-class PageButton(discord.ui.DynamicItem[Button], template=PAGE_ID):
+class PageButton(CustomIdItem[Button], template=PAGE_ID):
     """Show a page of the argument list: ``debat:mod-page:<round>:<page>``."""
 
     def __init__(self, round_id: int, page: int, label: str = "") -> None:
@@ -105,17 +98,10 @@ class PageButton(discord.ui.DynamicItem[Button], template=PAGE_ID):
                 custom_id=f"debat:mod-page:{round_id}:{page}",
             )
         )
-        self.round_id = round_id
-        self.page = page
+        self.round_id, self.page = round_id, page
 
     @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> Self:
+    def parse(cls, match: re.Match[str]) -> Self:
         return cls(int(match["round"]), int(match["page"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
@@ -124,7 +110,7 @@ class PageButton(discord.ui.DynamicItem[Button], template=PAGE_ID):
         )
 
 
-class HideButton(discord.ui.DynamicItem[Button], template=HIDE_ID):
+class HideButton(CustomIdItem[Button], template=HIDE_ID):
     """Hide (1) or restore (0) an argument: ``debat:mod-hide:<round>:<number>:<0|1>``."""
 
     def __init__(self, round_id: int, number: int, hidden: bool, label: str = "") -> None:
@@ -140,13 +126,7 @@ class HideButton(discord.ui.DynamicItem[Button], template=HIDE_ID):
         self.hidden = hidden
 
     @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> Self:
+    def parse(cls, match: re.Match[str]) -> Self:
         return cls(int(match["round"]), int(match["number"]), match["hidden"] == "1")
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:

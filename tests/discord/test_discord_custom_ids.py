@@ -11,7 +11,7 @@ import copy
 import re
 
 import sqlalchemy as sa
-from discord_support import DEBATE, Launch
+from discord_support import DEBATE, FR, Launch
 from fake_discord import CHANNEL_ID, FakeDiscord, Member, Outcome
 
 from bot.app import App
@@ -101,7 +101,7 @@ async def test_custom_ids_carry_public_numbers_never_database_ids(
         value = values[len(chosen)]
         chosen[quoted(prompt)] = value
         prompt = await dave.click(fake.messages[prompt.message_id or ""], buttons[value])
-        assert "Vote enregistré." in prompt.content
+        assert prompt.content.startswith(FR("discord_vote_recorded") + "\n")
     assert len(chosen) == len(ARGUMENTS)
 
     # A moderator looks at one argument (the select, the hide and back buttons).

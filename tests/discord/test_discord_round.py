@@ -16,7 +16,15 @@ from datetime import UTC
 from typing import Any
 
 import pytest
-from discord_support import ARGUMENT_MAX, DEBATE, Launch, discord_config, stop
+from discord_support import (
+    ARGUMENT_MAX,
+    DEBATE,
+    FR,
+    Launch,
+    discord_config,
+    recorded,
+    stop,
+)
 from fake_discord import CHANNEL_ID, FakeDiscord, Member, Outcome
 
 from bot.adapters.discord import ANNOUNCEMENTS_FILE
@@ -60,8 +68,8 @@ async def vote_on_everything(fake: FakeDiscord, member: Member, start: Outcome) 
             fake.messages[outcome.message_id], vote_answers(outcome)["agree"]
         )
         assert outcome.response_type == 6  # the private prompt is edited in place
-        assert "Vote enregistré." in outcome.content
-    assert "Vous avez voté sur tous les arguments disponibles" in outcome.content
+        assert outcome.content.startswith(FR("discord_vote_recorded") + "\n")
+    assert FR("vote_none_left") in outcome.content
     return seen
 
 
@@ -119,7 +127,7 @@ async def test_a_whole_round(
     ):
         outcome = await member.click(announcement, f"debat:stance:{rid}:{stance}")
         assert outcome.response_type == 5 and outcome.ephemeral  # deferred, then edited
-        assert "Position enregistrée" in outcome.content
+        assert outcome.content.startswith(recorded(app, rid, stance))
         assert f"debat:argue:{rid}" in outcome.custom_ids
     changed = await bob.click(announcement, f"debat:stance:{rid}:personnes")
     assert "**Les personnes**" in changed.content
@@ -147,7 +155,7 @@ async def test_a_whole_round(
         argument="Les coopératives de plateforme partagent la valeur.",
     )
     assert by_command.ephemeral
-    assert "Position enregistrée : **Les personnes**" in by_command.content
+    assert by_command.content.startswith(recorded(app, rid, "personnes") + "\n")
     number_b = int(re.search(r"Argument n° (\d+) enregistré", by_command.content).group(1))  # type: ignore[union-attr]
 
     # --- voting: each argument is shown privately, escaped, once ----------------------------
@@ -191,7 +199,7 @@ async def test_a_whole_round(
     mine_a = await alice.click(announcement, f"debat:mine:{rid}")
     assert f"{number_a} — " in mine_a.content and "\\*\\*données\\*\\*" in mine_a.content
     late_joiner = await gerante.click(announcement, f"debat:stance:{rid}:abstention")
-    assert "Position enregistrée" in late_joiner.content
+    assert late_joiner.content.startswith(recorded(app, rid, "abstention"))
     posts_before = len(fake.channel_posts())
     await app.engine.post_progress()
     await fake.wait_for(
