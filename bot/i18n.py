@@ -50,6 +50,7 @@ CATALOGUES: dict[str, dict[str, str]] = {
             "• `!debat masquer <n>` / `!debat restaurer <n>` — masquer ou rétablir un argument"
         ),
         "unknown_command": "Commande inconnue : {command}. Tapez `!aide` pour la liste.",
+        "console_usage": "Format : @<utilisateur> <texte> | @<utilisateur> dm <texte>",
         "unknown_stance": "Position inconnue : « {stance} ». Choisissez parmi : {choices}.",
         "missing_stance": "Indiquez une position : {choices}.",
         "argument_too_long": (
@@ -282,6 +283,7 @@ CATALOGUES: dict[str, dict[str, str]] = {
             "• `!debat masquer <n>` / `!debat restaurer <n>` — hide or restore an argument"
         ),
         "unknown_command": "Unknown command: {command}. Type `!help` for the list.",
+        "console_usage": "Format: @<user> <text> | @<user> dm <text>",
         "unknown_stance": "Unknown stance: “{stance}”. Choose from: {choices}.",
         "missing_stance": "Give a stance: {choices}.",
         "argument_too_long": (

@@ -5,8 +5,9 @@ moderator *of the guild holding one of that round's (or debate's) channels*: the
 comes from that guild and the caller has Manage Server, Administrator or one of
 ``platforms.discord.moderator_role_ids`` there. Rights in any other guild that has the bot
 count for nothing, whether the commands are registered globally or per guild. The check runs in
-the bot on every command and every button: Discord's own command permissions can be changed by
-any server admin and are no guarantee.
+the bot on every command and every button (decided by ``bot.usecases`` from the one fact the
+adapter supplies, :meth:`~bot.adapters.discord.DiscordAdapter.moderates_in`): Discord's own
+command permissions can be changed by any server admin and are no guarantee.
 
 Every refusal is the same ``not_moderator`` line. A target that cannot be found (an unknown
 code or debate, no round to act on) is explained only to moderators of some debate's guild;
