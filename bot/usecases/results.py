@@ -197,28 +197,3 @@ class ModeratedArgument:
 class ModerationListResult:
     round: OpenRound
     arguments: tuple[ModeratedArgument, ...] = field(default=())
-
-
-__all__ = [
-    "Actor",
-    "ArgumentForm",
-    "ArgumentResult",
-    "Choice",
-    "CloseResult",
-    "ExportResult",
-    "ExtendResult",
-    "HelpResult",
-    "HideResult",
-    "MineResult",
-    "ModeratedArgument",
-    "ModeratesAny",
-    "ModerationListResult",
-    "OpenResult",
-    "PositionResult",
-    "RoundLine",
-    "RoundsResult",
-    "VotePrompt",
-    "VoteResult",
-    "WithdrawResult",
-    "checked_by",
-]
