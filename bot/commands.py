@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 
-from bot.durations import format_duration, parse_duration
-from bot.engine import Engine, EngineError, OpenRound, RoundInfo
-from bot.events import ChannelRef, Incoming, Reply, Visibility
+from bot.engine import Engine, EngineError
+from bot.events import Incoming, Reply, Visibility
 from bot.i18n import STANCE_ALIASES
 from bot.outage import as_answer
 from bot.ports import ModeratorCheck
-from bot.summary.export import EXPORT_FORMATS
 from bot.text import escape_markdown
+from bot.usecases import Actor, RoundModeration, UseCases, checked_by
 
 log = logging.getLogger(__name__)
 
@@ -77,11 +75,12 @@ class _PendingVote:
 
 
 class TextCommands:
-    """Turns an :class:`Incoming` into engine calls and replies."""
+    """Parses an :class:`Incoming` into a use-case call and renders its result as replies."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.m = engine.messages
+        self.cases = UseCases(engine)
         # Which argument each member was last shown, so that "d"/"p"/"n" can answer it. In
         # memory only (keyed by the platform id for the duration of a vote), never stored.
         self._pending: dict[tuple[str, str], _PendingVote] = {}
@@ -94,6 +93,17 @@ class TextCommands:
 
     def is_command(self, text: str) -> bool:
         return text.lstrip().startswith("!")
+
+    def actor(self, msg: Incoming) -> Actor:
+        """The sender, with their platform's answer to who moderates which channel."""
+        check = self.moderator_checks.get(msg.platform)
+        return Actor(
+            msg.platform,
+            msg.user_id,
+            checked_by(check, msg.platform, msg.user_id),
+            msg.channel,
+            msg.shared_channels,
+        )
 
     async def handle(self, msg: Incoming) -> list[Reply]:
         try:
@@ -119,61 +129,41 @@ class TextCommands:
             return []
         word, _, rest = text[1:].partition(" ")
         command = MEMBER_COMMANDS.get(word.lower())
+        if command is None:
+            unknown = escape_markdown("!" + word[:30])
+            return [self._private(self.m("unknown_command", command=unknown))]
         try:
-            if command is None:
-                return [
-                    self._private(
-                        self.m("unknown_command", command=escape_markdown("!" + word[:30]))
-                    )
-                ]
-            if command == "help":
-                return [await self._help(msg)]
-            if command == "debat":
-                return await self._moderate(msg, rest.strip())
-            if command == "position":
-                return await self._position(msg, rest.strip())
-            if command == "mine":
-                return await self._mine(msg, rest.strip())
-            if command == "withdraw":
-                return await self._withdraw(msg, rest.strip())
-            if command == "vote":
-                return await self._vote(msg, rest.strip())
+            return await self._dispatch(msg, command, rest.strip())
         except EngineError as err:
             return [self._private(err.render(self.m))]
+
+    async def _dispatch(self, msg: Incoming, command: str, rest: str) -> list[Reply]:
+        if command == "help":
+            return [await self._help(msg)]
+        if command == "debat":
+            return [await self._moderate(msg, rest)]
+        if command == "position":
+            return [await self._position(msg, rest)]
+        if command == "mine":
+            return [await self._mine(msg, rest)]
+        if command == "withdraw":
+            return [await self._withdraw(msg, rest)]
+        if command == "vote":
+            return [await self._vote(msg, rest)]
         return []
 
-    # ------------------------------------------------------------------ helpers
+    # ------------------------------------------------------------------ parsing and rendering
 
     @staticmethod
     def _private(text: str) -> Reply:
         return Reply(text=text, visibility=Visibility.PRIVATE)
 
     async def _help(self, msg: Incoming) -> Reply:
-        stances = sorted({s for r in self.engine.open_rounds() for s in r.stances}) or [
-            "pour",
-            "contre",
-            "nuance",
-            "abstention",
-        ]
-        text = self.m("help", stances=", ".join(stances))
-        if await self._moderates(msg, self.engine.moderated_channels()):
+        result = await self.cases.help(self.actor(msg))
+        text = self.m("help", stances=", ".join(result.stances))
+        if result.moderator:
             text += "\n\n" + self.m("help_moderator")
         return self._private(text)
-
-    async def _moderates(self, msg: Incoming, channels: Iterable[ChannelRef]) -> bool:
-        """Whether the sender moderates one of ``channels`` (on the sender's own platform)."""
-        check = self.moderator_checks.get(msg.platform)
-        if check is None:
-            return False
-        for channel in dict.fromkeys(channels):
-            if channel.platform == msg.platform and await check.moderates(msg.user_id, channel):
-                return True
-        return False
-
-    def _round(self, msg: Incoming, code: str | None) -> OpenRound:
-        return self.engine.resolve_round(
-            code, msg.channel, msg.shared_channels, platform=msg.platform
-        )
 
     def _split_code(self, rest: str) -> tuple[str | None, str]:
         """``"ABCDE pour …"`` -> (``"ABCDE"``, ``"pour …"``) when the first word is a code."""
@@ -182,183 +172,95 @@ class TextCommands:
             return first.upper(), tail.strip()
         return None, rest
 
+    def _round_id(self, msg: Incoming, rest: str) -> int:
+        """The open round named by the code that may start ``rest``, else the sender's."""
+        return self.cases.find_round(self.actor(msg), self._split_code(rest)[0]).id
+
     # ------------------------------------------------------------------ members
 
-    async def _position(self, msg: Incoming, rest: str) -> list[Reply]:
+    async def _position(self, msg: Incoming, rest: str) -> Reply:
         code, rest = self._split_code(rest)
-        r = self._round(msg, code)
+        actor = self.actor(msg)
+        r = self.cases.find_round(actor, code)
         stance_word, _, argument = rest.partition(" ")
         if not stance_word:
             raise EngineError("missing_stance", choices=self.m.stance_choices(r.stances))
-        stance, number = await self.engine.submit_position(
-            r.id, msg.platform, msg.user_id, stance_word, argument or None
-        )
-        label = self.engine.stance_label(r.debate_id, stance)
-        lines = [self.m("position_recorded", stance=label, code=r.code)]
-        if number is not None:
-            lines.append(self.m("argument_recorded", number=number))
+        result = await self.cases.position(actor, r.id, stance_word, argument or None)
+        text = result.text
         if msg.channel is not None:
-            lines.append(self.m("answer_privately"))
-        return [self._private("\n".join(lines))]
+            text += "\n" + self.m("answer_privately")
+        return self._private(text)
 
-    async def _mine(self, msg: Incoming, rest: str) -> list[Reply]:
-        code, _ = self._split_code(rest)
-        r = self._round(msg, code)
-        mine = await self.engine.my_position(r.id, msg.platform, msg.user_id)
-        return [self._private(self.engine.describe_position(r, mine))]
+    async def _mine(self, msg: Incoming, rest: str) -> Reply:
+        result = await self.cases.mine(self.actor(msg), self._round_id(msg, rest))
+        return self._private(result.text)
 
-    async def _withdraw(self, msg: Incoming, rest: str) -> list[Reply]:
-        code, _ = self._split_code(rest)
-        r = self._round(msg, code)
-        removed = await self.engine.withdraw(r.id, msg.platform, msg.user_id)
+    async def _withdraw(self, msg: Incoming, rest: str) -> Reply:
+        result = await self.cases.withdraw(self.actor(msg), self._round_id(msg, rest))
         self._pending.pop((msg.platform, msg.user_id), None)
-        key = "withdrawn" if removed else "nothing_to_withdraw"
-        return [self._private(self.m(key, code=r.code))]
+        return self._private(result.text)
 
-    async def _vote(self, msg: Incoming, rest: str) -> list[Reply]:
-        code, _ = self._split_code(rest)
-        r = self._round(msg, code)
-        return [await self._next_prompt(msg, r.id)]
+    async def _vote(self, msg: Incoming, rest: str) -> Reply:
+        prompt = await self.cases.next_vote(self.actor(msg), self._round_id(msg, rest))
+        return self._prompted(msg, prompt.round_id, prompt.argument_id, prompt.text)
 
-    async def _next_prompt(self, msg: Incoming, round_id: int) -> Reply:
+    def _prompted(self, msg: Incoming, round_id: int, argument_id: int | None, text: str) -> Reply:
+        """The prompt, remembering which argument the member's next d/p/n answers."""
         key = (msg.platform, msg.user_id)
-        nxt = await self.engine.next_argument(round_id, msg.platform, msg.user_id)
-        if nxt is None:
+        if argument_id is None:
             self._pending.pop(key, None)
-            return self._private(self.m("vote_none_left"))
-        self._pending[key] = _PendingVote(round_id, nxt.argument_id)
-        text = escape_markdown(nxt.text).replace("\n", "\n> ")
-        return self._private(
-            self.m("vote_prompt", number=nxt.number, remaining=nxt.remaining, text=text)
-        )
+        else:
+            self._pending[key] = _PendingVote(round_id, argument_id)
+        return self._private(text)
 
     async def _answer_vote(self, msg: Incoming, value: int) -> list[Reply]:
-        key = (msg.platform, msg.user_id)
-        pending = self._pending.pop(key)
+        pending = self._pending.pop((msg.platform, msg.user_id))
         try:
-            await self.engine.vote(
-                pending.round_id, msg.platform, msg.user_id, pending.argument_id, value
+            result = await self.cases.vote(
+                self.actor(msg), pending.round_id, value, argument_id=pending.argument_id
             )
-            return [await self._next_prompt(msg, pending.round_id)]
         except EngineError as err:
             return [self._private(err.render(self.m))]
+        nxt = result.next
+        return [self._prompted(msg, nxt.round_id, nxt.argument_id, nxt.text)]
 
     # ------------------------------------------------------------------ moderators
 
-    async def _moderate(self, msg: Incoming, rest: str) -> list[Reply]:
-        """A moderator command: rights are checked against the target round's own channels.
-
-        Whatever goes wrong before the rights are known (an unknown code, no round to act on)
-        is answered as for a non-moderator unless the sender moderates some channel of the
-        bot, so outsiders learn nothing about rounds from the answers.
-        """
+    async def _moderate(self, msg: Incoming, rest: str) -> Reply:
+        """``!debat <action> …``: the use-cases decide who may, from the target's channels."""
         word, _, args = rest.partition(" ")
         action = MODERATOR_ACTIONS.get(word.lower())
         if action is None and word.lower() in ("participer", "join"):
-            return [await self._help(msg)]
-        refused = [self._private(self.m("not_moderator"))]
-        if action is None:
-            if await self._moderates(msg, self.engine.moderated_channels()):
-                return [self._private(self.m("help_moderator"))]
-            return refused
+            return await self._help(msg)
+        actor = self.actor(msg)
         args = args.strip()
-        try:
-            channels, target = await self._target(msg, action, args)
-        except EngineError:
-            if await self._moderates(msg, self.engine.moderated_channels()):
-                raise
-            return refused
-        if not await self._moderates(msg, channels):
-            return refused
+        if action is None:
+            helped = await self.cases.help(actor)
+            return self._private(self.m("help_moderator" if helped.moderator else "not_moderator"))
         if action == "open":
-            return await self._open(args)
+            debate = await self.cases.debate(actor, args.split(" ")[0] if args else "")
+            return self._private((await debate.open()).text)
         if action == "export":
-            assert isinstance(target, RoundInfo)
-            return await self._export(msg, args, target)
-        assert isinstance(target, OpenRound)
-        r = target
-        if action == "close":
-            await self.engine.close_round(r.id)
-            return [self._private(self.m("round_closing", code=r.code))]
-        if action == "extend":
-            duration = args.partition(" ")[0]
-            try:
-                delta = parse_duration(duration)
-            except ValueError as exc:
-                return [self._private(self.m("invalid_duration", error=escape_markdown(str(exc))))]
-            closes = await self.engine.extend_round(r.id, delta)
-            log.info("round %s extended by %s", r.id, format_duration(delta))
-            return [
-                self._private(
-                    self.m("round_extended", code=r.code, closes=self.engine.format_time(closes))
-                )
-            ]
-        return await self._hide(action, args, r)
-
-    async def _target(
-        self, msg: Incoming, action: str, args: str
-    ) -> tuple[tuple[ChannelRef, ...], OpenRound | RoundInfo | None]:
-        """What ``action`` with ``args`` acts on, and the channels whose moderators may run it.
-
-        Resolved once: the action then uses this very round, not a second lookup.
-        """
-        if action == "open":
-            debate_id = args.split(" ")[0] if args else ""
-            return self.engine.debate_channels(debate_id), None
-        if action == "export":
-            info = await self._export_round(msg, args.partition(" ")[2].strip())
-            return info.channel_refs, info
-        if action == "close":
-            code = self._split_code(args)[0]
-        else:  # extend, hide, restore: the code comes after the duration or the number
-            code = self._split_code(args.partition(" ")[2].strip())[0]
-        r = self._round(msg, code)
-        return r.channels, r
-
-    async def _open(self, args: str) -> list[Reply]:
-        debate_id = args.split(" ")[0] if args else ""
-        if not debate_id:
-            choices = ", ".join(d.id for d in self.engine.config.debates) or "-"
-            raise EngineError("unknown_debate", debate="", choices=choices)
-        info = await self.engine.open_round(debate_id)
-        return [self._private(self.m("round_opened", code=info.code, question=info.question))]
-
-    async def _export_round(self, msg: Incoming, code: str) -> RoundInfo:
-        """The round an export is about: the one with ``code``, else this channel's latest."""
-        if code:
-            info = await self.engine.find_round(code)
-            if info is None:
-                raise EngineError("unknown_round", code=escape_markdown(code[:20]))
-            return info
-        latest = await self.engine.latest_summarised(msg.channel)
-        found = None if latest is None else await self.engine.round_info(latest)
-        if found is None:
-            raise EngineError("no_round_to_export")
-        return found
-
-    async def _export(self, msg: Incoming, args: str, info: RoundInfo) -> list[Reply]:
-        fmt = (args.partition(" ")[0] or "md").lower()
-        if fmt not in EXPORT_FORMATS:
-            raise EngineError(
-                "unknown_format",
-                format=escape_markdown(fmt[:20]),
-                choices=", ".join(EXPORT_FORMATS),
-            )
-        attachment = await self.engine.export(info.id, fmt)
-        return [
-            Reply(
-                text=self.m("export_ready", code=info.code, format=fmt),
+            fmt, _, code = args.partition(" ")
+            target = await self.cases.export_target(actor, code.strip())
+            exported = await target.export(fmt or "md")
+            return Reply(
+                text=exported.text,
                 visibility=Visibility.CHANNEL if msg.channel else Visibility.PRIVATE,
-                attachments=(attachment,),
+                attachments=(exported.attachment,),
             )
-        ]
+        if action == "close":
+            moderated = await self.cases.moderated_round(actor, self._split_code(args)[0])
+            return self._private((await moderated.close()).text)
+        # extend, hide, restore: the code comes after the duration or the number
+        first, _, tail = args.partition(" ")
+        moderated = await self.cases.moderated_round(actor, self._split_code(tail.strip())[0])
+        return self._private(await self._act(moderated, action, first))
 
-    async def _hide(self, action: str, args: str, r: OpenRound) -> list[Reply]:
-        number_text = args.partition(" ")[0]
-        word = "masquer" if action == "hide" else "restaurer"
-        if not number_text.lstrip("#").isdigit():
-            return [self._private(self.m("missing_argument_number", action=word))]
-        number = int(number_text.lstrip("#"))
-        await self.engine.set_hidden(r.id, number, action == "hide")
-        key = "argument_hidden" if action == "hide" else "argument_restored"
-        return [self._private(self.m(key, number=number))]
+    @staticmethod
+    async def _act(moderated: RoundModeration, action: str, first: str) -> str:
+        if action == "extend":
+            return (await moderated.extend(first)).text
+        number = first.lstrip("#")
+        hidden = action == "hide"
+        return (await moderated.set_hidden(int(number) if number.isdigit() else None, hidden)).text

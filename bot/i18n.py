@@ -50,6 +50,7 @@ CATALOGUES: dict[str, dict[str, str]] = {
             "• `!debat masquer <n>` / `!debat restaurer <n>` — masquer ou rétablir un argument"
         ),
         "unknown_command": "Commande inconnue : {command}. Tapez `!aide` pour la liste.",
+        "console_usage": "Format : @<utilisateur> <texte> | @<utilisateur> dm <texte>",
         "unknown_stance": "Position inconnue : « {stance} ». Choisissez parmi : {choices}.",
         "missing_stance": "Indiquez une position : {choices}.",
         "argument_too_long": (
@@ -114,6 +115,120 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "argument_restored": "Argument n° {number} rétabli.",
         "unknown_argument": "Aucun argument n° {number} dans le tour {code}.",
         "missing_argument_number": "Indiquez le numéro de l'argument : `!debat {action} <n>`.",
+        # The Discord adapter's own words: buttons, modals, embed fields, answers.
+        "discord_button_argue": "Argumenter",
+        "discord_button_vote": "Voter sur les arguments",
+        "discord_button_mine": "Ma position",
+        "discord_button_withdraw": "Retirer ma participation",
+        "discord_button_withdraw_confirm": "Oui, tout retirer",
+        "discord_button_agree": "D'accord",
+        "discord_button_disagree": "Pas d'accord",
+        "discord_button_pass": "Passer",
+        "discord_button_hide": "Masquer",
+        "discord_button_restore": "Rétablir",
+        "discord_button_back": "Retour à la liste",
+        "discord_button_previous": "Précédents",
+        "discord_button_next": "Suivants",
+        "discord_modal_title": "Argument — tour {code}",
+        "discord_modal_label": "Votre argument (publié sans votre nom)",
+        "discord_modal_placeholder": "Un argument à la fois, {max} caractères au plus.",
+        "discord_field_closes": "Clôture",
+        "discord_field_participation": "Participations",
+        "discord_field_code": "Code du tour",
+        "discord_announcement_footer": (
+            "Vos réponses ne sont visibles que par vous et sont enregistrées anonymement."
+        ),
+        "discord_announcement_closed": "Tour fermé : la synthèse est publiée ci-dessous.",
+        "discord_reminder": "⏰ Rappel : le tour **{code}** ferme {relative}.\n« {question} »",
+        "discord_position_hint": (
+            "Vous pouvez ajouter un argument avec « Argumenter » ou changer de position à"
+            " tout moment."
+        ),
+        "discord_vote_prompt": "**Argument n° {number}** ({remaining} restant(s)) :",
+        "discord_vote_recorded": "Vote enregistré.",
+        "discord_withdraw_confirm": (
+            "Retirer votre position, vos arguments et vos votes du tour {code} ? C'est définitif."
+        ),
+        "discord_rounds_none": "Aucun tour de débat n'est ouvert en ce moment.",
+        "discord_rounds_header": "**Tours ouverts**",
+        "discord_rounds_line": "• **{code}** — {question} — ferme {relative} {channels}",
+        "discord_moderation_header": "Arguments du tour {code} ({count}) — page {page}/{pages}",
+        "discord_moderation_hint": "Choisissez un argument pour le masquer ou le rétablir.",
+        "discord_moderation_none": "Aucun argument dans le tour {code} pour l'instant.",
+        "discord_moderation_pick": "Choisir un argument",
+        "discord_moderation_visible": "visible",
+        "discord_moderation_hidden": "masqué",
+        "discord_moderation_argument": "**Argument n° {number}** ({status}) :",
+        "discord_summary_more": (
+            "… La synthèse complète est dans l'export : `/debat exporter` (modération)."
+        ),
+        "discord_error": "Une erreur inattendue est survenue. Réessayez dans un instant.",
+        "discord_check_mine": "`/debat ma-position` (ou le bouton « Ma position »)",
+        "discord_help": (
+            "**Participer au débat** (vos réponses sont anonymes et visibles par vous seul)\n"
+            "• Les boutons sous l'annonce du tour : une position, « Argumenter »,"
+            " « Voter sur les arguments », « Ma position »\n"
+            "• `/debat position` — donner ou changer votre position, avec un argument"
+            " facultatif\n"
+            "• `/debat ma-position` — voir votre position et vos arguments\n"
+            "• `/debat retirer` — retirer votre position, vos arguments et vos votes\n"
+            "• `/debat voter` — voter sur les arguments des autres\n"
+            "• `/debat rounds` — les tours ouverts\n"
+            "Si plusieurs tours sont ouverts, précisez le tour avec l'option `tour`."
+        ),
+        "discord_help_moderator": (
+            "**Modération**\n"
+            "• `/debat ouvrir` — ouvrir un tour maintenant\n"
+            "• `/debat fermer` — fermer le tour et publier la synthèse\n"
+            "• `/debat prolonger` — prolonger (ex. `2h`, `1d`)\n"
+            "• `/debat exporter` — exporter la synthèse (md, csv, json, html)\n"
+            "• `/debat moderation` — masquer ou rétablir un argument"
+        ),
+        # Names and descriptions of the Discord application commands.
+        "command_debat": "debat",
+        "command_debat_help": "Débats citoyens : donner sa position, voter, consulter les tours",
+        "command_position": "position",
+        "command_position_help": (
+            "Donner ou changer votre position (anonyme), avec un argument facultatif"
+        ),
+        "command_mine": "ma-position",
+        "command_mine_help": "Voir votre position et vos arguments",
+        "command_withdraw": "retirer",
+        "command_withdraw_help": "Retirer votre position, vos arguments et vos votes",
+        "command_vote": "voter",
+        "command_vote_help": "Voter sur les arguments des autres participants",
+        "command_rounds": "rounds",
+        "command_rounds_help": "Les tours de débat ouverts",
+        "command_help": "aide",
+        "command_help_help": "Comment participer",
+        "command_open": "ouvrir",
+        "command_open_help": "Ouvrir un tour maintenant (modération)",
+        "command_close": "fermer",
+        "command_close_help": "Fermer le tour et publier la synthèse (modération)",
+        "command_extend": "prolonger",
+        "command_extend_help": "Prolonger le tour (modération)",
+        "command_export": "exporter",
+        "command_export_help": "Exporter la synthèse d'un tour fermé (modération)",
+        "command_moderation": "moderation",
+        "command_moderation_help": "Masquer ou rétablir un argument (modération)",
+        "option_stance": "position",
+        "option_stance_help": "Votre position",
+        "option_argument": "argument",
+        "option_argument_help": "Un argument facultatif, publié sans votre nom",
+        "option_round": "tour",
+        "option_round_help": "Code du tour (seulement si plusieurs tours sont ouverts)",
+        "option_debate": "debat-id",
+        "option_debate_help": "Le débat dont ouvrir un tour",
+        "option_duration": "duree",
+        "option_duration_help": "Durée à ajouter, par exemple 2h ou 1d",
+        "option_format": "format",
+        "option_format_help": "Format du fichier",
+        "option_export_round": "tour",
+        "option_export_round_help": "Code du tour (par défaut le dernier tour fermé de ce salon)",
+        "choice_md": "Markdown (.md)",
+        "choice_csv": "CSV (tableur)",
+        "choice_json": "JSON (données)",
+        "choice_html": "HTML (page web)",
         "announcement_title": "Débat « {title} » — tour {code}",
         "announcement_body": (
             "**{question}**\n\n> {context}\n{source}\n\n"
@@ -168,6 +283,7 @@ CATALOGUES: dict[str, dict[str, str]] = {
             "• `!debat masquer <n>` / `!debat restaurer <n>` — hide or restore an argument"
         ),
         "unknown_command": "Unknown command: {command}. Type `!help` for the list.",
+        "console_usage": "Format: @<user> <text> | @<user> dm <text>",
         "unknown_stance": "Unknown stance: “{stance}”. Choose from: {choices}.",
         "missing_stance": "Give a stance: {choices}.",
         "argument_too_long": (
@@ -230,6 +346,118 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "argument_restored": "Argument #{number} restored.",
         "unknown_argument": "No argument #{number} in round {code}.",
         "missing_argument_number": "Give the argument number: `!debat {action} <n>`.",
+        # The Discord adapter's own words: buttons, modals, embed fields, answers.
+        "discord_button_argue": "Add an argument",
+        "discord_button_vote": "Vote on arguments",
+        "discord_button_mine": "My position",
+        "discord_button_withdraw": "Withdraw my participation",
+        "discord_button_withdraw_confirm": "Yes, withdraw everything",
+        "discord_button_agree": "Agree",
+        "discord_button_disagree": "Disagree",
+        "discord_button_pass": "Pass",
+        "discord_button_hide": "Hide",
+        "discord_button_restore": "Restore",
+        "discord_button_back": "Back to the list",
+        "discord_button_previous": "Previous",
+        "discord_button_next": "Next",
+        "discord_modal_title": "Argument — round {code}",
+        "discord_modal_label": "Your argument (published without your name)",
+        "discord_modal_placeholder": "One argument at a time, at most {max} characters.",
+        "discord_field_closes": "Closes",
+        "discord_field_participation": "Participants",
+        "discord_field_code": "Round code",
+        "discord_announcement_footer": "Only you see your answers; they are recorded anonymously.",
+        "discord_announcement_closed": "Round closed: the summary is posted below.",
+        "discord_reminder": "⏰ Reminder: round **{code}** closes {relative}.\n“{question}”",
+        "discord_position_hint": (
+            "You can add an argument with “Add an argument” or change your stance at any time."
+        ),
+        "discord_vote_prompt": "**Argument #{number}** ({remaining} left):",
+        "discord_vote_recorded": "Vote recorded.",
+        "discord_withdraw_confirm": (
+            "Withdraw your stance, arguments and votes in round {code}? This cannot be undone."
+        ),
+        "discord_rounds_none": "No debate round is open right now.",
+        "discord_rounds_header": "**Open rounds**",
+        "discord_rounds_line": "• **{code}** — {question} — closes {relative} {channels}",
+        "discord_moderation_header": "Arguments of round {code} ({count}) — page {page}/{pages}",
+        "discord_moderation_hint": "Pick an argument to hide or restore it.",
+        "discord_moderation_none": "No argument in round {code} yet.",
+        "discord_moderation_pick": "Pick an argument",
+        "discord_moderation_visible": "visible",
+        "discord_moderation_hidden": "hidden",
+        "discord_moderation_argument": "**Argument #{number}** ({status}):",
+        "discord_summary_more": (
+            "… The full summary is in the export: `/debat exporter` (moderators)."
+        ),
+        "discord_error": "Something went wrong. Please try again in a moment.",
+        "discord_check_mine": "`/debat ma-position` (or the “My position” button)",
+        "discord_help": (
+            "**Taking part** (your answers are anonymous and only you see them)\n"
+            "• The buttons under the round announcement: a stance, “Add an argument”,"
+            " “Vote on arguments”, “My position”\n"
+            "• `/debate position` — give or change your stance, with an optional argument\n"
+            "• `/debate my-position` — see your stance and arguments\n"
+            "• `/debate withdraw` — withdraw your stance, arguments and votes\n"
+            "• `/debate vote` — vote on other members' arguments\n"
+            "• `/debate rounds` — the open rounds\n"
+            "When several rounds are open, name the round with the `round` option."
+        ),
+        "discord_help_moderator": (
+            "**Moderation**\n"
+            "• `/debate open` — open a round now\n"
+            "• `/debate close` — close the round and post the summary\n"
+            "• `/debate extend` — extend (e.g. `2h`, `1d`)\n"
+            "• `/debate export` — export the summary (md, csv, json, html)\n"
+            "• `/debate moderation` — hide or restore an argument"
+        ),
+        # Names and descriptions of the Discord application commands.
+        "command_debat": "debate",
+        "command_debat_help": "Civic debates: give your stance, vote, see the rounds",
+        "command_position": "position",
+        "command_position_help": (
+            "Give or change your stance (anonymous), with an optional argument"
+        ),
+        "command_mine": "my-position",
+        "command_mine_help": "See your stance and arguments",
+        "command_withdraw": "withdraw",
+        "command_withdraw_help": "Withdraw your stance, arguments and votes",
+        "command_vote": "vote",
+        "command_vote_help": "Vote on other participants' arguments",
+        "command_rounds": "rounds",
+        "command_rounds_help": "The open debate rounds",
+        "command_help": "help",
+        "command_help_help": "How to take part",
+        "command_open": "open",
+        "command_open_help": "Open a round now (moderators)",
+        "command_close": "close",
+        "command_close_help": "Close the round and post the summary (moderators)",
+        "command_extend": "extend",
+        "command_extend_help": "Extend the round (moderators)",
+        "command_export": "export",
+        "command_export_help": "Export the summary of a closed round (moderators)",
+        "command_moderation": "moderation",
+        "command_moderation_help": "Hide or restore an argument (moderators)",
+        "option_stance": "position",
+        "option_stance_help": "stance",
+        "option_argument": "argument",
+        "option_argument_help": "An optional argument, published without your name",
+        "option_round": "round",
+        "option_round_help": "Round code (only when several rounds are open)",
+        "option_debate": "debate",
+        "option_debate_help": "The debate to open a round of",
+        "option_duration": "duration",
+        "option_duration_help": "Time to add, e.g. 2h or 1d",
+        "option_format": "format",
+        "option_format_help": "File format",
+        "option_export_round": "round",
+        "option_export_round_help": (
+            "Round code (default: the latest closed round of this channel)"
+        ),
+        "choice_md": "Markdown (.md)",
+        "choice_csv": "CSV (spreadsheet)",
+        "choice_json": "JSON (data)",
+        "choice_html": "HTML (web page)",
         "announcement_title": "Debate “{title}” — round {code}",
         "announcement_body": (
             "**{question}**\n\n> {context}\n{source}\n\n"
@@ -262,144 +490,6 @@ CATALOGUES: dict[str, dict[str, str]] = {
     },
 }
 
-
-# The Discord adapter's own words: buttons, modals, embed fields.
-DISCORD_TEXTS: dict[str, dict[str, str]] = {
-    "fr": {
-        "button_argue": "Argumenter",
-        "button_vote": "Voter sur les arguments",
-        "button_mine": "Ma position",
-        "button_withdraw": "Retirer ma participation",
-        "button_withdraw_confirm": "Oui, tout retirer",
-        "button_agree": "D'accord",
-        "button_disagree": "Pas d'accord",
-        "button_pass": "Passer",
-        "button_hide": "Masquer",
-        "button_restore": "Rétablir",
-        "button_back": "Retour à la liste",
-        "button_previous": "Précédents",
-        "button_next": "Suivants",
-        "modal_title": "Argument — tour {code}",
-        "modal_label": "Votre argument (publié sans votre nom)",
-        "modal_placeholder": "Un argument à la fois, {max} caractères au plus.",
-        "field_closes": "Clôture",
-        "field_participation": "Participations",
-        "field_code": "Code du tour",
-        "announcement_footer": (
-            "Vos réponses ne sont visibles que par vous et sont enregistrées anonymement."
-        ),
-        "announcement_closed": "Tour fermé : la synthèse est publiée ci-dessous.",
-        "reminder": "⏰ Rappel : le tour **{code}** ferme {relative}.\n« {question} »",
-        "position_hint": (
-            "Vous pouvez ajouter un argument avec « Argumenter » ou changer de position à"
-            " tout moment."
-        ),
-        "vote_prompt": "**Argument n° {number}** ({remaining} restant(s)) :",
-        "vote_recorded": "Vote enregistré.",
-        "withdraw_confirm": (
-            "Retirer votre position, vos arguments et vos votes du tour {code} ? C'est définitif."
-        ),
-        "rounds_none": "Aucun tour de débat n'est ouvert en ce moment.",
-        "rounds_header": "**Tours ouverts**",
-        "rounds_line": "• **{code}** — {question} — ferme {relative} {channels}",
-        "moderation_header": "Arguments du tour {code} ({count}) — page {page}/{pages}",
-        "moderation_hint": "Choisissez un argument pour le masquer ou le rétablir.",
-        "moderation_none": "Aucun argument dans le tour {code} pour l'instant.",
-        "moderation_pick": "Choisir un argument",
-        "moderation_visible": "visible",
-        "moderation_hidden": "masqué",
-        "moderation_argument": "**Argument n° {number}** ({status}) :",
-        "summary_more": (
-            "… La synthèse complète est dans l'export : `/debat exporter` (modération)."
-        ),
-        "error": "Une erreur inattendue est survenue. Réessayez dans un instant.",
-        "check_mine": "`/debat ma-position` (ou le bouton « Ma position »)",
-        "help": (
-            "**Participer au débat** (vos réponses sont anonymes et visibles par vous seul)\n"
-            "• Les boutons sous l'annonce du tour : une position, « Argumenter »,"
-            " « Voter sur les arguments », « Ma position »\n"
-            "• `/debat position` — donner ou changer votre position, avec un argument"
-            " facultatif\n"
-            "• `/debat ma-position` — voir votre position et vos arguments\n"
-            "• `/debat retirer` — retirer votre position, vos arguments et vos votes\n"
-            "• `/debat voter` — voter sur les arguments des autres\n"
-            "• `/debat rounds` — les tours ouverts\n"
-            "Si plusieurs tours sont ouverts, précisez le tour avec l'option `tour`."
-        ),
-        "help_moderator": (
-            "**Modération**\n"
-            "• `/debat ouvrir` — ouvrir un tour maintenant\n"
-            "• `/debat fermer` — fermer le tour et publier la synthèse\n"
-            "• `/debat prolonger` — prolonger (ex. `2h`, `1d`)\n"
-            "• `/debat exporter` — exporter la synthèse (md, csv, json, html)\n"
-            "• `/debat moderation` — masquer ou rétablir un argument"
-        ),
-    },
-    "en": {
-        "button_argue": "Add an argument",
-        "button_vote": "Vote on arguments",
-        "button_mine": "My position",
-        "button_withdraw": "Withdraw my participation",
-        "button_withdraw_confirm": "Yes, withdraw everything",
-        "button_agree": "Agree",
-        "button_disagree": "Disagree",
-        "button_pass": "Pass",
-        "button_hide": "Hide",
-        "button_restore": "Restore",
-        "button_back": "Back to the list",
-        "button_previous": "Previous",
-        "button_next": "Next",
-        "modal_title": "Argument — round {code}",
-        "modal_label": "Your argument (published without your name)",
-        "modal_placeholder": "One argument at a time, at most {max} characters.",
-        "field_closes": "Closes",
-        "field_participation": "Participants",
-        "field_code": "Round code",
-        "announcement_footer": "Only you see your answers; they are recorded anonymously.",
-        "announcement_closed": "Round closed: the summary is posted below.",
-        "reminder": "⏰ Reminder: round **{code}** closes {relative}.\n“{question}”",
-        "position_hint": (
-            "You can add an argument with “Add an argument” or change your stance at any time."
-        ),
-        "vote_prompt": "**Argument #{number}** ({remaining} left):",
-        "vote_recorded": "Vote recorded.",
-        "withdraw_confirm": (
-            "Withdraw your stance, arguments and votes in round {code}? This cannot be undone."
-        ),
-        "rounds_none": "No debate round is open right now.",
-        "rounds_header": "**Open rounds**",
-        "rounds_line": "• **{code}** — {question} — closes {relative} {channels}",
-        "moderation_header": "Arguments of round {code} ({count}) — page {page}/{pages}",
-        "moderation_hint": "Pick an argument to hide or restore it.",
-        "moderation_none": "No argument in round {code} yet.",
-        "moderation_pick": "Pick an argument",
-        "moderation_visible": "visible",
-        "moderation_hidden": "hidden",
-        "moderation_argument": "**Argument #{number}** ({status}):",
-        "summary_more": "… The full summary is in the export: `/debat exporter` (moderators).",
-        "error": "Something went wrong. Please try again in a moment.",
-        "check_mine": "`/debat ma-position` (or the “My position” button)",
-        "help": (
-            "**Taking part** (your answers are anonymous and only you see them)\n"
-            "• The buttons under the round announcement: a stance, “Add an argument”,"
-            " “Vote on arguments”, “My position”\n"
-            "• `/debate position` — give or change your stance, with an optional argument\n"
-            "• `/debate my-position` — see your stance and arguments\n"
-            "• `/debate withdraw` — withdraw your stance, arguments and votes\n"
-            "• `/debate vote` — vote on other members' arguments\n"
-            "• `/debate rounds` — the open rounds\n"
-            "When several rounds are open, name the round with the `round` option."
-        ),
-        "help_moderator": (
-            "**Moderation**\n"
-            "• `/debate open` — open a round now\n"
-            "• `/debate close` — close the round and post the summary\n"
-            "• `/debate extend` — extend (e.g. `2h`, `1d`)\n"
-            "• `/debate export` — export the summary (md, csv, json, html)\n"
-            "• `/debate moderation` — hide or restore an argument"
-        ),
-    },
-}
 
 # Headings and words of the summary renderings (chat text and exports).
 SUMMARY_LABELS: dict[str, dict[str, str]] = {

@@ -3,7 +3,7 @@
 ``cogs.debate`` holds what members use (the ``/debat`` member commands, the announcement's
 buttons, the argument modal, the vote prompts); ``cogs.moderation`` what moderators use. Both
 add their commands to one shared ``/debat`` group. The cogs are thin: they turn an interaction
-into an engine call and the result into a private answer.
+into a use-case call (``bot.usecases``) and its result into a private answer.
 
 Custom ids are seen by every member's client: they carry a round id and public values (a
 stance, an argument's public number, a page), never an argument's database id. Log lines never
@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Awaitable
-from typing import Any, TypeVar
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Self, TypeVar
 
 import discord
 from discord import app_commands
-from discord.app_commands import locale_str
 from discord.ext import commands
 
 from bot.adapters.discord import (
@@ -28,16 +28,18 @@ from bot.adapters.discord import (
     DiscordAdapter,
     adapter_of,
     answer,
-    channel_ref,
     failure,
     fit,
+    localized,
     outage_answer,
     refuse,
 )
 from bot.engine import EngineError, OpenRound
+from bot.usecases import Actor, Choice
 
 log = logging.getLogger(__name__)
 CogT = TypeVar("CogT", bound=commands.Cog)
+CallbackT = TypeVar("CallbackT", bound=Callable[..., Awaitable[None]])
 
 
 def loaded_cog(interaction: discord.Interaction[Any], cls: type[CogT]) -> CogT:
@@ -50,6 +52,27 @@ def loaded_cog(interaction: discord.Interaction[Any], cls: type[CogT]) -> CogT:
 
 
 GROUP_NAME = "debat"
+ItemT = TypeVar("ItemT", bound=discord.ui.Item[Any])
+
+
+class CustomIdItem(discord.ui.DynamicItem[ItemT], template=r"debat:(?!)"):
+    """A persistent component that discord.py rebuilds from its custom id alone (after a
+    restart too): each subclass brings its template and :meth:`parse`. This base template can
+    never match."""
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> Self:
+        return cls.parse(match)
+
+    @classmethod
+    def parse(cls, match: re.Match[str]) -> Self:
+        raise NotImplementedError
 
 
 async def guarded(interaction: discord.Interaction[Any], action: Awaitable[None]) -> None:
@@ -72,12 +95,47 @@ def debat_group(tree: app_commands.CommandTree[Any]) -> app_commands.Group:
     if isinstance(existing, app_commands.Group):
         return existing
     group = app_commands.Group(
-        name=locale_str(GROUP_NAME),
-        description=locale_str("Débats citoyens : donner sa position, voter, consulter les tours"),
+        name=localized("command_debat"),
+        description=localized("command_debat_help"),
         guild_only=True,
     )
     tree.add_command(group)
     return group
+
+
+def subcommand(
+    name: str,
+    options: Mapping[str, str] | None = None,
+    *,
+    autocomplete: Mapping[str, Any] | None = None,
+    choices: Mapping[str, list[app_commands.Choice[str]]] | None = None,
+) -> Callable[[CallbackT], app_commands.Command[Any, ..., None]]:
+    """A ``/debat`` subcommand named and described by the catalogue (``command_<name>``,
+    ``command_<name>_help``), each parameter in ``options`` renamed and described by its
+    option's entries (``option_<option>``, ``option_<option>_help``)."""
+    options = options or {}
+
+    def build(callback: CallbackT) -> app_commands.Command[Any, ..., None]:
+        decorated: Any = callback
+        if options:
+            renames = {param: localized(f"option_{o}") for param, o in options.items()}
+            helps = {param: localized(f"option_{o}_help") for param, o in options.items()}
+            decorated = app_commands.describe(**helps)(app_commands.rename(**renames)(decorated))
+        if choices:
+            decorated = app_commands.choices(**choices)(decorated)
+        if autocomplete:
+            decorated = app_commands.autocomplete(**autocomplete)(decorated)
+        command: app_commands.Command[Any, ..., None] = app_commands.command(
+            name=localized(f"command_{name}"), description=localized(f"command_{name}_help")
+        )(decorated)
+        return command
+
+    return build
+
+
+def suggestions(found: list[Choice]) -> list[app_commands.Choice[str]]:
+    """Use-case suggestions as Discord autocomplete choices (names within Discord's limit)."""
+    return [app_commands.Choice(name=fit(c.label, 100), value=c.value) for c in found]
 
 
 class DebatCog(commands.Cog):
@@ -90,7 +148,7 @@ class DebatCog(commands.Cog):
     def __init__(self, bot: DebateBot) -> None:
         self.bot = bot
         self.adapter: DiscordAdapter = bot.adapter
-        self.engine = bot.adapter.engine
+        self.cases = bot.adapter.cases
         self.m = bot.adapter.messages
         self.t = bot.adapter.texts
 
@@ -106,29 +164,8 @@ class DebatCog(commands.Cog):
         if not group.commands:
             self.bot.tree.remove_command(GROUP_NAME)
 
-    # ------------------------------------------------------------------ shared helpers
-
-    def discord_rounds(self) -> list[OpenRound]:
-        return [
-            r
-            for r in self.engine.open_rounds()
-            if any(c.platform == "discord" for c in r.channels)
-        ]
-
-    def open_round(self, round_id: int) -> OpenRound:
-        """The open round with this id; a closed one is refused with the engine's message."""
-        r = self.engine.open_round_by_id(round_id)
-        if r is None:
-            raise EngineError("round_closed")
-        return r
-
-    def resolve(self, interaction: discord.Interaction[Any], code: str | None) -> OpenRound:
-        """The open round a command is about: the ``tour`` option, else this channel's."""
-        return self.engine.resolve_round(
-            code.strip() if code and code.strip() else None,
-            channel_ref(interaction),
-            platform="discord",
-        )
+    def actor(self, interaction: discord.Interaction[Any]) -> Actor:
+        return self.adapter.actor(interaction)
 
     async def deferred_round(
         self, interaction: discord.Interaction[Any], code: str | None
@@ -136,32 +173,10 @@ class DebatCog(commands.Cog):
         """Acknowledge privately, then resolve the round; a refusal is answered and gives None."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            return self.resolve(interaction, code)
+            return self.cases.find_round(self.actor(interaction), code)
         except EngineError as err:
             await refuse(interaction, err)
             return None
 
-    async def round_choices(
-        self,
-        interaction: discord.Interaction[Any],
-        current: str,
-        rounds: list[OpenRound] | None = None,
-    ) -> list[app_commands.Choice[str]]:
-        """Open rounds (by default every Discord one), this channel's first, filtered by what
-        the member typed."""
-        here = channel_ref(interaction)
-        candidates = self.discord_rounds() if rounds is None else rounds
-        rounds = sorted(candidates, key=lambda r: (here not in r.channels, r.id))
-        needle = current.strip().lower()
-        choices = []
-        for r in rounds:
-            question = self.engine.question_text(r.debate_id, r.question_id)
-            if needle and needle not in r.code.lower() and needle not in question.lower():
-                continue
-            choices.append(
-                app_commands.Choice(name=fit(f"{r.code} — {question}", 100), value=r.code)
-            )
-        return choices[:25]
 
-
-__all__ = ["DebatCog", "debat_group", "guarded"]
+__all__ = ["CustomIdItem", "DebatCog", "debat_group", "guarded", "subcommand", "suggestions"]

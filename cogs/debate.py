@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Self
 
 import discord
 from discord import app_commands
-from discord.app_commands import locale_str
 from discord.ext import commands
 
 from bot.adapters.discord import (
@@ -26,17 +25,16 @@ from bot.adapters.discord import (
     answer,
     escape_member_text,
     fit,
-    member_id,
     refuse,
     timestamp,
 )
-from bot.engine import VOTE_VALUES, EngineError, OpenRound
+from bot.engine import VOTE_VALUES, EngineError
 from bot.events import RoundPost
-from cogs import DebatCog, guarded, loaded_cog
+from bot.usecases import MineResult, VotePrompt
+from cogs import CustomIdItem, DebatCog, guarded, loaded_cog, subcommand, suggestions
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "discord"
 _ROUND = r"(?P<round>[0-9]{1,20})"
 STANCE_ID = re.compile(rf"debat:stance:{_ROUND}:(?P<stance>[a-z0-9][a-z0-9-]{{0,63}})")
 ARGUE_ID = re.compile(rf"debat:argue:{_ROUND}")
@@ -65,7 +63,7 @@ def _cog(interaction: discord.Interaction[Any]) -> DebateCog:
 # ---------------------------------------------------------------------------------- components
 
 
-class StanceButton(discord.ui.DynamicItem[Button], template=STANCE_ID):
+class StanceButton(CustomIdItem[Button], template=STANCE_ID):
     """Record (or change) a stance: ``debat:stance:<round>:<stance>``."""
 
     def __init__(
@@ -83,13 +81,7 @@ class StanceButton(discord.ui.DynamicItem[Button], template=STANCE_ID):
         self.stance = stance
 
     @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> Self:
+    def parse(cls, match: re.Match[str]) -> Self:
         return cls(int(match["round"]), match["stance"])
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
@@ -98,11 +90,11 @@ class StanceButton(discord.ui.DynamicItem[Button], template=STANCE_ID):
         )
 
 
-class _RoundButton(discord.ui.DynamicItem[Button], template=r"debat:(?!)(?P<round>[0-9]+)"):
+class _RoundButton(CustomIdItem[Button], template=r"debat:(?!)(?P<round>[0-9]+)"):
     """A button that carries nothing but its round: ``debat:<action>:<round>``.
 
-    The base template can never match; each subclass brings its own and names the cog
-    handler it calls.
+    The base template can never match; each subclass brings its own and its action, which
+    names the cog handler it calls (:meth:`DebateCog.on_button`).
     """
 
     action = ""
@@ -122,22 +114,12 @@ class _RoundButton(discord.ui.DynamicItem[Button], template=r"debat:(?!)(?P<roun
         self.round_id = round_id
 
     @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> Self:
+    def parse(cls, match: re.Match[str]) -> Self:
         return cls(int(match["round"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await guarded(interaction, self.handle(_cog(interaction), interaction))
-
-    def handle(
-        self, cog: DebateCog, interaction: discord.Interaction[Any]
-    ) -> Coroutine[Any, Any, None]:
-        raise NotImplementedError
+        cog = _cog(interaction)
+        await guarded(interaction, cog.on_button(interaction, self.action, self.round_id))
 
 
 class ArgueButton(_RoundButton, template=ARGUE_ID):
@@ -145,21 +127,11 @@ class ArgueButton(_RoundButton, template=ARGUE_ID):
 
     action, emoji = "argue", "✍️"
 
-    def handle(
-        self, cog: DebateCog, interaction: discord.Interaction[Any]
-    ) -> Coroutine[Any, Any, None]:
-        return cog.on_argue(interaction, self.round_id)
-
 
 class VoteButton(_RoundButton, template=VOTE_ID):
     """Start voting on the arguments: ``debat:vote:<round>``."""
 
     action, style, emoji = "vote", discord.ButtonStyle.success, "🗳️"
-
-    def handle(
-        self, cog: DebateCog, interaction: discord.Interaction[Any]
-    ) -> Coroutine[Any, Any, None]:
-        return cog.on_vote_start(interaction, self.round_id)
 
 
 class MineButton(_RoundButton, template=MINE_ID):
@@ -167,32 +139,17 @@ class MineButton(_RoundButton, template=MINE_ID):
 
     action, emoji = "mine", "👤"
 
-    def handle(
-        self, cog: DebateCog, interaction: discord.Interaction[Any]
-    ) -> Coroutine[Any, Any, None]:
-        return cog.on_mine(interaction, self.round_id)
-
 
 class WithdrawButton(_RoundButton, template=WITHDRAW_ID):
     """Ask for confirmation before withdrawing: ``debat:withdraw:<round>``."""
 
     action, style = "withdraw", discord.ButtonStyle.danger
 
-    def handle(
-        self, cog: DebateCog, interaction: discord.Interaction[Any]
-    ) -> Coroutine[Any, Any, None]:
-        return cog.on_withdraw(interaction, self.round_id)
-
 
 class WithdrawConfirmButton(_RoundButton, template=WITHDRAW_CONFIRM_ID):
     """Withdraw stance, arguments and votes: ``debat:withdraw-confirm:<round>``."""
 
     action, style = "withdraw-confirm", discord.ButtonStyle.danger
-
-    def handle(
-        self, cog: DebateCog, interaction: discord.Interaction[Any]
-    ) -> Coroutine[Any, Any, None]:
-        return cog.on_withdraw_confirm(interaction, self.round_id)
 
 
 _VOTE_STYLES = {
@@ -202,7 +159,7 @@ _VOTE_STYLES = {
 }
 
 
-class VoteAnswerButton(discord.ui.DynamicItem[Button], template=VOTE_ON_ID):
+class VoteAnswerButton(CustomIdItem[Button], template=VOTE_ON_ID):
     """Agree / disagree / pass: ``debat:vote-on:<round>:<public number>:<value>``."""
 
     def __init__(self, round_id: int, number: int, value: str, label: str = "") -> None:
@@ -220,13 +177,7 @@ class VoteAnswerButton(discord.ui.DynamicItem[Button], template=VOTE_ON_ID):
         self.value = value
 
     @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> Self:
+    def parse(cls, match: re.Match[str]) -> Self:
         return cls(int(match["round"]), int(match["number"]), match["value"])
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
@@ -238,7 +189,7 @@ class VoteAnswerButton(discord.ui.DynamicItem[Button], template=VOTE_ON_ID):
         )
 
 
-class StaleVoteButton(discord.ui.DynamicItem[Button], template=STALE_VOTE_ID):
+class StaleVoteButton(CustomIdItem[Button], template=STALE_VOTE_ID):
     """A vote button of the old format: records nothing, shows a fresh prompt instead."""
 
     def __init__(self, round_id: int) -> None:
@@ -246,13 +197,7 @@ class StaleVoteButton(discord.ui.DynamicItem[Button], template=STALE_VOTE_ID):
         self.round_id = round_id
 
     @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> Self:
+    def parse(cls, match: re.Match[str]) -> Self:
         return cls(int(match["round"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
@@ -331,18 +276,22 @@ class DebateCog(DebatCog, name="DebateCog"):
         for item in self.stance_items(post.round_id, stances):
             view.add_item(item)
         row = min(4, (min(len(stances), STANCES_PER_ROW * STANCE_ROWS) - 1) // STANCES_PER_ROW + 1)
-        view.add_item(ArgueButton(post.round_id, self.t("button_argue"), row=row))
-        if post.statement_voting:
-            view.add_item(VoteButton(post.round_id, self.t("button_vote"), row=row))
-        view.add_item(MineButton(post.round_id, self.t("button_mine"), row=row))
+        self.add_round_buttons(view, post.round_id, post.statement_voting, row)
         return view
 
-    def _labels(self, r: OpenRound) -> list[tuple[str, str]]:
-        return [(s, self.engine.stance_label(r.debate_id, s)) for s in r.stances]
+    def add_round_buttons(
+        self, view: discord.ui.View, round_id: int, voting: bool, row: int | None = None
+    ) -> None:
+        """Argumenter, Voter sur les arguments (when the debate votes), Ma position."""
+        view.add_item(ArgueButton(round_id, self.t("button_argue"), row=row))
+        if voting:
+            view.add_item(VoteButton(round_id, self.t("button_vote"), row=row))
+        view.add_item(MineButton(round_id, self.t("button_mine"), row=row))
 
-    def mine_view(self, r: OpenRound, stance: str | None) -> discord.ui.View:
+    def mine_view(self, result: MineResult) -> discord.ui.View:
         view = discord.ui.View(timeout=None)
-        stances = [(s, label) for s, label in self._labels(r) if s != stance]
+        r, stance = result.round, result.mine.stance
+        stances = [(s, label) for s, label in result.stances if s != stance]
         for item in self.stance_items(r.id, stances[: STANCES_PER_ROW * 3]):
             view.add_item(item)
         view.add_item(ArgueButton(r.id, self.t("button_argue"), row=3))
@@ -350,21 +299,7 @@ class DebateCog(DebatCog, name="DebateCog"):
             view.add_item(WithdrawButton(r.id, self.t("button_withdraw"), row=3))
         return view
 
-    def after_position_view(self, r: OpenRound) -> discord.ui.View:
-        view = discord.ui.View(timeout=None)
-        view.add_item(ArgueButton(r.id, self.t("button_argue")))
-        if self._voting(r):
-            view.add_item(VoteButton(r.id, self.t("button_vote")))
-        view.add_item(MineButton(r.id, self.t("button_mine")))
-        return view
-
-    def _voting(self, r: OpenRound) -> bool:
-        try:
-            return self.engine.config.debate(r.debate_id).statement_voting
-        except KeyError:
-            return True
-
-    # ------------------------------------------------------------------ shared use-cases
+    # ------------------------------------------------------------------ shared renderings
 
     async def _record_position(
         self,
@@ -375,54 +310,57 @@ class DebateCog(DebatCog, name="DebateCog"):
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            r = self.open_round(round_id)
-            stance, number = await self.engine.submit_position(
-                round_id, PLATFORM, member_id(interaction), stance_word, argument
+            result = await self.cases.position(
+                self.actor(interaction), round_id, stance_word, argument
             )
         except EngineError as err:
             await refuse(interaction, err)
             return
-        label = self.engine.stance_label(r.debate_id, stance)
-        lines = [self.m("position_recorded", stance=label, code=r.code)]
-        if number is not None:
-            lines.append(self.m("argument_recorded", number=number))
-        else:
-            lines.append(self.t("position_hint"))
-        await answer(interaction, "\n".join(lines), view=self.after_position_view(r))
+        text = (
+            result.text
+            if result.number is not None
+            else result.text + "\n" + self.t("position_hint")
+        )
+        view = discord.ui.View(timeout=None)
+        self.add_round_buttons(view, result.round.id, result.voting)
+        await answer(interaction, text, view=view)
 
     async def _show_mine(self, interaction: discord.Interaction[Any], round_id: int) -> None:
         try:
-            r = self.open_round(round_id)
-            mine = await self.engine.my_position(round_id, PLATFORM, member_id(interaction))
+            result = await self.cases.mine(
+                self.actor(interaction), round_id, lambda t: escape_member_text(fit(t, 1500))
+            )
         except EngineError as err:
             await refuse(interaction, err)
             return
-        text = self.engine.describe_position(r, mine, lambda t: escape_member_text(fit(t, 1500)))
-        await answer(interaction, text, view=self.mine_view(r, mine.stance))
+        await answer(interaction, result.text, view=self.mine_view(result))
 
     async def _withdraw(self, interaction: discord.Interaction[Any], round_id: int) -> None:
         try:
-            r = self.open_round(round_id)
-            removed = await self.engine.withdraw(round_id, PLATFORM, member_id(interaction))
+            result = await self.cases.withdraw(self.actor(interaction), round_id)
         except EngineError as err:
             await refuse(interaction, err)
             return
-        await answer(
-            interaction, self.m("withdrawn" if removed else "nothing_to_withdraw", code=r.code)
-        )
+        await answer(interaction, result.text)
 
     async def _vote_prompt(
         self, interaction: discord.Interaction[Any], round_id: int, prefix: str = ""
     ) -> None:
         """Show (by editing the deferred message) the next argument to vote on, or the end."""
         try:
-            nxt = await self.engine.next_argument(round_id, PLATFORM, member_id(interaction))
+            prompt = await self.cases.next_vote(self.actor(interaction), round_id)
         except EngineError as err:
             await refuse(interaction, err)
             return
+        await self._show_prompt(interaction, prompt, prefix)
+
+    async def _show_prompt(
+        self, interaction: discord.Interaction[Any], prompt: VotePrompt, prefix: str = ""
+    ) -> None:
         head = f"{prefix}\n" if prefix else ""
+        nxt = prompt.argument
         if nxt is None:
-            await answer(interaction, head + self.m("vote_none_left"))
+            await answer(interaction, head + prompt.text)
             return
         quoted = "> " + escape_member_text(fit(nxt.text, 1500)).replace("\n", "\n> ")
         text = (
@@ -433,10 +371,25 @@ class DebateCog(DebatCog, name="DebateCog"):
         )
         view = discord.ui.View(timeout=None)
         for value in ("agree", "disagree", "pass"):
-            view.add_item(VoteAnswerButton(round_id, nxt.number, value, self.t(f"button_{value}")))
+            view.add_item(
+                VoteAnswerButton(prompt.round_id, nxt.number, value, self.t(f"button_{value}"))
+            )
         await answer(interaction, text, view=view)
 
     # ------------------------------------------------------------------ component handlers
+
+    def on_button(
+        self, interaction: discord.Interaction[Any], action: str, round_id: int
+    ) -> Coroutine[Any, Any, None]:
+        """The handler of a round's button (:class:`_RoundButton`) by its action."""
+        handlers = {
+            ArgueButton.action: self.on_argue,
+            VoteButton.action: self.on_vote_start,
+            MineButton.action: self.on_mine,
+            WithdrawButton.action: self.on_withdraw,
+            WithdrawConfirmButton.action: self.on_withdraw_confirm,
+        }
+        return handlers[action](interaction, round_id)
 
     async def on_stance(
         self, interaction: discord.Interaction[Any], round_id: int, stance: str
@@ -446,20 +399,16 @@ class DebateCog(DebatCog, name="DebateCog"):
     async def on_argue(self, interaction: discord.Interaction[Any], round_id: int) -> None:
         # A modal must be the first response, so no defer here: everything below is in memory.
         try:
-            r = self.open_round(round_id)
+            form = self.cases.argument_form(round_id)
         except EngineError as err:
             await refuse(interaction, err)
             return
-        try:
-            max_chars = self.engine.config.debate(r.debate_id).argument_max_chars
-        except KeyError:
-            max_chars = 1000
         modal = ArgumentModal(
             round_id,
-            title=self.t("modal_title", code=r.code),
+            title=self.t("modal_title", code=form.round.code),
             label=self.t("modal_label"),
-            placeholder=self.t("modal_placeholder", max=max_chars),
-            max_chars=max_chars,
+            placeholder=self.t("modal_placeholder", max=form.max_chars),
+            max_chars=form.max_chars,
         )
         await interaction.response.send_modal(modal)
         # The submission is answered from its custom id by on_interaction (which also works
@@ -471,14 +420,11 @@ class DebateCog(DebatCog, name="DebateCog"):
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            self.open_round(round_id)
-            number = await self.engine.add_argument(
-                round_id, PLATFORM, member_id(interaction), text
-            )
+            result = await self.cases.argument(self.actor(interaction), round_id, text)
         except EngineError as err:
             await refuse(interaction, err)
             return
-        await answer(interaction, self.m("argument_recorded", number=number))
+        await answer(interaction, result.text)
 
     async def on_vote_start(self, interaction: discord.Interaction[Any], round_id: int) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -490,12 +436,11 @@ class DebateCog(DebatCog, name="DebateCog"):
         # Edits the private prompt in place (deferred update) with the next argument.
         await interaction.response.defer()
         try:
-            argument_id = self.engine.argument_id(round_id, number)
-            await self.engine.vote(round_id, PLATFORM, member_id(interaction), argument_id, value)
+            result = await self.cases.vote(self.actor(interaction), round_id, value, number=number)
         except EngineError as err:
             await refuse(interaction, err)
             return
-        await self._vote_prompt(interaction, round_id, prefix=self.t("vote_recorded"))
+        await self._show_prompt(interaction, result.next, prefix=self.t("vote_recorded"))
 
     async def on_stale_vote(self, interaction: discord.Interaction[Any], round_id: int) -> None:
         await interaction.response.defer()
@@ -507,7 +452,7 @@ class DebateCog(DebatCog, name="DebateCog"):
 
     async def on_withdraw(self, interaction: discord.Interaction[Any], round_id: int) -> None:
         try:
-            r = self.open_round(round_id)
+            r = self.cases.open_round(round_id)
         except EngineError as err:
             await refuse(interaction, err)
             return
@@ -543,38 +488,19 @@ class DebateCog(DebatCog, name="DebateCog"):
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
         code = getattr(interaction.namespace, "tour", None)  # options by their Discord name
-        try:
-            r = self.resolve(interaction, code if isinstance(code, str) else None)
-            stances = self._labels(r)
-        except EngineError:
-            stances = []
-        needle = current.strip().lower()
-        return [
-            app_commands.Choice(name=fit(label, 100), value=stance)
-            for stance, label in stances
-            if not needle or needle in stance or needle in label.lower()
-        ][:25]
+        wanted = code if isinstance(code, str) else None
+        return suggestions(self.cases.stance_choices(self.actor(interaction), wanted, current))
 
     async def _round_choices(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
-        return await self.round_choices(interaction, current)
+        return suggestions(self.cases.round_choices(self.actor(interaction), current))
 
-    @app_commands.command(
-        name=locale_str("position"),
-        description=locale_str(
-            "Donner ou changer votre position (anonyme), avec un argument facultatif"
-        ),
+    @subcommand(
+        "position",
+        {"stance": "stance", "argument": "argument", "code": "round"},
+        autocomplete={"stance": _stance_choices, "code": _round_choices},
     )
-    @app_commands.rename(
-        stance=locale_str("position"), argument=locale_str("argument"), code=locale_str("tour")
-    )
-    @app_commands.describe(
-        stance=locale_str("Votre position"),
-        argument=locale_str("Un argument facultatif, publié sans votre nom"),
-        code=locale_str("Code du tour (seulement si plusieurs tours sont ouverts)"),
-    )
-    @app_commands.autocomplete(stance=_stance_choices, code=_round_choices)
     async def position(
         self,
         interaction: discord.Interaction[Any],
@@ -583,94 +509,70 @@ class DebateCog(DebatCog, name="DebateCog"):
         code: app_commands.Range[str, 1, 16] | None = None,
     ) -> None:
         try:
-            r = self.resolve(interaction, code)
+            r = self.cases.find_round(self.actor(interaction), code)
         except EngineError as err:
             await refuse(interaction, err)
             return
         await self._record_position(interaction, r.id, stance, argument)
 
-    @app_commands.command(
-        name=locale_str("ma-position"),
-        description=locale_str("Voir votre position et vos arguments"),
-    )
-    @app_commands.rename(code=locale_str("tour"))
-    @app_commands.describe(
-        code=locale_str("Code du tour (seulement si plusieurs tours sont ouverts)")
-    )
-    @app_commands.autocomplete(code=_round_choices)
+    async def _on_round(
+        self,
+        interaction: discord.Interaction[Any],
+        code: str | None,
+        show: Callable[[discord.Interaction[Any], int], Awaitable[None]],
+    ) -> None:
+        r = await self.deferred_round(interaction, code)
+        if r is not None:
+            await show(interaction, r.id)
+
+    @subcommand("mine", {"code": "round"}, autocomplete={"code": _round_choices})
     async def mine(
         self,
         interaction: discord.Interaction[Any],
         code: app_commands.Range[str, 1, 16] | None = None,
     ) -> None:
-        r = await self.deferred_round(interaction, code)
-        if r is not None:
-            await self._show_mine(interaction, r.id)
+        await self._on_round(interaction, code, self._show_mine)
 
-    @app_commands.command(
-        name=locale_str("retirer"),
-        description=locale_str("Retirer votre position, vos arguments et vos votes"),
-    )
-    @app_commands.rename(code=locale_str("tour"))
-    @app_commands.describe(
-        code=locale_str("Code du tour (seulement si plusieurs tours sont ouverts)")
-    )
-    @app_commands.autocomplete(code=_round_choices)
+    @subcommand("withdraw", {"code": "round"}, autocomplete={"code": _round_choices})
     async def withdraw(
         self,
         interaction: discord.Interaction[Any],
         code: app_commands.Range[str, 1, 16] | None = None,
     ) -> None:
-        r = await self.deferred_round(interaction, code)
-        if r is not None:
-            await self._withdraw(interaction, r.id)
+        await self._on_round(interaction, code, self._withdraw)
 
-    @app_commands.command(
-        name=locale_str("voter"),
-        description=locale_str("Voter sur les arguments des autres participants"),
-    )
-    @app_commands.rename(code=locale_str("tour"))
-    @app_commands.describe(
-        code=locale_str("Code du tour (seulement si plusieurs tours sont ouverts)")
-    )
-    @app_commands.autocomplete(code=_round_choices)
+    @subcommand("vote", {"code": "round"}, autocomplete={"code": _round_choices})
     async def vote(
         self,
         interaction: discord.Interaction[Any],
         code: app_commands.Range[str, 1, 16] | None = None,
     ) -> None:
-        r = await self.deferred_round(interaction, code)
-        if r is not None:
-            await self._vote_prompt(interaction, r.id)
+        await self._on_round(interaction, code, self._vote_prompt)
 
-    @app_commands.command(
-        name=locale_str("rounds"), description=locale_str("Les tours de débat ouverts")
-    )
+    @subcommand("rounds")
     async def rounds(self, interaction: discord.Interaction[Any]) -> None:
-        rounds = self.discord_rounds()
-        if not rounds:
+        listed = self.cases.rounds(self.actor(interaction)).rounds
+        if not listed:
             await answer(interaction, self.t("rounds_none"))
             return
         lines = [self.t("rounds_header")]
-        for r in rounds:
-            channels = " ".join(f"<#{c.channel}>" for c in r.channels if c.platform == PLATFORM)
-            question = self.engine.question_text(r.debate_id, r.question_id)
+        for r in listed:
             lines.append(
                 self.t(
                     "rounds_line",
                     code=r.code,
-                    question=fit(question, 300),
+                    question=fit(r.question, 300),
                     relative=timestamp(r.closes_at),
-                    channels=channels,
+                    channels=" ".join(f"<#{c.channel}>" for c in r.channels),
                 ).rstrip()
             )
         await answer(interaction, "\n".join(lines))
 
-    @app_commands.command(name=locale_str("aide"), description=locale_str("Comment participer"))
+    @subcommand("help")
     async def help(self, interaction: discord.Interaction[Any]) -> None:
         text = self.t("help")
         # Moderators of a guild that holds one of the debates' (or open rounds') channels.
-        if await self.adapter.moderates_somewhere(interaction):
+        if (await self.cases.help(self.actor(interaction))).moderator:
             text += "\n\n" + self.t("help_moderator")
         await answer(interaction, text)
 

@@ -45,9 +45,9 @@ def test_split_text_never_cuts_words() -> None:
 
 
 def test_every_catalogue_has_both_languages_with_the_same_fields() -> None:
-    from bot.i18n import DISCORD_TEXTS, SUMMARY_LABELS
+    from bot.i18n import SUMMARY_LABELS
 
-    for catalogue in (DISCORD_TEXTS, SUMMARY_LABELS):
+    for catalogue in (CATALOGUES, SUMMARY_LABELS):
         fr, en = catalogue["fr"], catalogue["en"]
         assert fr.keys() == en.keys()
         for key in fr:

@@ -90,9 +90,7 @@ class ConsoleAdapter:
             return []
         match = _LINE.match(line.strip())
         if match is None:
-            await self._print(
-                "[console]", "Format : @<utilisateur> <texte> | @<utilisateur> dm <texte>"
-            )
+            await self._print("[console]", self.commands.m("console_usage"))
             return []
         user = match.group("user")
         is_dm = match.group("dm") is not None

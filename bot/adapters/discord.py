@@ -42,9 +42,10 @@ from discord.ext import commands
 from bot import logs
 from bot.engine import EngineError
 from bot.events import Attachment, ChannelRef, PostKind, RoundPost
-from bot.i18n import DISCORD_TEXTS
+from bot.i18n import CATALOGUES
 from bot.outage import as_answer
 from bot.text import escape_markdown, split_text
+from bot.usecases import Actor, UseCases
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -103,73 +104,18 @@ class DiscordConfigError(RuntimeError):
 
 # ---------------------------------------------------------------------------------- texts
 
-# What only the Discord adapter says (buttons, modals, slash-command answers). Everything a
-# member is refused with comes from the engine's catalogue (``EngineError.render``).
-TEXTS = DISCORD_TEXTS
-
-# English names and descriptions of the application commands, keyed by their French default
-# (the string given to ``locale_str`` in the cogs). ``tests/discord`` checks that every
-# localisable string the cogs sync has an entry here.
-COMMAND_TRANSLATIONS_EN: dict[str, str] = {
-    "debat": "debate",
-    "Débats citoyens : donner sa position, voter, consulter les tours": (
-        "Civic debates: give your stance, vote, see the rounds"
-    ),
-    "position": "position",
-    "Donner ou changer votre position (anonyme), avec un argument facultatif": (
-        "Give or change your stance (anonymous), with an optional argument"
-    ),
-    "Votre position": "stance",
-    "Un argument facultatif, publié sans votre nom": (
-        "An optional argument, published without your name"
-    ),
-    "argument": "argument",
-    "tour": "round",
-    "Code du tour (seulement si plusieurs tours sont ouverts)": (
-        "Round code (only when several rounds are open)"
-    ),
-    "ma-position": "my-position",
-    "Voir votre position et vos arguments": "See your stance and arguments",
-    "retirer": "withdraw",
-    "Retirer votre position, vos arguments et vos votes": (
-        "Withdraw your stance, arguments and votes"
-    ),
-    "voter": "vote",
-    "Voter sur les arguments des autres participants": "Vote on other participants' arguments",
-    "rounds": "rounds",
-    "Les tours de débat ouverts": "The open debate rounds",
-    "aide": "help",
-    "Comment participer": "How to take part",
-    "ouvrir": "open",
-    "Ouvrir un tour maintenant (modération)": "Open a round now (moderators)",
-    "debat-id": "debate",
-    "Le débat dont ouvrir un tour": "The debate to open a round of",
-    "fermer": "close",
-    "Fermer le tour et publier la synthèse (modération)": (
-        "Close the round and post the summary (moderators)"
-    ),
-    "prolonger": "extend",
-    "Prolonger le tour (modération)": "Extend the round (moderators)",
-    "duree": "duration",
-    "Durée à ajouter, par exemple 2h ou 1d": "Time to add, e.g. 2h or 1d",
-    "exporter": "export",
-    "Exporter la synthèse d'un tour fermé (modération)": (
-        "Export the summary of a closed round (moderators)"
-    ),
-    "format": "format",
-    "Format du fichier": "File format",
-    "Code du tour (par défaut le dernier tour fermé de ce salon)": (
-        "Round code (default: the latest closed round of this channel)"
-    ),
-    "Markdown (.md)": "Markdown (.md)",
-    "CSV (tableur)": "CSV (spreadsheet)",
-    "JSON (données)": "JSON (data)",
-    "HTML (page web)": "HTML (web page)",
-    "moderation": "moderation",
-    "Masquer ou rétablir un argument (modération)": "Hide or restore an argument (moderators)",
-}
-
+# Every sentence comes from the catalogues of ``bot.i18n``: the adapter's own under
+# ``discord_<key>`` (:meth:`DiscordAdapter.texts`), the application commands' names and
+# descriptions under ``command_…``, ``option_…`` and ``choice_…`` (French by default, English
+# for English-speaking clients). ``tests/discord`` checks that every localisable string the
+# cogs sync has its English.
+COMMANDS_LANGUAGE = "fr"
 _ENGLISH = (discord.Locale.american_english, discord.Locale.british_english)
+
+
+def localized(key: str) -> app_commands.locale_str:
+    """A command's (or option's, or choice's) catalogue text, French, carrying its key."""
+    return app_commands.locale_str(CATALOGUES[COMMANDS_LANGUAGE][key], key=key)
 
 
 class CommandTranslator(app_commands.Translator):
@@ -181,22 +127,12 @@ class CommandTranslator(app_commands.Translator):
         locale: discord.Locale,
         context: app_commands.TranslationContextTypes,
     ) -> str | None:
-        if locale in _ENGLISH:
-            return COMMAND_TRANSLATIONS_EN.get(string.message)
+        key = string.extras.get("key")
+        if locale in _ENGLISH and isinstance(key, str):
+            return CATALOGUES["en"].get(key)
         if locale is discord.Locale.french:
             return string.message
         return None
-
-
-class DiscordTexts:
-    """The Discord adapter's own sentences in the configured language."""
-
-    def __init__(self, language: str) -> None:
-        self.language = language if language in TEXTS else "fr"
-        self._catalogue = TEXTS[self.language]
-
-    def __call__(self, key: str, **fields: Any) -> str:
-        return self._catalogue[key].format(**fields)
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -583,7 +519,7 @@ class DiscordAdapter:
         self.engine = app.engine
         self.settings = app.config.platforms.discord
         self.messages = app.engine.messages
-        self.texts = DiscordTexts(app.config.language)
+        self.cases = UseCases(app.engine)
         self.announcements = AnnouncementStore(app.config.data_dir / ANNOUNCEMENTS_FILE)
         self.sent = SentPosts(app.config.data_dir / SENT_FILE)
         self.bot = DebateBot(self)
@@ -597,6 +533,26 @@ class DiscordAdapter:
             for channel in debate.channels:
                 if channel.platform == PLATFORM:
                     logs.allow(channel.key)
+
+    def texts(self, key: str, **fields: Any) -> str:
+        """The adapter's own sentence ``key`` in the configured language."""
+        return self.messages(f"discord_{key}", **fields)
+
+    def actor(self, interaction: discord.Interaction[Any]) -> Actor:
+        """The member behind an interaction, with the fact only Discord can establish: whether
+        they moderate some channels (:meth:`moderates_in`). A moderator command without a
+        code means a round of the guild it comes from."""
+
+        async def moderates(channels: Sequence[ChannelRef]) -> bool:
+            return await self.moderates_in(interaction, channels)
+
+        return Actor(
+            PLATFORM,
+            member_id(interaction),
+            moderates,
+            channel_ref(interaction),
+            scope_by_rights=True,
+        )
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -718,11 +674,6 @@ class DiscordAdapter:
         if interaction.guild_id is None or not has_moderator_rights(interaction, self.settings):
             return False
         return interaction.guild_id in await self.guilds_of(channels)
-
-    async def moderates_somewhere(self, interaction: discord.Interaction[Any]) -> bool:
-        """Whether the caller moderates any channel of the bot's debates or open rounds: who
-        may see the moderator help, and be told why a moderator command failed."""
-        return await self.moderates_in(interaction, self.engine.moderated_channels())
 
     # ------------------------------------------------------------------ ChatPort
 

@@ -11,6 +11,7 @@ from fake_discord import CHANNEL_ID, GUILD_ID, MODERATOR_ROLE_ID
 
 from bot.app import App
 from bot.config import Config
+from bot.i18n import Messages
 
 TOKEN_ENV = "DEBATE_BOT_TEST_DISCORD_TOKEN"
 DEBATE = "capitalisme-numerique"
@@ -54,6 +55,16 @@ def discord_config(data_dir: Path, **overrides: Any) -> Config:
 
 
 Launch = Callable[[Config], Awaitable[App]]
+# The catalogue the tests' bots speak (French, the default language).
+FR = Messages("fr")
+
+
+def recorded(app: App, round_id: int, stance: str) -> str:
+    """What a member reads once their stance is recorded in this open round."""
+    r = app.engine.open_round_by_id(round_id)
+    assert r is not None
+    label = app.engine.stance_label(r.debate_id, stance)
+    return FR("position_recorded", stance=label, code=r.code)
 
 
 async def stop(app: App) -> None:

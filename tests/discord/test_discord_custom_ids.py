@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import copy
 import re
+from typing import Any
 
 import sqlalchemy as sa
-from discord_support import DEBATE, Launch
+from discord_support import DEBATE, FR, Launch
 from fake_discord import CHANNEL_ID, FakeDiscord, Member, Outcome
 
 from bot.app import App
@@ -68,6 +69,28 @@ async def votes_in_db(app: App, round_id: int) -> dict[str, int]:
     return await app.db.read(read)
 
 
+async def vote_with_every_value(
+    fake: FakeDiscord, dave: Member, round_id: int, announcement: dict[str, Any]
+) -> dict[str, str]:
+    """Agree, disagree, then pass on the arguments shown, checking each prompt's buttons;
+    returns the value given to each argument's text."""
+    values = ["agree", "disagree", "pass"]
+    chosen: dict[str, str] = {}
+    prompt = await dave.click(announcement, f"debat:vote:{round_id}")
+    while buttons := vote_buttons(prompt):
+        shown = PROMPT.search(prompt.content)
+        assert shown is not None, prompt.content
+        number = shown.group(1)
+        for value, custom_id in buttons.items():
+            assert custom_id == f"debat:vote-on:{round_id}:{number}:{value}"
+        value = values[len(chosen)]
+        chosen[quoted(prompt)] = value
+        prompt = await dave.click(fake.messages[prompt.message_id or ""], buttons[value])
+        assert prompt.content.startswith(FR("discord_vote_recorded") + "\n")
+    assert len(chosen) == len(ARGUMENTS)
+    return chosen
+
+
 async def test_custom_ids_carry_public_numbers_never_database_ids(
     fake: FakeDiscord, launch: Launch, config: Config, members: dict[str, Member]
 ) -> None:
@@ -89,20 +112,7 @@ async def test_custom_ids_carry_public_numbers_never_database_ids(
     await members["bob"].slash("position", position="profit", argument=ARGUMENTS["bob"])
 
     # One voter goes through every argument with the buttons: agree, disagree, pass.
-    values = ["agree", "disagree", "pass"]
-    chosen: dict[str, str] = {}
-    prompt = await dave.click(announcement, f"debat:vote:{r.id}")
-    while buttons := vote_buttons(prompt):
-        shown = PROMPT.search(prompt.content)
-        assert shown is not None, prompt.content
-        number = shown.group(1)
-        for value, custom_id in buttons.items():
-            assert custom_id == f"debat:vote-on:{r.id}:{number}:{value}"
-        value = values[len(chosen)]
-        chosen[quoted(prompt)] = value
-        prompt = await dave.click(fake.messages[prompt.message_id or ""], buttons[value])
-        assert "Vote enregistré." in prompt.content
-    assert len(chosen) == len(ARGUMENTS)
+    chosen = await vote_with_every_value(fake, dave, r.id, announcement)
 
     # A moderator looks at one argument (the select, the hide and back buttons).
     panel = await modo.slash("moderation")

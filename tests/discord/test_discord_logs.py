@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from discord_support import DEBATE, Launch, discord_config, stop
+from discord_support import DEBATE, FR, Launch, discord_config, stop
 from fake_discord import CHANNEL_ID, MANAGE_GUILD, MEMBER_PERMISSIONS, FakeDiscord, Member
 
 from bot.logs import setup_logging
@@ -65,7 +65,8 @@ async def run_round(fake: FakeDiscord, launch: Launch, data_dir: Path) -> set[st
     await quirina.click(announcement, f"debat:stance:{r.id}:nuance")
     form = await ysolde.click(announcement, f"debat:argue:{r.id}")
     argued = await ysolde.submit(form.modal, {"argument": ARGUMENT_BY_MODAL}, message=announcement)
-    assert "enregistré" in argued.content
+    ((number, _, _),) = await app.engine.list_arguments(r.id)
+    assert argued.content == FR("argument_recorded", number=number)
     await wendelin.slash("position", position="profit", argument=ARGUMENT_BY_COMMAND)
     for voter in (quirina, ysolde):
         prompt = await voter.click(announcement, f"debat:vote:{r.id}")

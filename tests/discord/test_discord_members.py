@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from discord_support import DEBATE, Launch, debate, discord_config
+from discord_support import DEBATE, Launch, debate, discord_config, recorded
 from fake_discord import CHANNEL_ID, OTHER_CHANNEL_ID, FakeDiscord, Member
 
 from bot.app import App
@@ -80,7 +80,8 @@ async def test_rounds_and_ambiguity_between_two_open_rounds(
     assert f"<#{CHANNEL_ID}>" in listing.content and f"<#{OTHER_CHANNEL_ID}>" in listing.content
     # In the first debate's channel the command means that debate's round...
     here = await alice.slash("position", position="profit")
-    assert "Position enregistrée : **Le profit**" in here.content
+    (first,) = [r for r in app.engine.open_rounds() if r.debate_id == DEBATE]
+    assert here.content.startswith(recorded(app, first.id, "profit") + "\n")
     # ...and with a round code, any open round.
     (other,) = [r for r in app.engine.open_rounds() if r.debate_id == "ecran-total"]
     stance = other.stances[0]
@@ -108,8 +109,8 @@ async def test_refusals_come_from_the_engine_catalogue(
     assert "Position inconnue" in unknown.content and "`profit`" in unknown.content
     none_left = await bob.click(announcement, f"debat:vote:{r.id}")
     assert "Vous avez voté sur tous les arguments disponibles" in none_left.content
-    recorded = await bob.click(announcement, f"debat:stance:{r.id}:profit")
-    assert "Position enregistrée" in recorded.content
+    clicked = await bob.click(announcement, f"debat:stance:{r.id}:profit")
+    assert clicked.content.startswith(recorded(app, r.id, "profit") + "\n")
     limited = await bob.click(announcement, f"debat:stance:{r.id}:nuance")
     assert limited.ephemeral and "Trop de demandes" in limited.content
     stances = await app.db.read(

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from discord_support import DEBATE, Launch, discord_config
+from discord_support import DEBATE, Launch, discord_config, recorded
 from fake_discord import FakeDiscord, Member, Outcome
 from outage_support import pg_outage, read_only, stuck_writer
 
@@ -55,7 +55,8 @@ async def test_refused_writes_are_answered_privately_and_service_resumes(
     app = await launch(config)
     alice, bob, modo = members["alice"], members["bob"], members["modo"]
     rid, announcement = await open_round(fake, app, modo)
-    assert "enregistrée" in (await bob.click(announcement, f"debat:stance:{rid}:profit")).content
+    stance = await bob.click(announcement, f"debat:stance:{rid}:profit")
+    assert stance.content.startswith(recorded(app, rid, "profit") + "\n")
 
     with read_only(app.db):
         for action in (
@@ -69,7 +70,7 @@ async def test_refused_writes_are_answered_privately_and_service_resumes(
             private_answer(outcome, NOTHING)
 
     outcome = await alice.click(announcement, f"debat:stance:{rid}:nuance")
-    assert "Position enregistrée" in outcome.content
+    assert outcome.content.startswith(recorded(app, rid, "nuance") + "\n")
     assert await app.engine.participation(rid) == 2
 
 
@@ -106,7 +107,8 @@ async def test_postgresql_outage_on_discord(
     app = await launch(discord_config(tmp_path / "data", database_url=pg_url))
     alice, bob, modo = members["alice"], members["bob"], members["modo"]
     rid, announcement = await open_round(fake, app, modo)
-    assert "enregistrée" in (await bob.click(announcement, f"debat:stance:{rid}:profit")).content
+    stance = await bob.click(announcement, f"debat:stance:{rid}:profit")
+    assert stance.content.startswith(recorded(app, rid, "profit") + "\n")
     with pg_outage(pg_url):
         for action in (
             alice.click(announcement, f"debat:stance:{rid}:nuance"),
@@ -123,5 +125,5 @@ async def test_postgresql_outage_on_discord(
     outcome = await bob.slash("ma-position")
     assert "Le profit" in outcome.content
     outcome = await alice.click(announcement, f"debat:stance:{rid}:nuance")
-    assert "Position enregistrée" in outcome.content
+    assert outcome.content.startswith(recorded(app, rid, "nuance") + "\n")
     assert await app.engine.participation(rid) == 2

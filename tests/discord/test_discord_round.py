@@ -16,12 +16,21 @@ from datetime import UTC
 from typing import Any
 
 import pytest
-from discord_support import ARGUMENT_MAX, DEBATE, Launch, discord_config, stop
+from discord_support import (
+    ARGUMENT_MAX,
+    DEBATE,
+    FR,
+    Launch,
+    discord_config,
+    recorded,
+    stop,
+)
 from fake_discord import CHANNEL_ID, FakeDiscord, Member, Outcome
 
 from bot.adapters.discord import ANNOUNCEMENTS_FILE
 from bot.app import App
 from bot.config import Config
+from bot.engine import RoundInfo
 
 PNG = b"\x89PNG\r\n\x1a\n"
 NOT_MODERATOR = "réservée aux modérateurs"
@@ -60,8 +69,8 @@ async def vote_on_everything(fake: FakeDiscord, member: Member, start: Outcome) 
             fake.messages[outcome.message_id], vote_answers(outcome)["agree"]
         )
         assert outcome.response_type == 6  # the private prompt is edited in place
-        assert "Vote enregistré." in outcome.content
-    assert "Vous avez voté sur tous les arguments disponibles" in outcome.content
+        assert outcome.content.startswith(FR("discord_vote_recorded") + "\n")
+    assert FR("vote_none_left") in outcome.content
     return seen
 
 
@@ -75,10 +84,38 @@ async def test_a_whole_round(
     caplog.set_level(logging.INFO)
     caplog.set_level(logging.DEBUG, logger="bot")
     caplog.set_level(logging.DEBUG, logger="cogs")
-    alice, bob, carol, dave = (members[n] for n in ("alice", "bob", "carol", "dave"))
-    modo, gerante = members["modo"], members["gerante"]
     app = await launch(config)
+    info, announcement = await opening_is_for_moderators(fake, app, members)
+    rid, announcement_id = info.id, announcement["id"]
+    number_a, number_b = await stances_and_arguments(app, members, rid, announcement)
+    await everyone_votes(fake, app, members, rid, announcement)
 
+    # --- restart: a new process over the same data directory --------------------------------
+    await stop(app)
+    stored = (config.data_dir / ANNOUNCEMENTS_FILE).read_text()
+    assert announcement_id in stored
+    app = await launch(discord_config(config.data_dir))
+    await after_the_restart(fake, app, members, rid, announcement, number_a)
+    await a_moderator_hides(fake, app, members, rid, number_b)
+    await closing_and_export(fake, app, members, info, announcement)
+
+    # --- what everyone saw: no pings, ever; no member id stored --------------------------------
+    for body in fake.message_bodies():
+        assert body.get("allowed_mentions") == {"parse": []}, body
+    await stop(app)
+    for path in config.data_dir.rglob("*"):
+        if path.is_file():
+            content = path.read_bytes()
+            for member in members.values():
+                assert str(member.id).encode() not in content, path
+    for member in members.values():
+        assert str(member.id) not in caplog.text
+
+
+async def opening_is_for_moderators(
+    fake: FakeDiscord, app: App, members: dict[str, Member]
+) -> tuple[RoundInfo, dict[str, Any]]:
+    alice, modo = members["alice"], members["modo"]
     # --- opening: moderators only ------------------------------------------------------------
     refused = await alice.slash("ouvrir", **{"debat-id": DEBATE})
     assert refused.ephemeral
@@ -109,7 +146,14 @@ async def test_a_whole_round(
     ]
     labels = [b["label"] for b in buttons]
     assert {"Argumenter", "Voter sur les arguments", "Ma position", "Le profit"} <= set(labels)
+    return info, announcement
 
+
+async def stances_and_arguments(
+    app: App, members: dict[str, Member], rid: int, announcement: dict[str, Any]
+) -> tuple[int, int]:
+    """Stances by the buttons, then one argument by the modal and one by the command."""
+    alice, bob, carol, dave = (members[n] for n in ("alice", "bob", "carol", "dave"))
     # --- stances with the buttons ----------------------------------------------------------
     for member, stance in (
         (alice, "profit"),
@@ -119,7 +163,7 @@ async def test_a_whole_round(
     ):
         outcome = await member.click(announcement, f"debat:stance:{rid}:{stance}")
         assert outcome.response_type == 5 and outcome.ephemeral  # deferred, then edited
-        assert "Position enregistrée" in outcome.content
+        assert outcome.content.startswith(recorded(app, rid, stance))
         assert f"debat:argue:{rid}" in outcome.custom_ids
     changed = await bob.click(announcement, f"debat:stance:{rid}:personnes")
     assert "**Les personnes**" in changed.content
@@ -147,9 +191,15 @@ async def test_a_whole_round(
         argument="Les coopératives de plateforme partagent la valeur.",
     )
     assert by_command.ephemeral
-    assert "Position enregistrée : **Les personnes**" in by_command.content
+    assert by_command.content.startswith(recorded(app, rid, "personnes") + "\n")
     number_b = int(re.search(r"Argument n° (\d+) enregistré", by_command.content).group(1))  # type: ignore[union-attr]
+    return number_a, number_b
 
+
+async def everyone_votes(
+    fake: FakeDiscord, app: App, members: dict[str, Member], rid: int, announcement: dict[str, Any]
+) -> None:
+    alice, bob, carol, dave = (members[n] for n in ("alice", "bob", "carol", "dave"))
     # --- voting: each argument is shown privately, escaped, once ----------------------------
     seen_by = {}
     for member in (carol, dave):
@@ -180,18 +230,25 @@ async def test_a_whole_round(
     await fake.wait_for(lambda c: c.method == "PATCH" and c.path.endswith(announcement_id))
     assert fields_of(fake.messages[announcement_id])["Participations"] == "4"
 
-    # --- restart: a new process over the same data directory --------------------------------
-    await stop(app)
-    stored = (config.data_dir / ANNOUNCEMENTS_FILE).read_text()
-    assert announcement_id in stored
-    app = await launch(discord_config(config.data_dir))
+
+async def after_the_restart(
+    fake: FakeDiscord,
+    app: App,
+    members: dict[str, Member],
+    rid: int,
+    announcement: dict[str, Any],
+    number_a: int,
+) -> None:
+    """The buttons of the announcement still work, and the count is edited in, not reposted."""
+    alice, dave, gerante = members["alice"], members["dave"], members["gerante"]
+    announcement_id = announcement["id"]
     mine = await dave.click(announcement, f"debat:mine:{rid}")
     assert mine.ephemeral
     assert "votre position : **Les personnes**" in mine.content
     mine_a = await alice.click(announcement, f"debat:mine:{rid}")
     assert f"{number_a} — " in mine_a.content and "\\*\\*données\\*\\*" in mine_a.content
     late_joiner = await gerante.click(announcement, f"debat:stance:{rid}:abstention")
-    assert "Position enregistrée" in late_joiner.content
+    assert late_joiner.content.startswith(recorded(app, rid, "abstention"))
     posts_before = len(fake.channel_posts())
     await app.engine.post_progress()
     await fake.wait_for(
@@ -203,6 +260,11 @@ async def test_a_whole_round(
     )
     assert len(fake.channel_posts()) == posts_before  # edited, not reposted
 
+
+async def a_moderator_hides(
+    fake: FakeDiscord, app: App, members: dict[str, Member], rid: int, number_b: int
+) -> None:
+    carol, modo = members["carol"], members["modo"]
     # --- a moderator hides an argument -------------------------------------------------------
     panel = await modo.slash("moderation")
     assert panel.ephemeral
@@ -220,6 +282,16 @@ async def test_a_whole_round(
         await app.engine.list_arguments(rid)
     )
 
+
+async def closing_and_export(
+    fake: FakeDiscord,
+    app: App,
+    members: dict[str, Member],
+    info: RoundInfo,
+    announcement: dict[str, Any],
+) -> None:
+    alice, modo = members["alice"], members["modo"]
+    rid, announcement_id = info.id, announcement["id"]
     # --- close: the summary with its chart, the buttons taken off ---------------------------
     before_close = len(fake.calls)
     closing = await modo.slash("fermer")
@@ -260,18 +332,6 @@ async def test_a_whole_round(
     ((csv_name, csv_data, _),) = exported.edits[-1].files
     assert csv_name.endswith(f"{info.code}.csv")
     assert "données" in csv_data.decode()
-
-    # --- what everyone saw: no pings, ever; no member id stored --------------------------------
-    for body in fake.message_bodies():
-        assert body.get("allowed_mentions") == {"parse": []}, body
-    await stop(app)
-    for path in config.data_dir.rglob("*"):
-        if path.is_file():
-            content = path.read_bytes()
-            for member in members.values():
-                assert str(member.id).encode() not in content, path
-    for member in members.values():
-        assert str(member.id) not in caplog.text
 
 
 def fields_of(message: dict[str, Any]) -> dict[str, str]:

@@ -13,13 +13,13 @@ from fake_discord import APP_ID, GUILD_ID, FakeDiscord, Member
 from bot.adapters.discord import (
     ANNOUNCEMENTS_FILE,
     BOT_PERMISSIONS,
-    COMMAND_TRANSLATIONS_EN,
     DiscordAdapter,
     DiscordConfigError,
     invite_url,
 )
 from bot.app import App, PlatformStartError
 from bot.config import Config
+from bot.i18n import CATALOGUES
 
 GUILDS_INTENT = 1 << 0
 
@@ -112,7 +112,10 @@ async def test_commands_are_localised_in_french_and_english(
             localised = node.get(f"{key}_localizations") or {}
             assert localised.get("en-US"), f"{key} {node[key]!r} has no English"
             assert localised.get("fr") == node[key]
-    assert all(v for v in COMMAND_TRANSLATIONS_EN.values())
+    command_keys = [
+        k for k in CATALOGUES["en"] if k.startswith(("command_", "option_", "choice_"))
+    ]
+    assert command_keys and all(CATALOGUES["en"][k] for k in command_keys)
 
 
 async def test_missing_token_is_a_clear_error(
