@@ -35,7 +35,7 @@ from bot.adapters.discord import (
     refuse,
 )
 from bot.engine import EngineError
-from bot.summary.export import EXPORT_FORMATS
+from bot.summary.export import export_format, export_format_names
 from bot.usecases import ModerationListResult, RoundModeration
 from cogs import CustomIdItem, DebatCog, guarded, loaded_cog, subcommand, suggestions
 
@@ -140,7 +140,8 @@ class HideButton(CustomIdItem[Button], template=HIDE_ID):
 COMPONENTS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (PickSelect, PageButton, HideButton)
 
 EXPORT_CHOICES = [
-    app_commands.Choice(name=localized(f"choice_{fmt}"), value=fmt) for fmt in EXPORT_FORMATS
+    app_commands.Choice(name=localized(export_format(fmt).label), value=fmt)
+    for fmt in export_format_names()
 ]
 
 # What a moderator command does with the round it acts on: the text to answer with, or None

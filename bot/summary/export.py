@@ -38,7 +38,7 @@ from bot.summary.renderers import (
     visible,
 )
 from bot.summary.sections import summary_document
-from bot.summary.view import SummaryView, words_of
+from bot.summary.view import SummaryView
 
 __all__ = [
     "CHAT_MAX_ARGUMENTS",
@@ -306,10 +306,10 @@ class ExportFormat:
 FORMATS: dict[str, ExportFormat] = {
     f.name: f
     for f in (
-        ExportFormat("md", "text/markdown", "format_md", render_markdown, _join_markdown),
-        ExportFormat("csv", "text/csv", "format_csv", render_csv, _join_csv),
-        ExportFormat("json", "application/json", "format_json", render_json, _join_json),
-        ExportFormat("html", "text/html", "format_html", render_html, _join_html),
+        ExportFormat("md", "text/markdown", "choice_md", render_markdown, _join_markdown),
+        ExportFormat("csv", "text/csv", "choice_csv", render_csv, _join_csv),
+        ExportFormat("json", "application/json", "choice_json", render_json, _join_json),
+        ExportFormat("html", "text/html", "choice_html", render_html, _join_html),
     )
 }
 
@@ -337,7 +337,9 @@ def export_mime(name: str) -> str:
 
 def export_label(name: str, language: str) -> str:
     """A format's name for people (``CSV (tableur)``), in ``language``."""
-    return words_of(language)[export_format(name).label]
+    from bot.i18n import CATALOGUES
+
+    return CATALOGUES.get(language, CATALOGUES["en"])[export_format(name).label]
 
 
 def export_summary(summary: Summary, fmt: str) -> Attachment:

@@ -20,7 +20,7 @@ from typing import TypeVar
 from bot.durations import format_duration, parse_duration
 from bot.engine import EngineError, OpenRound, RoundInfo
 from bot.events import ChannelRef
-from bot.summary.export import EXPORT_FORMATS
+from bot.summary.export import export_format_names
 from bot.text import escape_markdown
 from bot.usecases.members import CHOICES_MAX, CaseBase, wanted_code
 from bot.usecases.results import (
@@ -115,11 +115,11 @@ class ExportTarget:
 
     async def export(self, fmt: str) -> ExportResult:
         fmt = fmt.lower()
-        if fmt not in EXPORT_FORMATS:
+        if fmt not in export_format_names():
             raise EngineError(
                 "unknown_format",
                 format=escape_markdown(fmt[:20]),
-                choices=", ".join(EXPORT_FORMATS),
+                choices=", ".join(export_format_names()),
             )
         attachment = await self.cases.engine.export(self.info.id, fmt)
         text = self.cases.m("export_ready", code=self.info.code, format=fmt)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from planted_round import planted_data
 
-from bot.i18n import SUMMARY_LABELS
+from bot.i18n import CATALOGUES
 from bot.summary import build_summary
 from bot.summary.export import (
     EXPORT_FORMATS,
@@ -40,7 +40,7 @@ def test_the_registry_lists_every_format_once() -> None:
     assert export_label("md", "fr") == "Markdown (.md)"
     for name in EXPORT_FORMATS:
         for language in ("fr", "en"):
-            assert export_format(name).label in SUMMARY_LABELS[language]
+            assert export_format(name).label in CATALOGUES[language]
     for call in (lambda: export_format("pdf"), lambda: export_mime("pdf")):
         with pytest.raises(ValueError, match=r"unknown export format 'pdf'; choose from md, "):
             call()
