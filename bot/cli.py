@@ -75,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run every platform enabled in the config")
     with_config(p)
+    p.add_argument(
+        "--reset-cross-signing",
+        action="store_true",
+        help="Matrix: replace the account's cross-signing keys if this bot does not hold them",
+    )
 
     p = sub.add_parser(
         "check-config", help="validate the config, its packs and each platform's environment"
@@ -216,7 +221,12 @@ def _main(args: argparse.Namespace) -> int:
         _setup_logging(config.log_level if args.command == "run" else "WARNING", config.log_format)
         if args.command == "run":
             log.info("configuration: %s", path.resolve())
-            return asyncio.run(cmd_run(config, config_path=path))
+            adapters = None
+            if args.reset_cross_signing:
+                from bot.adapters.matrix import with_cross_signing_reset
+
+                adapters = with_cross_signing_reset(config)
+            return asyncio.run(cmd_run(config, adapters=adapters, config_path=path))
         if args.command == "reload":
             return cmd_reload(config)
         if args.command == "demo":

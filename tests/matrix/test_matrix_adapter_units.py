@@ -336,3 +336,45 @@ async def test_ratchet_forgets_what_was_read_and_keeps_what_comes(tmp_path: Path
     stored = {s.id: s.first_known_index for s in client.store.load_inbound_group_sessions()}
     assert stored == {read.session_id: 2, shared_ahead.session_id: 0}
     assert own_id not in stored
+
+
+# ---------------------------------------------------------------------------------- identity
+
+
+def test_cross_signing_keys_are_kept_encrypted_with_the_pickle_key(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from signedjson.key import decode_verify_key_base64
+    from signedjson.sign import verify_signed_json
+
+    from bot.adapters.matrix.crosssigning import CrossSigningKeys, KeyFile
+
+    keys = CrossSigningKeys.generate("@bot:example.org")
+    path = tmp_path / "matrix" / "cross_signing.key"
+    KeyFile(path, "pickle-key-one").save(keys)
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert not any(seed.encode() in path.read_bytes() for seed in keys.seeds.values())
+    assert KeyFile(path, "pickle-key-one").load() == keys
+    assert KeyFile(path, "another-pickle-key").load() is None
+    assert "pickle_key" in caplog.text
+    # The uploaded subkeys are signed by the master key, over canonical JSON.
+    body = keys.upload_body()
+    master = keys.public("master")
+    assert body["master_key"]["keys"] == {f"ed25519:{master}": master}
+    for name in ("self_signing_key", "user_signing_key"):
+        verify_signed_json(
+            body[name], "@bot:example.org", decode_verify_key_base64("ed25519", master, master)
+        )
+
+
+def test_run_reset_cross_signing_reaches_the_matrix_adapter(tmp_path: Path) -> None:
+    from bot.adapters.matrix import with_cross_signing_reset
+    from bot.cli import build_parser
+
+    assert build_parser().parse_args(["run", "--reset-cross-signing"]).reset_cross_signing
+    assert not build_parser().parse_args(["run"]).reset_cross_signing
+    config = bot_config(tmp_path, "http://127.0.0.1:1", "@bot:example.org", "!cfg:example.org")
+    app = SimpleNamespace(config=config, engine=None, commands=None)
+    adapter = with_cross_signing_reset(config)["matrix"](app)  # type: ignore[arg-type]
+    assert isinstance(adapter, MatrixAdapter) and adapter.cross_signing.reset
+    assert not _adapter(tmp_path).cross_signing.reset

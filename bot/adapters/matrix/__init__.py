@@ -67,7 +67,13 @@ How it keeps Matrix's promises:
   are held at WARNING (see also :mod:`bot.logs`).
 """
 
-from .adapter import READY_TIMEOUT, SYNC_TIMEOUT_MS, TIMELINE_LIMIT, MatrixAdapter
+from .adapter import (
+    READY_TIMEOUT,
+    SYNC_TIMEOUT_MS,
+    TIMELINE_LIMIT,
+    MatrixAdapter,
+    with_cross_signing_reset,
+)
 from .client import REDACTABLE, _Client, retry_after
 from .content import (
     CONTENT_BUDGET,
@@ -103,4 +109,5 @@ __all__ = [
     "message_contents",
     "notice_content",
     "retry_after",
+    "with_cross_signing_reset",
 ]

@@ -8,6 +8,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import nio
@@ -15,6 +16,7 @@ import nio
 from bot.events import ChannelRef, PostKind, RoundPost
 
 from .client import _Client, check
+from .crosssigning import CrossSigning
 from .errors import MatrixError, _error
 from .forgetting import Forgetting
 from .handling import EventHandler
@@ -24,7 +26,8 @@ from .store import CleanupState, MatrixStore, SeenEvents
 from .sync import SyncLoop, Worker, _Batch
 
 if TYPE_CHECKING:
-    from bot.app import App
+    from bot.app import AdapterFactory, App
+    from bot.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +47,7 @@ class MatrixAdapter:
 
     platform = PLATFORM
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, *, reset_cross_signing: bool = False) -> None:
         self.app = app
         self.config = app.config.platforms.matrix
         self.engine = app.engine
@@ -72,6 +75,8 @@ class MatrixAdapter:
         self.events = EventHandler(self)
         self.sender = Sender(self)
         self.forgetting = Forgetting(self)
+        self.cross_signing = CrossSigning(self)
+        self.cross_signing.reset = reset_cross_signing
 
     # ------------------------------------------------------------------ start / stop
 
@@ -90,6 +95,7 @@ class MatrixAdapter:
         client = self.require_client()
         if client.should_upload_keys:
             await check(client.keys_upload(), "keys upload")
+        await self.cross_signing.ensure()
         await self.rooms.resolve_configured_aliases()
         self._start_tasks()
         try:
@@ -270,3 +276,18 @@ async def _cancel(task: asyncio.Task[Any]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+def with_cross_signing_reset(config: Config) -> dict[str, AdapterFactory]:
+    """The config's adapters, the Matrix one replacing cross-signing keys it does not hold.
+
+    For ``debate-bot run --reset-cross-signing``.
+    """
+    from bot.app import default_adapters
+
+    factories = default_adapters(config)
+    if "matrix" in factories:
+        factories["matrix"] = partial(MatrixAdapter, reset_cross_signing=True)
+    else:
+        log.warning("--reset-cross-signing: Matrix is not enabled, there is nothing to reset")
+    return factories

@@ -98,6 +98,26 @@ class _Client(nio.AsyncClient):  # type: ignore[misc]
             await asyncio.sleep(delay)
             waited += delay
 
+    async def raw_json(
+        self, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        """One authenticated request as the homeserver answered it: status and JSON body.
+
+        The token goes in the header, never in a URL that an exception could print.
+        """
+        headers = {"Authorization": f"Bearer {self.access_token}"}
+        data = None
+        if body is not None:
+            data = json.dumps(body, separators=(",", ":"))
+            headers["Content-Type"] = "application/json"
+        response = await self.send(method, path, data, headers=headers)
+        try:
+            status = int(response.status)
+            answer = await response.json(content_type=None)
+        finally:
+            response.release()
+        return status, answer if isinstance(answer, dict) else {}
+
     async def raw_messages(
         self,
         room_id: str,
