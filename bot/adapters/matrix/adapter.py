@@ -24,6 +24,7 @@ from .rooms import PLATFORM, Rooms
 from .sending import Sender
 from .store import CleanupState, MatrixStore, SeenEvents
 from .sync import SyncLoop, Worker, _Batch
+from .undecryptable import Undecryptable
 
 if TYPE_CHECKING:
     from bot.app import AdapterFactory, App
@@ -76,6 +77,7 @@ class MatrixAdapter:
         self.sender = Sender(self)
         self.forgetting = Forgetting(self)
         self.cross_signing = CrossSigning(self)
+        self.undecryptable = Undecryptable(self)
         self.cross_signing.reset = reset_cross_signing
 
     # ------------------------------------------------------------------ start / stop

@@ -48,9 +48,16 @@ class EventHandler:
             # dropped when a round closes, so waiting for them would only stall the worker.
             return
         if isinstance(event, nio.MegolmEvent):
-            event = await self.decrypt(event)
-            if event is None:
+            if self.ratcheted_past(event):
+                # Its message key was deliberately forgotten when a round closed (the bot read
+                # it before): no key will arrive, and asking the member's devices is pointless.
+                log.debug("an event from before a ratchet point was skipped")
                 return
+            decrypted = await self.decrypt(event)
+            if decrypted is None:
+                await adapter.undecryptable.answer(room_id, event)
+                return
+            event = decrypted
         if not isinstance(event, nio.RoomMessageText | nio.ReactionEvent):
             return
         if event.sender == adapter.user_id:
@@ -113,17 +120,13 @@ class EventHandler:
         return Incoming(PLATFORM, sender, text, channel=None, shared_channels=shared)
 
     async def decrypt(self, event: Any) -> Any | None:
-        """Decrypt a Megolm event, waiting a little for its key to arrive."""
+        """Decrypt a Megolm event, waiting a little for its key to arrive (unless withheld)."""
         client = self.adapter.require_client()
+        withheld = self.adapter.undecryptable.withheld_code
         requested = False
-        if self.ratcheted_past(event):
-            # Its message key was deliberately forgotten when a round closed (the bot read it
-            # before): no key will arrive, and asking the member's devices for it is pointless.
-            log.debug("an event from before a ratchet point was skipped")
-            return None
         decrypted = self._attempt(event)
         deadline = time.monotonic() + DECRYPT_WAIT
-        while decrypted is None and time.monotonic() < deadline:
+        while decrypted is None and time.monotonic() < deadline and withheld(event) is None:
             if not requested:
                 requested = True
                 try:

@@ -127,6 +127,7 @@ class SyncLoop:
     async def collect(self, response: Any, *, history: bool, since: str | None) -> _Batch:
         """Sort one sync into invites and the events the worker may act on."""
         rooms = self.adapter.rooms
+        self.adapter.undecryptable.note_to_device(response.to_device_events)
         batch = _Batch(token=response.next_batch)
         for room_id, info in response.rooms.invite.items():
             batch.invites.append(rooms.invite_from(room_id, info.invite_state))
