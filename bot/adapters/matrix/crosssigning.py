@@ -122,6 +122,7 @@ class KeyFile:
         try:
             sealed = base64.b64decode(self.path.read_bytes().strip(), validate=True)
         except FileNotFoundError:
+            log.debug("no %s yet", KEY_FILE)
             return None
         except (OSError, ValueError) as exc:
             log.warning("%s is unreadable (%s); the bot holds no identity", KEY_FILE, _safe(exc))

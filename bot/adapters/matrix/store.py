@@ -33,6 +33,7 @@ def _read_json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
+        log.debug("no %s yet", path.name)
         return {}
     except (OSError, ValueError):
         log.warning("%s is unreadable; starting without it", path.name)
@@ -171,6 +172,7 @@ class MatrixStore:
         try:
             token = self.token_path.read_text(encoding="utf-8").strip()
         except FileNotFoundError:
+            log.debug("no sync token yet: the first sync is history")
             return None
         return token or None
 
