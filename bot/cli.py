@@ -67,6 +67,14 @@ def _with_config(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, default=None, help="config file (config.yaml)")
 
 
+def _args_run(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--reset-cross-signing",
+        action="store_true",
+        help="Matrix: replace the account's cross-signing keys if this bot does not hold them",
+    )
+
+
 def _args_check_config(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--offline",
@@ -167,7 +175,7 @@ def _no_args(p: argparse.ArgumentParser) -> None:
 
 # name, help, its own arguments, whether it reads the config file (``--config``).
 _SUBCOMMANDS: tuple[tuple[str, str, Callable[[argparse.ArgumentParser], None], bool], ...] = (
-    ("run", "run every platform enabled in the config", _no_args, True),
+    ("run", "run every platform enabled in the config", _args_run, True),
     (
         "check-config",
         "validate the config, its packs and each platform's environment",
@@ -249,7 +257,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     _setup_logging(config.log_level if args.command == "run" else "WARNING", config.log_format)
     if args.command == "run":
         log.info("configuration: %s", path.resolve())
-        return asyncio.run(cmd_run(config, config_path=path))
+        adapters = None
+        if args.reset_cross_signing:
+            from bot.adapters.matrix import with_cross_signing_reset
+
+            adapters = with_cross_signing_reset(config)
+        return asyncio.run(cmd_run(config, adapters=adapters, config_path=path))
     return _CONFIGURED[args.command](config, args)
 
 

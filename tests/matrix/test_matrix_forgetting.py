@@ -187,8 +187,8 @@ async def test_closed_rounds_dms_cannot_be_decrypted_again(
     # The summary published again (as the outbox would after a failure) sweeps nothing more.
     post = await app.engine.build_post(info.id, PostKind.SUMMARY)
     assert post is not None
-    adapter._schedule_cleanup(post)
-    assert adapter._cleanup is not None and adapter._cleanup.pending == {}
+    adapter.forgetting.schedule(post)
+    assert adapter.forgetting.state is not None and adapter.forgetting.state.pending == {}
 
     mark = len(mod.seen)
     await mod.send(room_id, f"!debat ouvrir {DEBATE}")
