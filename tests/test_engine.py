@@ -379,7 +379,7 @@ async def test_an_early_close_records_the_real_close_time(
 async def test_a_stance_with_its_argument_is_one_transaction(
     db_url: str, config_factory: Any, app_factory: Any, monkeypatch: Any
 ) -> None:
-    import bot.engine as engine_module
+    import bot.store as store_module
     from bot.engine import EngineError
 
     config = config_factory(database_url=db_url, limits={"arguments_per_participant": 2})
@@ -398,7 +398,7 @@ async def test_a_stance_with_its_argument_is_one_transaction(
             raise RuntimeError("disk full")
         return value
 
-    monkeypatch.setattr(engine_module, "random_id", flaky_id)
+    monkeypatch.setattr(store_module, "random_id", flaky_id)
     with pytest.raises(RuntimeError):
         await app.engine.submit_position(r.id, "console", "bob", first, "un argument")
     monkeypatch.undo()
