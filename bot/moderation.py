@@ -11,6 +11,7 @@ from bot.core import Core, EngineError, OpenRound, RoundInfo
 from bot.events import Attachment, ChannelRef
 from bot.lifecycle import Action
 from bot.outage import checkpoint
+from bot.participation import while_open
 from bot.rounds import Rounds
 from bot.summary.export import EXPORT_FORMATS, export_summary
 from bot.text import escape_markdown
@@ -40,7 +41,7 @@ class Moderation:
         def update(conn: Connection) -> None:
             store.set_hidden(conn, arg_id, hidden)
 
-        await self.core.writer.call(update, round_id=r.id)
+        await while_open(self.core.writer.call(update, round_id=r.id))
         num, author, _ = r.arguments[arg_id]
         r.arguments[arg_id] = (num, author, hidden)
 

@@ -30,7 +30,7 @@ from bot.lifecycle import Action, RoundTimes
 from bot.models import RoundState
 from bot.outage import checkpoint
 from bot.outbox import enqueue_posts
-from bot.participation import RateLimiter
+from bot.participation import RateLimiter, while_open
 from bot.posts import describe_changes
 from bot.store import RoundRow
 from bot.summary import build_summary
@@ -265,7 +265,7 @@ class Rounds:
         def update(conn: Connection) -> None:
             store.extend_round(conn, r.id, new_close, delta)
 
-        await self.core.writer.call(update, round_id=r.id)
+        await while_open(self.core.writer.call(update, round_id=r.id))
         r.closes_at = new_close
         self.core.hooks.on_schedule_change()
         return new_close
