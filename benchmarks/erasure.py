@@ -95,7 +95,7 @@ async def bench(url: str, participants: int, votes_each: int, admin_url: str | N
         engine = Engine(config, db, config.load_packs(), b"s" * 32)
         await engine.start()
         round_id, salt = await play(engine, participants, votes_each)
-        summarise = engine._do_summarise
+        summarise = engine.rounds.summarise
         timings: dict[str, float] = {}
 
         async def timed_summary(rid: int) -> bool:
@@ -104,7 +104,7 @@ async def bench(url: str, participants: int, votes_each: int, admin_url: str | N
             timings["summary"] = time.perf_counter() - begin
             return done
 
-        engine._do_summarise = timed_summary  # type: ignore[method-assign]
+        engine.rounds.summarise = timed_summary  # type: ignore[method-assign]
         start = time.perf_counter()
         await engine.close_round(round_id)
         total = time.perf_counter() - start

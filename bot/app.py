@@ -7,26 +7,20 @@ import contextlib
 import logging
 import os
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol
-
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from typing import Protocol
 
 from bot.commands import TextCommands
 from bot.config import Config
 from bot.db import Database, InstanceLock
-from bot.engine import Engine
-from bot.events import ChannelRef, PostKey, PostKind, RoundPost
+from bot.engine import Engine, EngineHooks
 from bot.files import private_dir
-from bot.models import table
+from bot.outbox import Publisher
 from bot.platforms import AdapterFactory
 from bot.ports import ChatPort, ModeratorCheck
 from bot.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
-MAX_DELIVERY_ATTEMPTS = 1000
 LOCK_CHECK_SECONDS = 5.0
 # Settings a reload cannot change under a running bot: where its data lives, the secret,
 # which platforms it is connected to, its logging.
@@ -48,125 +42,6 @@ class Adapter(ChatPort, Protocol):
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
-
-
-class Publisher:
-    """Delivers the outbox: every post the engine owes a channel, retried until delivered.
-
-    A post can reach its channel and the process die before the row is marked delivered, so
-    a delivery may be attempted again. Each attempt carries the row's :class:`PostKey` (the
-    same every time) and says whether an earlier attempt began; adapters use it to post each
-    message once as members see it (a Discord nonce and a look at the channel, a Matrix
-    transaction id and a look at the room; the console prints the key so a reader can drop a
-    repeat).
-    """
-
-    def __init__(self, engine: Engine, ports: dict[str, ChatPort]) -> None:
-        self.engine = engine
-        self.ports = ports
-        self._lock = asyncio.Lock()
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="publisher")
-        self._wake.set()
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    def poke(self) -> None:
-        self._wake.set()
-
-    async def _run(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            try:
-                await self.deliver()
-            except Exception:
-                log.exception("outbox delivery failed; will retry")
-
-    async def deliver(self) -> int:
-        """Deliver what is pending; returns the number of posts delivered."""
-        async with self._lock:
-            rows = await self.engine.db.read(_pending_outbox)
-            delivered = 0
-            posts: dict[tuple[int, str], RoundPost | None] = {}
-            latest_progress: dict[tuple[int, str], int] = {}
-            for row in rows:
-                if row.kind == PostKind.PROGRESS.value:
-                    latest_progress[(row.round_id, row.channel)] = row.id
-            for row in rows:
-                platform, _, channel = row.channel.partition(":")
-                port = self.ports.get(platform)
-                stale = (
-                    row.kind == PostKind.PROGRESS.value
-                    and latest_progress[(row.round_id, row.channel)] != row.id
-                )
-                if port is None or stale:
-                    await self._mark(row.id, True, None if stale else "platform not running")
-                    continue
-                key = (row.round_id, row.kind)
-                if key not in posts:
-                    posts[key] = await self.engine.build_post(row.round_id, PostKind(row.kind))
-                post = posts[key]
-                if post is None:
-                    await self._mark(row.id, True, "round has no such post")
-                    continue
-                post_key = PostKey(
-                    outbox_id=row.id,
-                    round_id=row.round_id,
-                    round_code=post.round_code,
-                    kind=PostKind(row.kind),
-                    channel=row.channel,
-                    retry=row.attempts > 0,
-                )
-                # Counted before posting: a crash between the post and its mark leaves a row
-                # whose next attempt knows the post may be out, and has the adapter check.
-                await self._begin(row.id)
-                try:
-                    await port.publish(ChannelRef(platform, channel), replace(post, key=post_key))
-                except Exception as exc:
-                    log.warning(
-                        "posting %s of round %s to %s failed: %s",
-                        row.kind,
-                        row.round_id,
-                        row.channel,
-                        exc,
-                    )
-                    await self._mark(row.id, row.attempts + 1 >= MAX_DELIVERY_ATTEMPTS, repr(exc))
-                    continue
-                await self._mark(row.id, True, None)
-                delivered += 1
-            return delivered
-
-    async def _begin(self, outbox_id: int) -> None:
-        def update(conn: Connection) -> None:
-            o = table("outbox")
-            conn.execute(sa.update(o).where(o.c.id == outbox_id).values(attempts=o.c.attempts + 1))
-
-        await self.engine.writer.call(update)
-
-    async def _mark(self, outbox_id: int, delivered: bool, error: str | None) -> None:
-        def update(conn: Connection) -> None:
-            o = table("outbox")
-            conn.execute(
-                sa.update(o)
-                .where(o.c.id == outbox_id)
-                .values(delivered=delivered, last_error=error)
-            )
-
-        await self.engine.writer.call(update)
-
-
-def _pending_outbox(conn: Connection) -> list[Any]:
-    o = table("outbox")
-    return list(conn.execute(sa.select(o).where(o.c.delivered.is_(False)).order_by(o.c.id)))
 
 
 class PlatformStartError(Exception):
@@ -193,7 +68,13 @@ class App:
         self.instance_lock = InstanceLock(self.db, config.data_dir)
         self.packs = config.load_packs()
         secret = config.load_secret()
-        self.engine = Engine(config, self.db, self.packs, secret)
+        # The engine tells the publisher of queued posts and the scheduler of changed times;
+        # both are built below (they need the engine and the adapters).
+        hooks = EngineHooks(
+            on_outbox=lambda: self.publisher.poke(),
+            on_schedule_change=lambda: self.scheduler.request_rebuild(),
+        )
+        self.engine = Engine(config, self.db, self.packs, secret, hooks=hooks)
         self.commands = TextCommands(self.engine)
         self.adapters: dict[str, Adapter] = {}
         factories = adapters if adapters is not None else default_adapters(config)
@@ -204,8 +85,6 @@ class App:
                 self.commands.moderator_checks[name] = adapter
         self.publisher = Publisher(self.engine, dict(self.adapters))
         self.scheduler = Scheduler(self.engine, self._after_tick, tick_seconds=tick_seconds)
-        self.engine.on_outbox = self.publisher.poke
-        self.engine.on_schedule_change = self.scheduler.request_rebuild  # type: ignore[method-assign]
         self._started = False
         # Set when another process took over the database: this one must stop serving.
         self.lost_lock = asyncio.Event()

@@ -376,10 +376,62 @@ async def test_an_early_close_records_the_real_close_time(
     assert await app.engine.purge(timedelta(days=1)) == 1
 
 
+async def closed_behind_the_cache(app: App) -> tuple[int, int]:
+    """An open round with one argument, then closed in the database while this process still
+    serves it: the next write into it reaches the database after the close (it lost the race).
+    Returns the round's id and the argument's number."""
+    info = await app.engine.open_round("capitalisme-numerique")
+    r = app.engine.open_round_by_id(info.id)
+    assert r is not None
+    _, number = await app.engine.submit_position(r.id, "console", "bob", r.stances[0], "un avis")
+    assert number is not None
+    rounds = table("round")
+    await app.db.write(
+        lambda conn: conn.execute(
+            sa.update(rounds).where(rounds.c.id == r.id).values(state=RoundState.CLOSED.value)
+        )
+    )
+    assert app.engine.open_round_by_id(r.id) is r
+    return r.id, number
+
+
+async def test_a_hide_that_lost_the_race_with_the_close_is_refused_as_closed(
+    db_url: str, config_factory: Any, app_factory: Any
+) -> None:
+    from bot.engine import EngineError
+
+    app, _ = await app_factory(config_factory(database_url=db_url))
+    round_id, number = await closed_behind_the_cache(app)
+    with pytest.raises(EngineError) as refused:
+        await app.engine.set_hidden(round_id, number, True)
+    assert refused.value.key == "round_closed"
+    assert count(app, "argument", round_id=round_id, hidden=True) == 0
+    r = app.engine.open_round_by_id(round_id)
+    assert r is not None and not any(hidden for _, _, hidden in r.arguments.values())
+
+
+async def test_an_extend_that_lost_the_race_with_the_close_is_refused_as_closed(
+    db_url: str, config_factory: Any, app_factory: Any
+) -> None:
+    from bot.engine import EngineError
+
+    app, _ = await app_factory(config_factory(database_url=db_url))
+    round_id, _ = await closed_behind_the_cache(app)
+    before = await app.engine.round_info(round_id)
+    assert before is not None
+    with pytest.raises(EngineError) as refused:
+        await app.engine.extend_round(round_id, timedelta(hours=2))
+    assert refused.value.key == "round_closed"
+    after = await app.engine.round_info(round_id)
+    assert after is not None and after.closes_at == before.closes_at
+    r = app.engine.open_round_by_id(round_id)
+    assert r is not None and r.closes_at == before.closes_at
+
+
 async def test_a_stance_with_its_argument_is_one_transaction(
     db_url: str, config_factory: Any, app_factory: Any, monkeypatch: Any
 ) -> None:
-    import bot.engine as engine_module
+    import bot.store as store_module
     from bot.engine import EngineError
 
     config = config_factory(database_url=db_url, limits={"arguments_per_participant": 2})
@@ -398,7 +450,7 @@ async def test_a_stance_with_its_argument_is_one_transaction(
             raise RuntimeError("disk full")
         return value
 
-    monkeypatch.setattr(engine_module, "random_id", flaky_id)
+    monkeypatch.setattr(store_module, "random_id", flaky_id)
     with pytest.raises(RuntimeError):
         await app.engine.submit_position(r.id, "console", "bob", first, "un argument")
     monkeypatch.undo()

@@ -349,7 +349,7 @@ async def test_nothing_is_written_into_a_round_after_its_rekeying(
     await asyncio.sleep(0.05)
     closing = asyncio.create_task(app.engine.close_round(r.id))
     for _ in range(2000):  # until the close's write is queued (behind the busy one)
-        if any("_do_close" in getattr(op, "fn", len).__qualname__ for op, _ in writer._pending):
+        if any(getattr(op, "ends_rounds", False) for op, _ in writer._pending):
             break
         await asyncio.sleep(0.001)
     late_insert = asyncio.create_task(app.engine._insert_argument(r, name, "un argument tardif"))

@@ -1,0 +1,142 @@
+"""The outbox: every post the engine owes a channel, queued in the database and delivered.
+
+Posts are queued (:func:`enqueue_posts`) in the transaction that makes them due, so a round
+that opens is announced even if the process dies right after; the :class:`Publisher` delivers
+them and retries until each is delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import replace
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy.engine import Connection
+
+from bot import store
+from bot.events import ChannelRef, PostKey, PostKind, RoundPost
+from bot.ports import ChatPort
+from bot.store import OutboxRow
+
+if TYPE_CHECKING:
+    from bot.engine import Engine
+
+log = logging.getLogger(__name__)
+MAX_DELIVERY_ATTEMPTS = 1000
+
+
+def enqueue_posts(conn: Connection, round_id: int, kind: PostKind, created_at: datetime) -> None:
+    """Queue a ``kind`` post of the round for each of its channels."""
+    channels = store.round_channels(conn, round_id)
+    store.insert_outbox(conn, round_id, kind.value, channels, created_at)
+
+
+class Publisher:
+    """Delivers the outbox: every post the engine owes a channel, retried until delivered.
+
+    A post can reach its channel and the process die before the row is marked delivered, so
+    a delivery may be attempted again. Each attempt carries the row's :class:`PostKey` (the
+    same every time) and says whether an earlier attempt began; adapters use it to post each
+    message once as members see it (a Discord nonce and a look at the channel, a Matrix
+    transaction id and a look at the room; the console prints the key so a reader can drop a
+    repeat).
+    """
+
+    def __init__(self, engine: Engine, ports: dict[str, ChatPort]) -> None:
+        self.engine = engine
+        self.ports = ports
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="publisher")
+        self._wake.set()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self.deliver()
+            except Exception:
+                log.exception("outbox delivery failed; will retry")
+
+    async def deliver(self) -> int:
+        """Deliver what is pending; returns the number of posts delivered."""
+        async with self._lock:
+            rows = await self.engine.db.read(store.pending_outbox)
+            posts: dict[tuple[int, str], RoundPost | None] = {}
+            latest_progress: dict[tuple[int, str], int] = {}
+            for row in rows:
+                if row.kind == PostKind.PROGRESS.value:
+                    latest_progress[(row.round_id, row.channel)] = row.id
+            delivered = 0
+            for row in rows:
+                stale = (
+                    row.kind == PostKind.PROGRESS.value
+                    and latest_progress[(row.round_id, row.channel)] != row.id
+                )
+                if await self._deliver_one(row, stale, posts):
+                    delivered += 1
+            return delivered
+
+    async def _deliver_one(
+        self, row: OutboxRow, stale: bool, posts: dict[tuple[int, str], RoundPost | None]
+    ) -> bool:
+        """Deliver one row (``posts`` caches the posts built); whether it was posted now."""
+        platform, _, channel = row.channel.partition(":")
+        port = self.ports.get(platform)
+        if port is None or stale:
+            await self._mark(row.id, True, None if stale else "platform not running")
+            return False
+        key = (row.round_id, row.kind)
+        if key not in posts:
+            posts[key] = await self.engine.build_post(row.round_id, PostKind(row.kind))
+        post = posts[key]
+        if post is None:
+            await self._mark(row.id, True, "round has no such post")
+            return False
+        post_key = PostKey(
+            outbox_id=row.id,
+            round_id=row.round_id,
+            round_code=post.round_code,
+            kind=PostKind(row.kind),
+            channel=row.channel,
+            retry=row.attempts > 0,
+        )
+        # Counted before posting: a crash between the post and its mark leaves a row whose
+        # next attempt knows the post may be out, and has the adapter check.
+        await self.engine.writer.call(lambda conn: store.begin_delivery(conn, row.id))
+        try:
+            await port.publish(ChannelRef(platform, channel), replace(post, key=post_key))
+        except Exception as exc:
+            log.warning(
+                "posting %s of round %s to %s failed: %s",
+                row.kind,
+                row.round_id,
+                row.channel,
+                exc,
+            )
+            await self._mark(row.id, row.attempts + 1 >= MAX_DELIVERY_ATTEMPTS, repr(exc))
+            return False
+        await self._mark(row.id, True, None)
+        return True
+
+    async def _mark(self, outbox_id: int, delivered: bool, error: str | None) -> None:
+        await self.engine.writer.call(
+            lambda conn: store.mark_delivery(conn, outbox_id, delivered, error)
+        )

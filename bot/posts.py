@@ -1,0 +1,138 @@
+"""What the bot posts and shows: round posts, a member's own position, times, change lines."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.core import Core, OpenRound, RoundInfo, fold
+from bot.events import Attachment, PostKind, RoundPost
+from bot.participation import MyPosition
+from bot.summary.export import render_summary_text
+from bot.summary.model import Summary
+from bot.text import escape_markdown
+
+
+class Posts:
+    """Renders the posts of a round and the texts shown to members."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    def format_time(self, moment: datetime) -> str:
+        config = self.core.config
+        local = moment.replace(tzinfo=ZoneInfo("UTC")).astimezone(config.tz)
+        return local.strftime(self.core.messages("date_format", tz=config.timezone))
+
+    def describe_position(
+        self, r: OpenRound, mine: MyPosition, escape: Callable[[str], str] = escape_markdown
+    ) -> str:
+        """A member's own stance and arguments, as shown to them (member text escaped)."""
+        m = self.core.messages
+        if mine.stance is None:
+            lines = [m("my_position_none", code=r.code)]
+        else:
+            label = self.core.stance_label(r.debate_id, mine.stance)
+            lines = [m("my_position", code=r.code, stance=label)]
+        if mine.arguments:
+            lines.append(m("my_arguments"))
+            lines.extend(f"• {n} — {escape(t)}" for n, t in mine.arguments)
+        return "\n".join(lines)
+
+    async def build_post(self, round_id: int, kind: PostKind) -> RoundPost | None:
+        info = await self.core.round_info(round_id)
+        if info is None:
+            return None
+        attachments: tuple[Attachment, ...] = ()
+        participation: int | None = None
+        if kind == PostKind.SUMMARY:
+            summary = await self.core.summary(round_id)
+            if summary is None:
+                return None
+            text = render_summary_text(summary)
+            chart = await asyncio.to_thread(_chart, summary)
+            if chart is not None:
+                attachments = (chart,)
+            participation = int(summary.get("participants", 0))
+        else:
+            if kind == PostKind.PROGRESS:
+                participation = info.participants
+            text = self._text(info, kind)
+        from bot.render import markdown_to_html
+
+        texts = info.texts
+        return RoundPost(
+            kind=kind,
+            round_id=info.id,
+            round_code=info.code,
+            debate_id=info.debate_id,
+            debate_title=texts.title,
+            question=texts.question,
+            context=texts.context,
+            source=texts.source,
+            stances=texts.stances,
+            opens_at=info.opens_at,
+            closes_at=info.closes_at,
+            text=text,
+            html=markdown_to_html(text),
+            participation=participation,
+            attachments=attachments,
+            statement_voting=self.core.statement_voting(info.debate_id),
+            argument_max_chars=self.core.argument_limit(info.debate_id),
+        )
+
+    def _text(self, info: RoundInfo, kind: PostKind) -> str:
+        """The text of a post other than the summary."""
+        m = self.core.messages
+        texts = info.texts
+        closes = self.format_time(info.closes_at)
+        if kind == PostKind.ANNOUNCEMENT:
+            stances = ", ".join(
+                label if fold(label) == fold(s) else f"{label} (`{s}`)"
+                for s, label in texts.stances
+            )
+            body = m(
+                "announcement_body",
+                question=texts.question,
+                context=texts.context,
+                source=texts.source,
+                closes=closes,
+                stances=stances,
+                code=info.code,
+            )
+            return m("announcement_title", title=texts.title, code=info.code) + "\n\n" + body
+        if kind == PostKind.REMINDER:
+            return m("reminder", code=info.code, question=texts.question, closes=closes)
+        if kind == PostKind.PROGRESS:
+            return m("progress", code=info.code, count=info.participants)
+        return m("round_closing", code=info.code)
+
+
+def describe_changes(differs: dict[str, tuple[Any, Any]]) -> str:
+    """``opens 2026-12-07 17:00 -> 2026-12-08 17:00, channels``: what changed, for the log."""
+    parts = []
+    for key in ("opens_at", "closes_at", "reminder_at"):
+        if key in differs:
+            old, new = differs[key]
+            shown = [
+                f"{v:%Y-%m-%d %H:%M}" if isinstance(v, datetime) else "none" for v in (old, new)
+            ]
+            parts.append(f"{key.removesuffix('_at')} {shown[0]} -> {shown[1]} UTC")
+    parts.extend(
+        key
+        for key in ("channels", "question_id", "title", "question", "context", "source", "stances")
+        if key in differs
+    )
+    return ", ".join(parts)
+
+
+def _chart(summary: Summary) -> Attachment | None:
+    try:
+        from bot.summary.charts import render_chart
+    except ImportError:  # pragma: no cover - charts are optional at runtime
+        return None
+    data = render_chart(summary)
+    return None if data is None else Attachment("synthese.png", data, "image/png")
