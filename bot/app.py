@@ -8,7 +8,7 @@ import logging
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.commands import TextCommands
 from bot.config import Config
@@ -16,7 +16,7 @@ from bot.db import Database, InstanceLock
 from bot.engine import Engine, EngineHooks
 from bot.files import private_dir
 from bot.outbox import Publisher
-from bot.platforms import AdapterFactory
+from bot.platforms import AdapterContext, AdapterFactory, PlatformSettings
 from bot.ports import ChatPort, ModeratorCheck
 from bot.scheduler import Scheduler
 
@@ -79,7 +79,7 @@ class App:
         self.adapters: dict[str, Adapter] = {}
         factories = adapters if adapters is not None else default_adapters(config)
         for name, factory in factories.items():
-            self.adapters[name] = factory(self)
+            self.adapters[name] = factory(self._adapter_context(name))
         for name, adapter in self.adapters.items():
             if isinstance(adapter, ModeratorCheck):
                 self.commands.moderator_checks[name] = adapter
@@ -98,6 +98,19 @@ class App:
             from bot.observability import Observability
 
             self.observability = Observability(self)
+
+    def _adapter_context(self, name: str) -> AdapterContext[Any]:
+        """What the adapter of platform ``name`` is built from (never this App)."""
+        settings = self.config.platforms.get(name)
+        return AdapterContext(
+            settings=settings if settings is not None else PlatformSettings(),
+            commands=self.commands,
+            cases=self.commands.cases,
+            rounds=self.engine,
+            messages=self.engine.messages,
+            data_dir=self.config.data_dir,
+            debates=lambda: self.config.debates,
+        )
 
     @property
     def export_dir(self) -> Path:

@@ -174,19 +174,6 @@ class PlatformsConfig:
     def enabled(self) -> list[str]:
         return [name for name, value in self._settings.items() if value.enabled]
 
-    # Transitional accessors for the built-in platforms; prefer ``of(ConsoleConfig)``.
-    @property
-    def console(self) -> ConsoleConfig:
-        return self.of(ConsoleConfig)
-
-    @property
-    def discord(self) -> DiscordConfig:
-        return self.of(DiscordConfig)
-
-    @property
-    def matrix(self) -> MatrixConfig:
-        return self.of(MatrixConfig)
-
     def __eq__(self, other: object) -> bool:
         return isinstance(other, PlatformsConfig) and self._settings == other._settings
 

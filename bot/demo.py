@@ -29,6 +29,7 @@ from bot.config import (
 from bot.durations import format_duration
 from bot.events import Incoming
 from bot.models import RoundState
+from bot.platforms import AdapterContext
 
 SHOWN_PARTICIPANTS = 3
 
@@ -142,10 +143,8 @@ async def run_demo(
     lang = config.language
     moderator = config.platforms.of(ConsoleConfig).moderators[0]
 
-    def console_factory(app: App) -> ConsoleAdapter:
-        return ConsoleAdapter(
-            config.platforms.of(ConsoleConfig), app.commands, app.export_dir, out=out
-        )
+    def console_factory(context: AdapterContext[ConsoleConfig]) -> ConsoleAdapter:
+        return ConsoleAdapter(context.settings, context.commands, context.export_dir, out=out)
 
     app = App(config, adapters={"console": console_factory}, tick_seconds=1.0)
     console = app.adapters["console"]

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from bot.events import ChannelRef, RoundPost
+from bot.events import ChannelRef, PostKind, RoundPost
+
+if TYPE_CHECKING:
+    from bot.core import OpenRound, RoundInfo
 
 
 @runtime_checkable
@@ -41,3 +45,15 @@ class ModeratorCheck(Protocol):
     platform: str
 
     async def moderates(self, user_id: str, channel: ChannelRef) -> bool: ...
+
+
+class RoundsView(Protocol):
+    """The rounds as adapters may read them (the engine is one)."""
+
+    def open_rounds(self) -> list[OpenRound]: ...
+
+    async def list_rounds(
+        self, debate_id: str | None = None, round_id: int | None = None
+    ) -> Sequence[RoundInfo]: ...
+
+    async def build_post(self, round_id: int, kind: PostKind) -> RoundPost | None: ...

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from config_support import base_config_data
 
-from bot.config import Config
+from bot.config import Config, ConsoleConfig
+from bot.platforms import AdapterContext
 
 PG_ADMIN_URL = os.environ.get(
     "DEBATE_BOT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -101,8 +102,8 @@ async def app_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     async def build(config: Config, start: bool = True) -> tuple[App, io.StringIO]:
         out = io.StringIO()
 
-        def console(app: App) -> ConsoleAdapter:
-            return ConsoleAdapter(config.platforms.console, app.commands, app.export_dir, out=out)
+        def console(context: AdapterContext[ConsoleConfig]) -> ConsoleAdapter:
+            return ConsoleAdapter(context.settings, context.commands, context.export_dir, out=out)
 
         app = App(config, adapters={"console": console}, tick_seconds=3600)
         if start:

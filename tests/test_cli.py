@@ -271,10 +271,10 @@ async def test_console_end_of_input_leaves_the_other_platforms_serving(tmp_path:
     import signal
 
     from bot.adapters.console import ConsoleAdapter
-    from bot.app import App
     from bot.cli import cmd_run
-    from bot.config import load_config
+    from bot.config import ConsoleConfig, load_config
     from bot.events import ChannelRef, RoundPost
+    from bot.platforms import AdapterContext
 
     class Other:
         platform = "other"
@@ -292,9 +292,9 @@ async def test_console_end_of_input_leaves_the_other_platforms_serving(tmp_path:
     config = load_config(write_config(tmp_path))
     other = Other()
 
-    def console(app: App) -> ConsoleAdapter:
+    def console(context: AdapterContext[ConsoleConfig]) -> ConsoleAdapter:
         return ConsoleAdapter(
-            config.platforms.console, app.commands, app.export_dir, io.StringIO()
+            context.settings, context.commands, context.export_dir, io.StringIO()
         )
 
     loop = asyncio.get_running_loop()

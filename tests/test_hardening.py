@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 from config_support import write_config_file
 
+from bot.config import ConsoleConfig
 from bot.logs import scrub, setup_logging
+from bot.platforms import AdapterContext
 
 ROOT = Path(__file__).resolve().parents[1]
 MEMBERS = ["zorglub-a", "zorglub-b", "zorglub-c", "zorglub-d"]
@@ -96,8 +98,8 @@ def test_console_strips_terminal_controls(config_factory: Any) -> None:
     out = io.StringIO()
     config = config_factory()
 
-    def console(app: App) -> ConsoleAdapter:
-        return ConsoleAdapter(config.platforms.console, app.commands, app.export_dir, out=out)
+    def console(context: AdapterContext[ConsoleConfig]) -> ConsoleAdapter:
+        return ConsoleAdapter(context.settings, context.commands, context.export_dir, out=out)
 
     async def go() -> None:
         app = App(config, adapters={"console": console}, tick_seconds=3600)

@@ -16,7 +16,13 @@ from pydantic import Field
 from bot.app import Adapter, App
 from bot.config import ConfigError, load_config
 from bot.events import ChannelRef, Incoming, PostKind, Reply, RoundPost
-from bot.platforms import REGISTRY, ChannelSettings, Platform, PlatformSettings
+from bot.platforms import (
+    REGISTRY,
+    AdapterContext,
+    ChannelSettings,
+    Platform,
+    PlatformSettings,
+)
 from bot.readiness import platform_problems
 
 ROOM = ChannelRef("memory", "agora")
@@ -40,9 +46,9 @@ class MemoryAdapter:
 
     platform = "memory"
 
-    def __init__(self, app: App) -> None:
-        self.settings = app.config.platforms.of(MemorySettings)
-        self.commands = app.commands
+    def __init__(self, context: AdapterContext[MemorySettings]) -> None:
+        self.settings = context.settings
+        self.commands = context.commands
         self.posts: list[tuple[ChannelRef, RoundPost]] = []
         self.started = False
 
@@ -70,8 +76,8 @@ class MemoryAdapter:
         return "\n".join(reply.text for reply in replies)
 
 
-def _make(app: App) -> Adapter:
-    return MemoryAdapter(app)
+def _make(context: AdapterContext[MemorySettings]) -> Adapter:
+    return MemoryAdapter(context)
 
 
 def _readiness(settings: MemorySettings, used: set[str], env: Mapping[str, str]) -> list[str]:

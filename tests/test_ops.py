@@ -19,7 +19,7 @@ from config_support import UNSET_SECRET_ENV, base_config_data
 from bot.adapters.console import ConsoleAdapter
 from bot.app import App
 from bot.backup import backup_database
-from bot.config import Config
+from bot.config import Config, ConsoleConfig, DiscordConfig
 from bot.db import MIGRATIONS, Database, InstanceLock, InstanceLockError, make_engine
 from bot.ops import (
     application_id_from_token,
@@ -28,6 +28,7 @@ from bot.ops import (
     cmd_restore,
     pending_migrations,
 )
+from bot.platforms import AdapterContext
 
 DEBATE = "capitalisme-numerique"
 EARLY = 40  # members who answered well before the backup
@@ -63,9 +64,9 @@ async def start_app() -> AsyncIterator[Callable[[Config], Awaitable[App]]]:
     running: list[App] = []
 
     async def start(config: Config) -> App:
-        def console(app: App) -> ConsoleAdapter:
+        def console(context: AdapterContext[ConsoleConfig]) -> ConsoleAdapter:
             return ConsoleAdapter(
-                config.platforms.console, app.commands, app.export_dir, out=io.StringIO()
+                context.settings, context.commands, context.export_dir, out=io.StringIO()
             )
 
         app = App(config, adapters={"console": console}, tick_seconds=3600)
@@ -283,12 +284,12 @@ def test_invite_url(
     # Without --application-id, the id carried by the bot token (never printed itself).
     token = "MTEwMDAwMDAwMDAwMDAwMDAwMQ.GhIjKl.abcdefghijklmnopqrstuvwxyz0123456789AB"
     assert application_id_from_token(token) == app_id
-    monkeypatch.setenv(config.platforms.discord.token_env, token)
+    monkeypatch.setenv(config.platforms.of(DiscordConfig).token_env, token)
     assert cmd_invite_url(config) == 0
     captured = capsys.readouterr()
     assert captured.out.strip() == url and token not in captured.out + captured.err
 
-    monkeypatch.delenv(config.platforms.discord.token_env)
+    monkeypatch.delenv(config.platforms.of(DiscordConfig).token_env)
     assert cmd_invite_url(config) == 2
     assert "--application-id" in capsys.readouterr().err
     assert application_id_from_token("not-a-token") is None

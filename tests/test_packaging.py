@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from bot.cli import EXIT_ERROR, EXIT_NOTHING_TO_SERVE, EXIT_USAGE
-from bot.config import load_config
+from bot.config import ConsoleConfig, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 UNIT = ROOT / "deploy" / "debate-bot.service"
@@ -49,7 +49,7 @@ def test_systemd_unit_restarts_on_errors_only_and_is_hardened() -> None:
 
 def test_example_service_config_is_valid_and_has_no_console() -> None:
     config = load_config(ROOT / "deploy" / "config.example.yaml")
-    assert not config.platforms.console.enabled
+    assert not config.platforms.of(ConsoleConfig).enabled
     assert config.log_format == "json"
     assert config.observability.address() == ("0.0.0.0", 9464)
     assert config.data_dir == Path("/data")

@@ -19,9 +19,10 @@ from config_support import write_config_file
 
 from bot.adapters.console import ConsoleAdapter
 from bot.app import App
-from bot.config import load_config
+from bot.config import ConsoleConfig, load_config
 from bot.events import PostKind
 from bot.models import RoundState
+from bot.platforms import AdapterContext
 
 ROOT = Path(__file__).resolve().parents[1]
 MONDAY = "{cron: '0 18 * * 1'}"
@@ -31,9 +32,9 @@ TUESDAY = "{cron: '0 18 * * 2'}"
 def build(path: Path) -> App:
     config = load_config(path)
 
-    def console(app: App) -> ConsoleAdapter:
+    def console(context: AdapterContext[ConsoleConfig]) -> ConsoleAdapter:
         return ConsoleAdapter(
-            config.platforms.console, app.commands, app.export_dir, io.StringIO()
+            context.settings, context.commands, context.export_dir, io.StringIO()
         )
 
     return App(config, adapters={"console": console}, tick_seconds=3600)

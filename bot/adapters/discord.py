@@ -45,11 +45,11 @@ from bot.events import Attachment, ChannelRef, PostKind, RoundPost
 from bot.i18n import CATALOGUES
 from bot.outage import as_answer
 from bot.text import escape_markdown, split_text
-from bot.usecases import Actor, UseCases
+from bot.usecases import Actor
 
 if TYPE_CHECKING:
-    from bot.app import App
     from bot.config import DiscordConfig
+    from bot.platforms import AdapterContext
 
 log = logging.getLogger(__name__)
 
@@ -514,14 +514,13 @@ class DiscordAdapter:
 
     platform = PLATFORM
 
-    def __init__(self, app: App) -> None:
-        self.app = app
-        self.engine = app.engine
-        self.settings = app.config.platforms.discord
-        self.messages = app.engine.messages
-        self.cases = UseCases(app.engine)
-        self.announcements = AnnouncementStore(app.config.data_dir / ANNOUNCEMENTS_FILE)
-        self.sent = SentPosts(app.config.data_dir / SENT_FILE)
+    def __init__(self, context: AdapterContext[DiscordConfig]) -> None:
+        self.rounds = context.rounds
+        self.settings = context.settings
+        self.messages = context.messages
+        self.cases = context.cases
+        self.announcements = AnnouncementStore(context.data_dir / ANNOUNCEMENTS_FILE)
+        self.sent = SentPosts(context.data_dir / SENT_FILE)
         self.bot = DebateBot(self)
         self._gateway: asyncio.Task[None] | None = None
         # channel id -> guild id, for channels fetched over REST (a channel never moves to
@@ -529,7 +528,7 @@ class DiscordAdapter:
         self._fetched_guilds: dict[int, int] = {}
         # The round channels are public places the operator configured: the log may name them
         # (the scrubber hides every other snowflake, members' and interactions' included).
-        for debate in app.config.debates:
+        for debate in context.debates():
             for channel in debate.channels:
                 if channel.platform == PLATFORM:
                     logs.allow(channel.key)
@@ -577,7 +576,7 @@ class DiscordAdapter:
         except Exception:
             await self.bot.close()  # the HTTP session opened by the attempt
             raise
-        rounds = {r.id for r in await self.engine.list_rounds()}
+        rounds = {r.id for r in await self.rounds.list_rounds()}
         await self.announcements.keep_only(rounds)
         await self.sent.keep_only(rounds)
         self._gateway = asyncio.get_running_loop().create_task(
@@ -704,7 +703,7 @@ class DiscordAdapter:
             ) from exc
 
     def _is_open(self, round_id: int) -> bool:
-        return any(r.id == round_id for r in self.engine.open_rounds())
+        return any(r.id == round_id for r in self.rounds.open_rounds())
 
     def _components(self) -> AnnouncementViews:
         cog = self.bot.get_cog("DebateCog")

@@ -10,6 +10,7 @@ adding a platform is its package, one line below, and its documentation.
 from __future__ import annotations
 
 from bot.platforms.base import (
+    AdapterContext,
     AdapterFactory,
     ChannelSettings,
     Platform,
@@ -31,6 +32,7 @@ _register_builtins()
 
 __all__ = [
     "REGISTRY",
+    "AdapterContext",
     "AdapterFactory",
     "ChannelSettings",
     "Platform",

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from bot.settings import Settings
 
 if TYPE_CHECKING:
-    from bot.app import Adapter, App
+    from bot.app import Adapter
+    from bot.commands import TextCommands
+    from bot.config import DebateConfig
+    from bot.i18n import Messages
+    from bot.ports import RoundsView
+    from bot.usecases import UseCases
 
 
 class PlatformSettings(Settings):
@@ -29,8 +35,32 @@ class ChannelSettings(Settings):
         raise NotImplementedError
 
 
-AdapterFactory = Callable[["App"], "Adapter"]
 S = TypeVar("S", bound=PlatformSettings)
+
+
+@dataclass(frozen=True)
+class AdapterContext(Generic[S]):
+    """What an adapter is built from: its own settings and the core's narrow faces, never the
+    whole application."""
+
+    settings: S
+    # Text commands (console, Matrix): parse a message, run it, render the replies.
+    commands: TextCommands
+    # The use-cases themselves, for front-ends with their own widgets (Discord's components).
+    cases: UseCases
+    # The rounds as the core sees them: open rounds, listed rounds, a round's posts.
+    rounds: RoundsView
+    messages: Messages
+    data_dir: Path
+    # The configured debates, as of now (a reload replaces them).
+    debates: Callable[[], Sequence[DebateConfig]]
+
+    @property
+    def export_dir(self) -> Path:
+        return self.data_dir / "exports"
+
+
+AdapterFactory = Callable[[AdapterContext[Any]], "Adapter"]
 # What keeps an enabled platform from starting, knowable without connecting: its settings,
 # the platforms the debates post to, the environment. One line per problem.
 ReadinessCheck = Callable[[S, set[str], Mapping[str, str]], list[str]]

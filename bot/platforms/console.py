@@ -9,7 +9,8 @@ from pydantic import Field
 from bot.platforms.base import ChannelSettings, Platform, PlatformSettings
 
 if TYPE_CHECKING:
-    from bot.app import Adapter, App
+    from bot.app import Adapter
+    from bot.platforms.base import AdapterContext
 
 
 class ConsoleConfig(PlatformSettings):
@@ -27,10 +28,10 @@ class ConsoleChannel(ChannelSettings):
         return self.channel
 
 
-def _adapter(app: App) -> Adapter:
+def _adapter(context: AdapterContext[ConsoleConfig]) -> Adapter:
     from bot.adapters.console import ConsoleAdapter
 
-    return ConsoleAdapter(app.config.platforms.of(ConsoleConfig), app.commands, app.export_dir)
+    return ConsoleAdapter(context.settings, context.commands, context.export_dir)
 
 
 PLATFORM = Platform("console", ConsoleConfig, ConsoleChannel, _adapter)

@@ -11,7 +11,8 @@ from bot.platforms.base import ChannelSettings, Platform, PlatformSettings
 from bot.settings import env_name
 
 if TYPE_CHECKING:
-    from bot.app import Adapter, App
+    from bot.app import Adapter
+    from bot.platforms.base import AdapterContext
 
 
 class DiscordConfig(PlatformSettings):
@@ -32,10 +33,10 @@ class DiscordChannel(ChannelSettings):
         return str(self.channel_id)
 
 
-def _adapter(app: App) -> Adapter:
+def _adapter(context: AdapterContext[DiscordConfig]) -> Adapter:
     from bot.adapters.discord import DiscordAdapter
 
-    return DiscordAdapter(app)
+    return DiscordAdapter(context)
 
 
 def _readiness(settings: DiscordConfig, used: set[str], env: Mapping[str, str]) -> list[str]:

@@ -12,7 +12,8 @@ from bot.platforms.base import ChannelSettings, Platform, PlatformSettings
 from bot.settings import env_name
 
 if TYPE_CHECKING:
-    from bot.app import Adapter, App
+    from bot.app import Adapter
+    from bot.platforms.base import AdapterContext
 
 
 class MatrixConfig(PlatformSettings):
@@ -60,10 +61,10 @@ class MatrixChannel(ChannelSettings):
         return self.room_id
 
 
-def _adapter(app: App) -> Adapter:
+def _adapter(context: AdapterContext[MatrixConfig]) -> Adapter:
     from bot.adapters.matrix import MatrixAdapter
 
-    return MatrixAdapter(app)
+    return MatrixAdapter(context)
 
 
 def _readiness(settings: MatrixConfig, used: set[str], env: Mapping[str, str]) -> list[str]:

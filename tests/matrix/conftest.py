@@ -16,7 +16,8 @@ from matrix_members import Member
 
 from bot.adapters.matrix import MatrixAdapter
 from bot.app import App
-from bot.config import Config
+from bot.config import Config, MatrixConfig
+from bot.platforms import AdapterContext
 
 PASSWORD_ENV = "DEBATE_BOT_TEST_MATRIX_PASSWORD"
 TOKEN_ENV = "DEBATE_BOT_TEST_MATRIX_TOKEN"
@@ -129,8 +130,8 @@ class Bots:
             self.tmp_path / data, self.synapse.url, self.users.ids["bot"], channel, **matrix
         )
 
-        def factory(app: App) -> MatrixAdapter:
-            made = MatrixAdapter(app)
+        def factory(context: AdapterContext[MatrixConfig]) -> MatrixAdapter:
+            made = MatrixAdapter(context)
             if adapter is not None:
                 adapter(made)
             return made

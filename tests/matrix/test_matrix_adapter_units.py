@@ -28,6 +28,9 @@ from bot.adapters.matrix import (
     _strip_reply_fallback,
     message_contents,
 )
+from bot.config import Config, MatrixConfig
+from bot.i18n import Messages
+from bot.platforms import AdapterContext
 from bot.render import markdown_to_html
 from bot.text import escape_markdown
 
@@ -93,10 +96,20 @@ def _adapter(tmp_path: Path, **matrix: Any) -> MatrixAdapter:
     config = bot_config(
         tmp_path, "http://127.0.0.1:1", "@bot:example.org", "!cfg:example.org", **matrix
     )
-    app = SimpleNamespace(
-        config=config, engine=SimpleNamespace(open_rounds=lambda: []), commands=None
+    return MatrixAdapter(_context(config))
+
+
+def _context(config: Config) -> AdapterContext[MatrixConfig]:
+    """What the adapter is built from, with no engine behind it (no round is open)."""
+    return AdapterContext(
+        settings=config.platforms.of(MatrixConfig),
+        commands=None,  # type: ignore[arg-type]  (these tests send no command)
+        cases=None,  # type: ignore[arg-type]
+        rounds=SimpleNamespace(open_rounds=lambda: []),  # type: ignore[arg-type]
+        messages=Messages(config.language),
+        data_dir=config.data_dir,
+        debates=lambda: config.debates,
     )
-    return MatrixAdapter(app)  # type: ignore[arg-type]
 
 
 async def test_invites_follow_allowed_rooms(tmp_path: Path) -> None:
@@ -374,7 +387,6 @@ def test_run_reset_cross_signing_reaches_the_matrix_adapter(tmp_path: Path) -> N
     assert build_parser().parse_args(["run", "--reset-cross-signing"]).reset_cross_signing
     assert not build_parser().parse_args(["run"]).reset_cross_signing
     config = bot_config(tmp_path, "http://127.0.0.1:1", "@bot:example.org", "!cfg:example.org")
-    app = SimpleNamespace(config=config, engine=None, commands=None)
-    adapter = with_cross_signing_reset(config)["matrix"](app)  # type: ignore[arg-type]
+    adapter = with_cross_signing_reset(config)["matrix"](_context(config))
     assert isinstance(adapter, MatrixAdapter) and adapter.cross_signing.reset
     assert not _adapter(tmp_path).cross_signing.reset

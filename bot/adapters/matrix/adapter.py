@@ -27,9 +27,8 @@ from .sync import SyncLoop, Worker, _Batch
 from .undecryptable import Undecryptable
 
 if TYPE_CHECKING:
-    from bot.app import App
-    from bot.config import Config
-    from bot.platforms import AdapterFactory
+    from bot.config import Config, MatrixConfig
+    from bot.platforms import AdapterContext, AdapterFactory
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +48,15 @@ class MatrixAdapter:
 
     platform = PLATFORM
 
-    def __init__(self, app: App, *, reset_cross_signing: bool = False) -> None:
-        self.app = app
-        self.config = app.config.platforms.matrix
-        self.engine = app.engine
-        self.commands = app.commands
-        self.store_dir = app.config.data_dir / "matrix"
+    def __init__(
+        self, context: AdapterContext[MatrixConfig], *, reset_cross_signing: bool = False
+    ) -> None:
+        self.config = context.settings
+        self.rounds = context.rounds
+        self.messages = context.messages
+        self.commands = context.commands
+        self.debates = context.debates
+        self.store_dir = context.data_dir / "matrix"
         self.store = MatrixStore(self.store_dir)
         self.timeline_limit = TIMELINE_LIMIT
         self.sync_timeout_ms = SYNC_TIMEOUT_MS

@@ -100,11 +100,11 @@ class Rooms:
         adapter = self.adapter
         keys = {
             channel.key
-            for debate in adapter.app.config.debates
+            for debate in adapter.debates()
             for channel in debate.channels
             if channel.platform == PLATFORM
         }
-        for r in adapter.engine.open_rounds():
+        for r in adapter.rounds.open_rounds():
             keys.update(c.channel for c in r.channels if c.platform == PLATFORM)
         return keys
 
@@ -168,7 +168,7 @@ class Rooms:
             room_id = await self.resolve(key)
             if room_id is not None:
                 mapping.setdefault(room_id, ChannelRef(PLATFORM, key))
-        for r in self.adapter.engine.open_rounds():
+        for r in self.adapter.rounds.open_rounds():
             for channel in r.channels:
                 if channel.platform == PLATFORM:
                     room_id = await self.resolve(channel.channel)

@@ -181,7 +181,7 @@ class Sender:
         original = self._announcements.get((room_id, post.round_id))
         if original is None:
             return
-        announcement = await self.adapter.engine.build_post(post.round_id, PostKind.ANNOUNCEMENT)
+        announcement = await self.adapter.rounds.build_post(post.round_id, PostKind.ANNOUNCEMENT)
         if announcement is None:
             return
         contents = message_contents(announcement.text + "\n\n" + post.text)

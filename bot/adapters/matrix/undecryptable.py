@@ -85,7 +85,7 @@ class Undecryptable:
         return True
 
     def _text(self, code: str | None) -> str:
-        m = self.adapter.engine.messages
+        m = self.adapter.messages
         reason = m("undecryptable_withheld", code=code) if code else m("undecryptable_no_key")
         return str(m("undecryptable", reason=reason))
 
