@@ -1,14 +1,14 @@
-"""The use-cases: open, close and extend rounds; submit, withdraw and vote; moderate; export.
+"""The engine's façade: rounds opened, closed and extended; answers, votes, moderation, exports.
 
 Platform-neutral: callers pass a platform name and a user id, which are turned into a per-round
 pseudonym at once and never stored or logged. Errors a member should hear about are raised as
 :class:`EngineError` carrying a catalogue key (see :mod:`bot.i18n`); they change nothing.
 
-:class:`Engine` is the one entry point the app, the commands and the adapters call; it composes
-the parts that do the work: :mod:`bot.participation` (members), :mod:`bot.moderation`
-(moderators), :mod:`bot.rounds` (lifecycle and scheduling), :mod:`bot.posts` (rendering),
-:mod:`bot.retention` (purge), over :mod:`bot.store` (every query) and :mod:`bot.core` (the
-shared state and lookups).
+:class:`Engine` is the entry point the app and the use-case layer (:mod:`bot.usecases`)
+call; it composes the parts that do the work: :mod:`bot.participation` (members),
+:mod:`bot.moderation` (moderators), :mod:`bot.rounds` (lifecycle and scheduling),
+:mod:`bot.posts` (rendering), :mod:`bot.retention` (purge), over :mod:`bot.store` (every
+query) and :mod:`bot.core` (the shared state and lookups).
 """
 
 from __future__ import annotations

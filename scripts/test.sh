@@ -60,6 +60,7 @@ fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy bot
+.venv/bin/mypy --strict cogs
 
 # Packaging: the Dockerfile linted by hadolint (images cannot be built here), the systemd unit
 # verified by systemd-analyze. `verify` checks that ExecStart's program exists, so it verifies

@@ -101,11 +101,12 @@ def _adapter(tmp_path: Path, **matrix: Any) -> MatrixAdapter:
 
 def _context(config: Config) -> AdapterContext[MatrixConfig]:
     """What the adapter is built from, with no engine behind it (no round is open)."""
+    # These tests send no command and open no round: nothing behind the commands.
     return AdapterContext(
         settings=config.platforms.of(MatrixConfig),
-        commands=None,  # type: ignore[arg-type]  (these tests send no command)
+        commands=None,  # type: ignore[arg-type]
         cases=None,  # type: ignore[arg-type]
-        rounds=SimpleNamespace(open_rounds=lambda: []),  # type: ignore[arg-type]
+        rounds=SimpleNamespace(open_rounds=lambda: []),
         messages=Messages(config.language),
         data_dir=config.data_dir,
         debates=lambda: config.debates,
