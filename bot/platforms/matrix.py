@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     from bot.platforms.base import AdapterContext
 
 
+# A server name: a host name, IPv4 or [IPv6] address, and an optional port (spec's grammar).
+_SERVER_NAME = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$")
+
+
 class MatrixConfig(PlatformSettings):
     homeserver: str = "https://matrix.example.org"
     user_id: str = "@debats:example.org"
@@ -32,9 +36,15 @@ class MatrixConfig(PlatformSettings):
     @field_validator("homeserver")
     @classmethod
     def _url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with https:// (or http:// for a local homeserver)")
-        return value.rstrip("/")
+        # A base URL, used as it is, or a server name resolved through .well-known at start.
+        if value.startswith(("http://", "https://")):
+            return value.rstrip("/")
+        if not _SERVER_NAME.match(value):
+            raise ValueError(
+                "give the homeserver's URL (https://matrix.example.org) or its server name "
+                "(example.org, found through /.well-known/matrix/client)"
+            )
+        return value
 
     @field_validator("user_id")
     @classmethod

@@ -124,10 +124,15 @@ class Bots:
         *,
         data: str = "bot",
         adapter: Callable[[MatrixAdapter], None] | None = None,
+        homeserver: str | None = None,
         **matrix: Any,
     ) -> App:
         config = bot_config(
-            self.tmp_path / data, self.synapse.url, self.users.ids["bot"], channel, **matrix
+            self.tmp_path / data,
+            homeserver or self.synapse.url,
+            self.users.ids["bot"],
+            channel,
+            **matrix,
         )
 
         def factory(context: AdapterContext[MatrixConfig]) -> MatrixAdapter:

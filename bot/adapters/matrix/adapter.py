@@ -17,6 +17,7 @@ from bot.events import ChannelRef, PostKind, RoundPost
 
 from .client import _Client, check
 from .crosssigning import CrossSigning
+from .discovery import resolve_homeserver
 from .errors import MatrixError, _error
 from .forgetting import Forgetting
 from .handling import EventHandler
@@ -82,6 +83,8 @@ class MatrixAdapter:
         self.cross_signing = CrossSigning(self)
         self.undecryptable = Undecryptable(self)
         self.cross_signing.reset = reset_cross_signing
+        # The client API's base URL: the configured one, or found from the server name.
+        self.homeserver_url = self.config.homeserver
 
     # ------------------------------------------------------------------ start / stop
 
@@ -95,6 +98,7 @@ class MatrixAdapter:
             logger = logging.getLogger(name)
             if logger.getEffectiveLevel() < logging.WARNING:
                 logger.setLevel(logging.WARNING)
+        self.homeserver_url = await resolve_homeserver(self.config.homeserver)
         self._open_store()
         await self._login()
         client = self.require_client()
@@ -117,7 +121,7 @@ class MatrixAdapter:
         self.forgetting.state = CleanupState(store.cleanup_path)
         self.rooms.direct = store.load_direct()
         self.client = _Client(
-            self.config.homeserver,
+            self.homeserver_url,
             self.config.user_id,
             store_path=str(self.store_dir),
             config=nio.AsyncClientConfig(
