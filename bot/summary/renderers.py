@@ -125,10 +125,10 @@ def _chat_tally(doc: Document, block: Tally) -> list[str]:
 
 
 def _chat_themes(doc: Document, block: ThemeList) -> list[str]:
+    """Each theme's terms and how many arguments use them: quoted, the theme's arguments would
+    double the chat text, so the chat names none (the exports quote them)."""
     return [
-        f"• {', '.join(_chat(t) for t in theme.terms)} "
-        f"({', '.join(cite.label for cite, _ in theme.quotes)})"
-        for theme in block.themes
+        f"• {', '.join(_chat(t) for t in theme.terms)} ({theme.count})" for theme in block.themes
     ]
 
 
@@ -145,15 +145,23 @@ def _chat_list(doc: Document, block: ArgList) -> list[str]:
 
 
 def _chat_groups(doc: Document, block: Groups) -> list[str]:
+    """Each group with its most representative arguments (at most :data:`CHAT_LIMIT`),
+    quoted in full, under what its members mostly did with them."""
     sep = doc.view.w("sep")
     lines = []
     for group in block.groups:
         if group.hidden:
             lines.append(f"• {group.hidden}")
             continue
-        reps = "; ".join(f"{r.before}{r.cite.label}{r.after}" for r in group.reps[:CHAT_LIMIT])
-        head = f"{group.name} ({group.size_text})"
-        lines.append(f"• {head}" + (f"{sep}{reps}" if reps else ""))
+        lines.append(f"• {group.name} ({group.size_text})")
+        shown = group.reps[:CHAT_LIMIT]
+        for direction, lead in (("agree", group.agreed), ("disagree", group.disagreed)):
+            reps = [r for r in shown if r.direction == direction]
+            if reps:
+                lines.append(f"  {lead}{sep.rstrip()}")
+            for r in reps:
+                share = f" ({r.share})" if r.share else ""
+                lines.append(f"  – {r.cite.label} — {_chat(r.cite.text)}{share}")
     if block.undescribed:
         lines.append(f"• {block.undescribed}")
     return lines
@@ -250,9 +258,15 @@ def _md_groups(doc: Document, block: Groups) -> list[str]:
             out += [f"- {group.hidden}", ""]
             continue
         out += [f"#### {group.name} ({group.size_text})", ""]
-        for r in group.reps:
-            out.append(f"- {r.before}**{r.cite.label}**{r.after}{sep}{md_cell(r.cite.text)}")
-        out.append("")
+        for direction, lead in (("agree", group.agreed), ("disagree", group.disagreed)):
+            reps = group.leaning(direction)
+            if not reps:
+                continue
+            out += [f"{lead}{sep.rstrip()}", ""]
+            for r in reps:
+                share = f" — {r.share}" if r.share else ""
+                out.append(f"- {_md_cite(r.cite)}{share}")
+            out.append("")
     if block.undescribed:
         out.append(block.undescribed)
     elif out:
@@ -304,7 +318,7 @@ def _html_cite(cite: Cite) -> str:
 def html_body(doc: Document, chart_png: bytes | None) -> str:
     """One round's ``<article>``: the header, the chart after the participation, and every
     section (the reproducibility one as the footer)."""
-    h, v = doc.header, doc.view
+    h = doc.header
     p: list[str] = [f'<article class="round" id="round-{_e(h.code)}">']
     p.append(f"<header><h1>{_e(h.debate_title)}</h1>")
     p.append(f'<p class="meta">{_e(h.round_line)} · {_e(h.period)}</p>')
@@ -330,8 +344,8 @@ def html_body(doc: Document, chart_png: bytes | None) -> str:
         if section.id == "participation" and chart_png:
             encoded = base64.b64encode(chart_png).decode("ascii")
             p.append(
-                f'<figure id="charts"><img id="chart" alt="{_e(v.w("chart"))}" '
-                f'src="data:image/png;base64,{encoded}"><figcaption>{_e(v.w("chart"))}'
+                f'<figure id="charts"><img id="chart" alt="{_e(doc.chart_alt)}" '
+                f'src="data:image/png;base64,{encoded}"><figcaption>{_e(doc.chart_caption)}'
                 "</figcaption></figure>"
             )
     p.append("</article>")
@@ -370,15 +384,24 @@ def _html_group_row(doc: Document, group: GroupEntry) -> str:
             f"<tr><td>{_e(group.label)}</td><td class=n>{_e(doc.view.w('no_figure'))}</td>"
             f'<td class="note">{_e(group.hidden)}</td></tr>'
         )
-    items = [
-        f'<li><span class="{_e(r.direction)}">{_e(r.before + r.cite.label + r.after)}</span> '
-        f'<span class="quote">{_e(r.cite.text)}</span></li>'
-        for r in group.reps
-    ]
-    reps = f'<ul class="args">{"".join(items)}</ul>' if items else ""
+    parts = []
+    for direction, lead in (("agree", group.agreed), ("disagree", group.disagreed)):
+        reps = group.leaning(direction)
+        if not reps:
+            continue
+        items = [
+            f"<li>{_html_cite(r.cite)}"
+            + (f' <span class="meta">({_e(r.share)})</span>' if r.share else "")
+            + "</li>"
+            for r in reps
+        ]
+        parts.append(
+            f'<p class="{_e(direction)}">{_e(lead)}{_e(doc.view.w("sep").rstrip())}</p>'
+            f'<ul class="args">{"".join(items)}</ul>'
+        )
     return (
         f"<tr><td class=nowrap><strong>{_e(group.name)}</strong></td>"
-        f"<td class=n>{group.size}</td><td>{reps}</td></tr>"
+        f"<td class=n>{group.size}</td><td>{''.join(parts)}</td></tr>"
     )
 
 
