@@ -34,13 +34,14 @@ PALETTE = ("#2f5d9e", "#d9822b", "#3a8f5c", "#b3261e", "#7b5ea7", "#8c6d46")
 UNGROUPED = "#b8bec8"
 
 
-def render_chart(summary: Summary) -> bytes | None:
-    """A PNG, or None when there is nothing that may be published."""
+def render_chart(summary: Summary, *, narrow: bool = False) -> bytes | None:
+    """A PNG, or None when there is nothing that may be published; ``narrow``: the panels
+    one above the other, for a phone's width."""
     # Stance labels come from configuration and may hold characters the bundled font lacks:
     # a missing glyph is drawn as a box, which is no reason to fail the summary.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*[Gg]lyph.*missing", category=UserWarning)
-        fig = chart_figure(summary)
+        fig = chart_figure(summary, narrow=narrow)
         if fig is None:
             return None
         try:
@@ -51,7 +52,7 @@ def render_chart(summary: Summary) -> bytes | None:
     return buffer.getvalue()
 
 
-def chart_figure(summary: Summary) -> Figure | None:
+def chart_figure(summary: Summary, *, narrow: bool = False) -> Figure | None:
     """The chart as a matplotlib figure (the caller closes it), or None when there is
     nothing that may be published."""
     v = SummaryView(summary)
@@ -60,15 +61,20 @@ def chart_figure(summary: Summary) -> Figure | None:
     if tally is None and not points:
         return None
     panels = (1 if tally is not None else 0) + (1 if points else 0)
-    fig, axes = plt.subplots(1, panels, figsize=(5.2 * panels, 4.3), dpi=110, squeeze=False)
+    if narrow:  # about 400 px wide: shown at its size on a phone, its text stays readable
+        fig, grid = plt.subplots(panels, 1, figsize=(3.7, 3.6 * panels), dpi=110, squeeze=False)
+        axes = [row[0] for row in grid]
+    else:
+        fig, grid = plt.subplots(1, panels, figsize=(5.2 * panels, 4.3), dpi=110, squeeze=False)
+        axes = list(grid[0])
     try:
-        fig.suptitle(_title(v, panels), fontsize=11, fontweight="bold")
-        index = 0
+        fig.suptitle(
+            _title(v, 0.78 if narrow else panels), fontsize=10 if narrow else 11, fontweight="bold"
+        )
         if tally is not None:
-            _tally_panel(axes[0][index], tally, v.words)
-            index += 1
+            _tally_panel(axes[0], tally, v.words)
         if points:
-            _map_panel(axes[0][index], points, v.published_groups(), v.words)
+            _map_panel(axes[-1], points, v.published_groups(), v.words)
         fig.tight_layout()
     except Exception:
         plt.close(fig)
@@ -76,7 +82,7 @@ def chart_figure(summary: Summary) -> Figure | None:
     return fig
 
 
-def _title(v: SummaryView, panels: int) -> str:
+def _title(v: SummaryView, panels: float) -> str:
     """The round's code, closing date and question, wrapped to the chart's width."""
     rnd = v.s["round"]
     title = v.w(
@@ -85,7 +91,7 @@ def _title(v: SummaryView, panels: int) -> str:
         date=v.when(rnd["closes_at"])[:10],
         question=rnd["question"],
     )
-    return "\n".join(textwrap.wrap(title, width=52 * panels)) or title
+    return "\n".join(textwrap.wrap(title, width=int(52 * panels))) or title
 
 
 def _group_key(group: Group) -> str:

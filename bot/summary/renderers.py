@@ -31,6 +31,7 @@ from bot.text import _INVISIBLE, escape_markdown
 
 CHAT_TEXT_CHARS = 160  # member text is shortened to this in chat; exports carry it in full
 CHAT_MAX_ARGUMENTS = 10  # arguments listed in chat when there were no votes
+NARROW_SCREEN = "40rem"  # the HTML shows the narrow chart up to this width (a phone's)
 
 
 def visible(text: str) -> str:
@@ -315,9 +316,10 @@ def _html_cite(cite: Cite) -> str:
     return f'<span class="num">{_e(cite.label)}</span> <span class="quote">{_e(cite.text)}</span>'
 
 
-def html_body(doc: Document, chart_png: bytes | None) -> str:
+def html_body(doc: Document, chart_png: bytes | None, narrow_png: bytes | None = None) -> str:
     """One round's ``<article>``: the header, the chart after the participation, and every
-    section (the reproducibility one as the footer)."""
+    section (the reproducibility one as the footer). ``narrow_png``, the chart drawn for a
+    phone's width, replaces it on narrow screens."""
     h = doc.header
     p: list[str] = [f'<article class="round" id="round-{_e(h.code)}">']
     p.append(f"<header><h1>{_e(h.debate_title)}</h1>")
@@ -342,14 +344,32 @@ def html_body(doc: Document, chart_png: bytes | None) -> str:
             p += _HTML.block(doc, block)
         p.append("</section>")
         if section.id == "participation" and chart_png:
-            encoded = base64.b64encode(chart_png).decode("ascii")
-            p.append(
-                f'<figure id="charts"><img id="chart" alt="{_e(doc.chart_alt)}" '
-                f'src="data:image/png;base64,{encoded}"><figcaption>{_e(doc.chart_caption)}'
-                "</figcaption></figure>"
-            )
+            p.append(_html_figure(doc, chart_png, narrow_png))
     p.append("</article>")
     return "\n".join(p)
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _html_figure(doc: Document, chart_png: bytes, narrow_png: bytes | None) -> str:
+    narrow = (
+        f'<source media="(max-width: {NARROW_SCREEN})" srcset="{_data_uri(narrow_png)}">'
+        if narrow_png
+        else ""
+    )
+    return (
+        f'<figure id="charts"><picture>{narrow}<img id="chart" alt="{_e(doc.chart_alt)}" '
+        f'src="{_data_uri(chart_png)}"></picture><figcaption>{_e(doc.chart_caption)}'
+        "</figcaption></figure>"
+    )
+
+
+def _scroll(table: list[str]) -> list[str]:
+    """A table in its own box, which scrolls sideways when the table is wider than the page
+    (on a phone) instead of the page."""
+    return ['<div class="scroll">', *table, "</div>"]
 
 
 def _html_para(doc: Document, block: Para) -> list[str]:
@@ -364,7 +384,9 @@ def _html_tally(doc: Document, block: Tally) -> list[str]:
         f"<td class=n>{_e(doc.view.w('percent', value=r.share))}</td></tr>"
         for r in block.rows
     ]
-    return [f'<table id="tally"><thead><tr>{heads}</tr></thead><tbody>', *rows, "</tbody></table>"]
+    return _scroll(
+        [f'<table id="tally"><thead><tr>{heads}</tr></thead><tbody>', *rows, "</tbody></table>"]
+    )
 
 
 def _html_list(doc: Document, block: ArgList) -> list[str]:
@@ -409,9 +431,10 @@ def _html_groups(doc: Document, block: Groups) -> list[str]:
     out: list[str] = []
     if block.groups:
         heads = "".join(f"<th>{_e(c)}</th>" for c in block.columns)
-        out.append(f"<table><thead><tr>{heads}</tr></thead><tbody>")
-        out += [_html_group_row(doc, group) for group in block.groups]
-        out.append("</tbody></table>")
+        rows = [_html_group_row(doc, group) for group in block.groups]
+        out += _scroll(
+            [f"<table><thead><tr>{heads}</tr></thead><tbody>", *rows, "</tbody></table>"]
+        )
     if block.undescribed:
         out.append(f'<p class="note">{_e(block.undescribed)}</p>')
     return out
@@ -452,7 +475,7 @@ def _html_arguments(doc: Document, block: ArgTable) -> list[str]:
         ]
         out.append("<tr>" + "".join(cells) + "</tr>")
     out.append("</tbody></table>")
-    return out
+    return _scroll(out)
 
 
 _CHAT = _Layout(_chat_para, _chat_tally, _chat_list, _chat_groups, _chat_themes, _chat_arguments)
