@@ -153,6 +153,8 @@ def build_summary(data: RoundData) -> Summary:
         )
         for arg in arguments
     ]
+    divisive = set(analysis["divisive"]) if analysis is not None else set()
+    top = _top_arguments(published, stances if tally_visible else [], labels, divisive)
     # Submission order could be matched against chat activity: publish in a random order.
     random.SystemRandom().shuffle(published)
     hidden = len(data["arguments"]) - len(arguments)
@@ -169,9 +171,7 @@ def build_summary(data: RoundData) -> Summary:
         "hidden_arguments": hidden,
         "votes": len(votes),
         "vote_sign": dict(VOTE_SIGN),
-        "top_arguments": _top_arguments(published, stances if tally_visible else [], labels)
-        if votes
-        else [],
+        "top_arguments": top,
         "themes": extract_themes([(int(a["number"]), str(a["text"])) for a in arguments]),
         "analysis": analysis,
         "reproducibility": _reproducibility(
@@ -309,10 +309,16 @@ def _group_shares(
 
 
 def _top_arguments(
-    published: list[PublishedArgument], stances: list[str], labels: dict[str, str]
+    published: list[PublishedArgument],
+    stances: list[str],
+    labels: dict[str, str],
+    divisive: set[int],
 ) -> list[TopArguments]:
     """Per stance of the author, the most supported arguments (:func:`_supported`), best
     agree share among voters first (ties: more votes), at most :data:`TOP_PER_STANCE`.
+
+    An argument listed as divisive is not: its majority is one group's, which "what divides"
+    says, and the same argument under both headings would contradict itself.
 
     Every stance has its entry, even empty; the arguments of authors who took no stance (or
     all of them, when ``stances`` is empty because the tally is withheld) come last, under
@@ -321,11 +327,17 @@ def _top_arguments(
 
     def ranked(stance: str | None) -> list[int]:
         found = sorted(
-            (a for a in published if a["stance"] == stance and _supported(a)),
+            (
+                a
+                for a in published
+                if a["stance"] == stance and _supported(a) and a["number"] not in divisive
+            ),
             key=lambda a: (-(a["agree"] or 0) / a["votes"], -a["votes"], a["number"]),
         )
         return [a["number"] for a in found[:TOP_PER_STANCE]]
 
+    if not any(a["votes"] for a in published):
+        return []  # nobody voted: nothing to rank
     out: list[TopArguments] = [
         {"stance": s, "label": labels.get(s, s), "arguments": ranked(s)} for s in stances
     ]
