@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.summary.sections import (
-    CHAT_LIMIT,
     ArgList,
     ArgTable,
     Block,
@@ -146,8 +145,8 @@ def _chat_list(doc: Document, block: ArgList) -> list[str]:
 
 
 def _chat_groups(doc: Document, block: Groups) -> list[str]:
-    """Each group with its most representative arguments (at most :data:`CHAT_LIMIT`),
-    quoted in full, under what its members mostly did with them."""
+    """Each group with its most representative arguments, quoted in full, under what its
+    members mostly did with them."""
     sep = doc.view.w("sep")
     lines = []
     for group in block.groups:
@@ -155,9 +154,8 @@ def _chat_groups(doc: Document, block: Groups) -> list[str]:
             lines.append(f"• {group.hidden}")
             continue
         lines.append(f"• {group.name} ({group.size_text})")
-        shown = group.reps[:CHAT_LIMIT]
         for direction, lead in (("agree", group.agreed), ("disagree", group.disagreed)):
-            reps = [r for r in shown if r.direction == direction]
+            reps = group.leaning(direction)
             if reps:
                 lines.append(f"  {lead}{sep.rstrip()}")
             for r in reps:

@@ -23,7 +23,10 @@ from bot.summary.view import SummaryView
 # out (italic in Markdown, set apart in HTML); "intro": a lead-in the chat leaves out; "aside":
 # a note the chat leaves out.
 ParaKind = Literal["text", "note", "hint", "intro", "aside"]
-CHAT_LIMIT = 3  # quoted arguments per list, and representative arguments per group, in chat
+CHAT_LIMIT = 3  # quoted arguments per list, in chat
+# A group is described by its most representative arguments (Polis's order), quoted: this many
+# in every format (the JSON export holds them all).
+GROUP_QUOTES = 3
 
 
 @dataclass(frozen=True)
@@ -320,7 +323,7 @@ def _group_entry(v: SummaryView, group: Group) -> GroupEntry:
         return GroupEntry(name, int(group["size"]), "", label, hidden=hidden)
     reps = [
         Rep(str(rep["direction"]), _cite(v, int(rep["number"])), v.rep_share(rep, label))
-        for rep in group["representative"]
+        for rep in group["representative"][:GROUP_QUOTES]
     ]
     size = int(group["size"])
     return GroupEntry(
