@@ -12,6 +12,7 @@ import asyncio
 import random
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -33,58 +34,139 @@ from bot.platforms import AdapterContext
 
 SHOWN_PARTICIPANTS = 3
 
-ARGUMENTS: dict[str, dict[str, list[str]]] = {
+# The simulated members' arguments. Each is said from the stance its author took on the question
+# actually asked, by its label ("I answer “People”: …"): the bundled packs' questions have
+# stances of their own, which topic-bound "for" and "against" texts would contradict. An opening
+# and a reason make one sentence; every pair is used once per stance (see
+# :class:`ArgumentTexts`), so no sentence repeats even at a few hundred participants.
+OPENINGS: dict[str, list[str]] = {
+    "fr": [
+        "Je réponds « {label} »",
+        "Pour moi, c'est « {label} »",
+        "Je choisis « {label} »",
+        "Ma réponse est « {label} »",
+        "Je penche pour « {label} »",
+        "Après réflexion, je dis « {label} »",
+        "Sans hésiter, « {label} »",
+        "Je dirais « {label} »",
+    ],
+    "en": [
+        "I answer “{label}”",
+        "For me it is “{label}”",
+        "I choose “{label}”",
+        "My answer is “{label}”",
+        "I lean towards “{label}”",
+        "On reflection, I say “{label}”",
+        "Without hesitation, “{label}”",
+        "I would say “{label}”",
+    ],
+}
+REASONS: dict[str, list[str]] = {
+    "fr": [
+        "c'est ce que je constate autour de moi.",
+        "les exemples concrets vont dans ce sens.",
+        "c'est ce que vivent les gens que je connais.",
+        "mon expérience au travail le confirme.",
+        "c'est la réponse la plus juste pour la suite.",
+        "les autres réponses oublient l'essentiel.",
+        "c'est ce que montrent les dernières années.",
+        "c'est la seule réponse qui tienne compte des plus fragiles.",
+        "les discussions de ce débat m'en ont convaincu.",
+        "c'est ce qui ressort de ce que j'ai lu sur la question.",
+    ],
+    "en": [
+        "it is what I see around me.",
+        "the concrete examples point that way.",
+        "it is what the people I know live through.",
+        "my experience at work confirms it.",
+        "it is the fairest answer for what comes next.",
+        "the other answers miss the essential.",
+        "it is what recent years have shown.",
+        "it is the only answer that thinks of the most vulnerable.",
+        "the discussions in this debate convinced me.",
+        "it is what comes out of what I have read on the question.",
+    ],
+}
+# Stances that take no side have sentences of their own.
+OWN_WORDS: dict[str, dict[str, tuple[list[str], list[str]]]] = {
     "fr": {
-        "pour": [
-            "Les outils numériques doivent d'abord servir le bien commun.",
-            "Une régulation publique forte protège les plus fragiles.",
-            "Les données produites par tous devraient profiter à tous.",
-            "Les coopératives montrent qu'un autre modèle est possible.",
-            "Les gains de productivité doivent aussi réduire le temps de travail.",
-            "Un service public numérique garantirait l'accès de tous.",
-            "La transparence des algorithmes est une condition de la démocratie.",
-        ],
-        "contre": [
-            "L'innovation naît de la liberté d'entreprendre, pas de la contrainte.",
-            "Les règles nationales ne peuvent rien contre des acteurs mondiaux.",
-            "Chacun reste libre de ne pas utiliser ces services.",
-            "Trop de régulation ferait fuir les talents et les investissements.",
-            "Le marché corrige ses excès plus vite que la loi.",
-            "Les plateformes créent des emplois là où il n'y en avait pas.",
-            "Ce débat oublie les bénéfices concrets pour les usagers.",
-        ],
-        "nuance": [
-            "Tout dépend de qui contrôle la technologie et comment.",
-            "Il faut distinguer les usages utiles des abus.",
-        ],
-        "abstention": ["Je manque d'informations pour trancher."],
+        "nuance": (
+            [
+                "Ma position est nuancée",
+                "Je ne tranche pas d'un bloc",
+                "C'est plus compliqué que cela",
+                "Je suis partagé",
+            ],
+            [
+                "tout dépend de qui contrôle la technologie et comment.",
+                "il faut distinguer les usages utiles des abus.",
+                "chaque réponse a sa part de vérité.",
+                "la réponse change d'un secteur à l'autre.",
+                "cela dépend des règles que l'on se donne.",
+            ],
+        ),
+        "abstention": (
+            ["Je m'abstiens", "Je préfère ne pas trancher", "Je ne me prononce pas"],
+            [
+                "il me manque des informations pour décider.",
+                "je n'ai pas encore assez lu sur le sujet.",
+                "j'attends d'entendre les autres arguments.",
+                "la question mérite plus de temps.",
+            ],
+        ),
     },
     "en": {
-        "pour": [
-            "Digital tools should serve the common good first.",
-            "Strong public regulation protects the most vulnerable.",
-            "Data produced by everyone should benefit everyone.",
-            "Co-operatives show another model is possible.",
-            "Productivity gains should also shorten working time.",
-            "A public digital service would guarantee access for all.",
-            "Algorithmic transparency is a condition of democracy.",
-        ],
-        "contre": [
-            "Innovation comes from freedom to build, not from constraint.",
-            "National rules can do nothing against global players.",
-            "Everyone remains free not to use these services.",
-            "Too much regulation would drive talent and investment away.",
-            "Markets correct their excesses faster than the law.",
-            "Platforms create jobs where there were none.",
-            "This debate forgets the concrete benefits for users.",
-        ],
-        "nuance": [
-            "It all depends on who controls the technology and how.",
-            "Useful uses must be told apart from abuses.",
-        ],
-        "abstention": ["I lack the information to decide."],
+        "nuance": (
+            [
+                "My position is nuanced",
+                "I do not decide in one block",
+                "It is more complicated than that",
+                "I am torn",
+            ],
+            [
+                "it all depends on who controls the technology and how.",
+                "useful uses must be told apart from abuses.",
+                "each answer holds part of the truth.",
+                "the answer changes from one sector to another.",
+                "it depends on the rules we give ourselves.",
+            ],
+        ),
+        "abstention": (
+            ["I abstain", "I would rather not decide", "I take no position"],
+            [
+                "I lack the information to decide.",
+                "I have not read enough on the subject yet.",
+                "I want to hear the other arguments first.",
+                "the question deserves more time.",
+            ],
+        ),
     },
 }
+
+
+class ArgumentTexts:
+    """Hands out the simulated arguments: for each stance, the (opening, reason) pairs in a
+    fixed order that spreads both, each pair once; past the last pair, a numbered variant."""
+
+    def __init__(self, lang: str, label_of: Callable[[str], str]) -> None:
+        self.lang = lang if lang in OPENINGS else "fr"
+        self.label_of = label_of
+        self.used: dict[str, int] = {}
+
+    def next(self, stance: str) -> str:
+        openings, reasons = OWN_WORDS[self.lang].get(
+            stance, (OPENINGS[self.lang], REASONS[self.lang])
+        )
+        k = self.used.get(stance, 0)
+        self.used[stance] = k + 1
+        pairs = len(openings) * len(reasons)
+        # k = q·O + r -> (r, (r + q) mod R): consecutive members differ in both halves, and
+        # the first O·R values of k give O·R different pairs.
+        opening = openings[k % len(openings)].format(label=self.label_of(stance))
+        reason = reasons[(k % len(openings) + k // len(openings)) % len(reasons)]
+        sep = " : " if self.lang == "fr" else ": "
+        text = f"{opening}{sep}{reason}"
+        return text if k < pairs else f"{text[:-1]} ({k // pairs + 1})."
 
 
 def demo_config(
@@ -189,12 +271,13 @@ async def _crowd(
     # Two camps, so that the opinion-group analysis has something to find.
     camps = {name: i % 2 for i, name in enumerate(names)}
     stances = list(opened.stances)
+    texts = ArgumentTexts(lang, lambda stance: app.engine.stance_label(opened.debate_id, stance))
     shown, crowd = names[:SHOWN_PARTICIPANTS], names[SHOWN_PARTICIPANTS:]
     for i, name in enumerate(shown):
-        await _participate(app, console, name, i, camps[name], stances, rng, lang)
+        await _participate(app, console, name, i, camps[name], stances, rng, texts)
     await asyncio.gather(
         *(
-            _participate(app, console, name, i + len(shown), camps[name], stances, rng, lang)
+            _participate(app, console, name, i + len(shown), camps[name], stances, rng, texts)
             for i, name in enumerate(crowd)
         )
     )
@@ -228,15 +311,14 @@ async def _participate(
     camp: int,
     stances: list[str],
     rng: random.Random,
-    lang: str,
+    texts: ArgumentTexts,
 ) -> None:
     # The first two stances of any set are the two sides (pour/contre, or a question's own).
     stance = stances[camp % 2] if rng.random() < 0.85 else rng.choice(stances)
     text = f"!position {stance}"
-    side = {0: "pour", 1: "contre"}.get(stances.index(stance), stance)
-    bank = ARGUMENTS.get(lang, ARGUMENTS["fr"]).get(side, [])
-    if bank and rng.random() < 0.6:
-        text += " " + bank[index % len(bank)]
+    if rng.random() < 0.6:
+        # Said from the stance just taken, whatever the question's stances are.
+        text += " " + texts.next(stance)
     await _send(app, console, name, index, text)
 
 

@@ -524,15 +524,34 @@ SUMMARY_LABELS: dict[str, dict[str, str]] = {
         "sep": " : ",
         "participation": "Participation",
         "top": "Arguments les plus soutenus",
-        "top_hint": "part de votes « d'accord » parmi les votants, par position de l'auteur",
+        "top_hint": (
+            "arguments avec lesquels une majorité des votants a été d'accord (au moins {min} "
+            "votants), classés par position de leur auteur"
+        ),
+        "top_no_stance": "Auteur sans position",
+        "participation_line": (
+            "Participants : {participants}. Positions prises : {positions} ; votants : {voters}."
+        ),
         "top_any": "Tous avis confondus",
-        "support_line": "{share} % d'accord sur {votes} votes",
+        "support_line": "{agree} des {votes} votants d'accord, soit {share} %",
         "consensus": "Consensus entre les groupes",
         "consensus_agree": "Largement approuvé",
         "consensus_disagree": "Largement rejeté",
         "divisive": "Ce qui divise",
         "groups": "Groupes d'opinion",
-        "groups_intro": "{clustered} participants classés en {count} groupes.",
+        "groups_intro": (
+            "Un groupe d'opinion réunit des membres qui ont voté de la même façon sur les "
+            "arguments. {clustered} participants sont répartis en {count} groupes."
+        ),
+        "groups_too_few": (
+            "Pas de comparaison entre groupes d'opinion dans ce tour : il faut au moins deux "
+            "groupes d'au moins {min} membres qui ont voté de la même façon, et les votes n'en "
+            "dessinent pas autant."
+        ),
+        "group_agreed": "Les membres de ce groupe ont surtout été d'accord avec",
+        "group_disagreed": "Les membres de ce groupe ont surtout été en désaccord avec",
+        "group_share": "{count} des {voters} membres du groupe {label} qui ont voté dessus",
+        "group_share_only": "{share} % des membres du groupe {label} qui ont voté dessus",
         "group": "Groupe {label}",
         "group_size": "{size} personnes",
         "group_hidden": "Groupe {label} : moins de {min} personnes, non détaillé.",
@@ -547,6 +566,21 @@ SUMMARY_LABELS: dict[str, dict[str, str]] = {
         "theme_args": "{count} arguments",
         "all_arguments": "Tous les arguments",
         "chart": "Répartition des positions et carte des opinions",
+        "chart_tally_caption": "Répartition des positions",
+        "chart_map_caption": "Carte des opinions",
+        "chart_title": "Tour {code} · {date} — « {question} »",
+        "chart_map_key": (
+            "Chaque point est une personne ; des points proches ont voté de la même façon."
+        ),
+        "chart_count_axis": "Personnes",
+        "alt_head": "Graphique du tour {code} ({date}{question})",
+        "alt_question": ", « {question} »",
+        "alt_tally": "positions : {rows}",
+        "alt_map": (
+            "carte des opinions : {people} personnes en {count} groupes ({groups}) ; chaque "
+            "point est une personne, des points proches ont voté de la même façon"
+        ),
+        "alt_group": "{label} {size}",
         "more": "… et {n} autres (voir l'export).",
         "col_num": "N°",
         "col_text": "Argument",
@@ -613,15 +647,33 @@ SUMMARY_LABELS: dict[str, dict[str, str]] = {
         "sep": ": ",
         "participation": "Participation",
         "top": "Most supported arguments",
-        "top_hint": "share of agree votes among voters, by the author's stance",
+        "top_hint": (
+            "arguments a majority of voters agreed with (at least {min} voters), by their "
+            "author's stance"
+        ),
+        "top_no_stance": "Author without a stance",
+        "participation_line": (
+            "Participants: {participants}. Took a position: {positions}; voted: {voters}."
+        ),
         "top_any": "All stances",
-        "support_line": "{share}% agree of {votes} votes",
+        "support_line": "{agree} of {votes} voters agreed, {share}%",
         "consensus": "Consensus across groups",
         "consensus_agree": "Broadly agreed",
         "consensus_disagree": "Broadly rejected",
         "divisive": "What divides",
         "groups": "Opinion groups",
-        "groups_intro": "{clustered} participants sorted into {count} groups.",
+        "groups_intro": (
+            "An opinion group gathers members who voted alike on the arguments. "
+            "{clustered} participants fall into {count} groups."
+        ),
+        "groups_too_few": (
+            "No comparison between opinion groups in this round: it takes at least two groups "
+            "of at least {min} members who voted alike, and the votes do not show that many."
+        ),
+        "group_agreed": "People in this group mostly agreed with",
+        "group_disagreed": "People in this group mostly disagreed with",
+        "group_share": "{count} of the {voters} members of group {label} who voted on it",
+        "group_share_only": "{share}% of the members of group {label} who voted on it",
         "group": "Group {label}",
         "group_size": "{size} people",
         "group_hidden": "Group {label}: fewer than {min} people, not detailed.",
@@ -636,6 +688,19 @@ SUMMARY_LABELS: dict[str, dict[str, str]] = {
         "theme_args": "{count} arguments",
         "all_arguments": "All arguments",
         "chart": "Stance distribution and opinion map",
+        "chart_tally_caption": "Stance distribution",
+        "chart_map_caption": "Opinion map",
+        "chart_title": "Round {code} · {date} — “{question}”",
+        "chart_map_key": "Each dot is a person; dots close together voted alike.",
+        "chart_count_axis": "People",
+        "alt_head": "Chart of round {code} ({date}{question})",
+        "alt_question": ", “{question}”",
+        "alt_tally": "stances: {rows}",
+        "alt_map": (
+            "opinion map: {people} people in {count} groups ({groups}); each dot is a person, "
+            "dots close together voted alike"
+        ),
+        "alt_group": "{label} {size}",
         "more": "… and {n} more (see the export).",
         "col_num": "#",
         "col_text": "Argument",
@@ -679,14 +744,14 @@ SUMMARY_LABELS: dict[str, dict[str, str]] = {
         ),
         # ---- summary: numbers, dates, quotes, chart and export formats (bot.summary) ----
         "decimal_sep": ".",
-        "percent": "{value} %",
+        "percent": "{value}%",
         "no_figure": "—",
         "date_format": "%Y-%m-%d %H:%M",
         "quote": "« {text}{cut} »",
         "quote_cut": " […]",
         "chart_tally": "Stances",
         "chart_map": "Opinion map",
-        "chart_bar": "{count} ({share} %)",
+        "chart_bar": "{count} ({share}%)",
         "chart_group": "{label} · {size} people",
         "format_md": "Markdown (.md)",
         "format_csv": "CSV (spreadsheet)",

@@ -58,6 +58,7 @@ from bot.summary.model import (
     Group,
     MapPoint,
     PublishedArgument,
+    Representative,
     Reproducibility,
     RoundData,
     Summary,
@@ -76,8 +77,14 @@ log = logging.getLogger(__name__)
 # published groups only.
 # 4: `analysis.common_ground` (the bridging ranking, bot.summary.bridging) and
 # `reproducibility.bridging_version`; consensus arguments need votes from every published group.
-SUMMARY_SCHEMA_VERSION = 4
+# 5: "most supported" lists only arguments a majority of at least TOP_MIN_VOTERS voters agreed
+# with, and arguments whose author took no stance (`stance: null`); a representative argument
+# carries its group's counts (`voters`, `agree`, `disagree`).
+SUMMARY_SCHEMA_VERSION = 5
 TOP_PER_STANCE = 3
+# "Most supported" needs this many voters on the argument (and never fewer than min_group_size,
+# below which its counts are withheld), a strict majority of whom agreed.
+TOP_MIN_VOTERS = 5
 # Consensus across groups needs this many votes on the argument from each published group
 # (every member's, in a smaller group): Polis's formula over all voters would otherwise call
 # "consensus" an argument that one group never saw.
@@ -146,6 +153,8 @@ def build_summary(data: RoundData) -> Summary:
         )
         for arg in arguments
     ]
+    divisive = set(analysis["divisive"]) if analysis is not None else set()
+    top = _top_arguments(published, stances if tally_visible else [], labels, divisive)
     # Submission order could be matched against chat activity: publish in a random order.
     random.SystemRandom().shuffle(published)
     hidden = len(data["arguments"]) - len(arguments)
@@ -162,9 +171,7 @@ def build_summary(data: RoundData) -> Summary:
         "hidden_arguments": hidden,
         "votes": len(votes),
         "vote_sign": dict(VOTE_SIGN),
-        "top_arguments": _top_arguments(published, stances, labels)
-        if tally_visible and votes
-        else [],
+        "top_arguments": top,
         "themes": extract_themes([(int(a["number"]), str(a["text"])) for a in arguments]),
         "analysis": analysis,
         "reproducibility": _reproducibility(
@@ -302,32 +309,53 @@ def _group_shares(
 
 
 def _top_arguments(
-    published: list[PublishedArgument], stances: list[str], labels: dict[str, str]
+    published: list[PublishedArgument],
+    stances: list[str],
+    labels: dict[str, str],
+    divisive: set[int],
 ) -> list[TopArguments]:
-    """Per stance, the arguments with the highest agree share among voters (ties: more votes).
+    """Per stance of the author, the most supported arguments (:func:`_supported`), best
+    agree share among voters first (ties: more votes), at most :data:`TOP_PER_STANCE`.
 
-    Only arguments whose counts are published and that someone agreed with: an argument
-    nobody supports is not "most supported", however few arguments its stance has.
+    An argument listed as divisive is not: its majority is one group's, which "what divides"
+    says, and the same argument under both headings would contradict itself.
+
+    Every stance has its entry, even empty; the arguments of authors who took no stance (or
+    all of them, when ``stances`` is empty because the tally is withheld) come last, under
+    ``stance: null``, when there are any.
     """
-    out: list[TopArguments] = []
-    for stance in stances:
-        ranked = sorted(
-            (a for a in published if a["stance"] == stance and _agreed(a)),
+
+    def ranked(stance: str | None) -> list[int]:
+        found = sorted(
+            (
+                a
+                for a in published
+                if a["stance"] == stance and _supported(a) and a["number"] not in divisive
+            ),
             key=lambda a: (-(a["agree"] or 0) / a["votes"], -a["votes"], a["number"]),
         )
-        out.append(
-            {
-                "stance": stance,
-                "label": labels.get(stance, stance),
-                "arguments": [a["number"] for a in ranked[:TOP_PER_STANCE]],
-            }
-        )
+        return [a["number"] for a in found[:TOP_PER_STANCE]]
+
+    if not any(a["votes"] for a in published):
+        return []  # nobody voted: nothing to rank
+    out: list[TopArguments] = [
+        {"stance": s, "label": labels.get(s, s), "arguments": ranked(s)} for s in stances
+    ]
+    without = ranked(None)
+    if without:
+        out.append({"stance": None, "label": None, "arguments": without})
     return out
 
 
-def _agreed(argument: PublishedArgument) -> bool:
-    """Whether the argument's counts are published and someone agreed with it."""
-    return argument["votes_published"] and (argument["agree"] or 0) > 0
+def _supported(argument: PublishedArgument) -> bool:
+    """Whether a strict majority of the argument's voters agreed, with at least
+    :data:`TOP_MIN_VOTERS` voters and its counts published."""
+    agree = argument["agree"] or 0
+    return (
+        argument["votes_published"]
+        and argument["votes"] >= TOP_MIN_VOTERS
+        and 2 * agree > argument["votes"]
+    )
 
 
 def _published_groups(sizes: list[int], min_size: int) -> set[int]:
@@ -549,16 +577,35 @@ def _publish_group_figures(
     )
     for group, reps in zip(analysis["groups"], stats.representative, strict=True):
         group["representative"] = [
-            {
-                "number": int(rep.statement),
-                "direction": str(rep.direction),
-                "agree_share": complete[int(rep.statement)][group["label"]]["agree"],
-                "disagree_share": complete[int(rep.statement)][group["label"]]["disagree"],
-            }
+            _representative(
+                int(rep.statement), str(rep.direction), group["label"], per_arg, complete
+            )
             for rep in reps
         ]
     analysis["divisive"] = [int(n) for n in stats.divisive]
     return {int(n): round(v, 4) for n, v in stats.group_aware_consensus.items()}
+
+
+def _representative(
+    number: int,
+    direction: str,
+    label: str,
+    per_arg: dict[int, _Counts],
+    complete: dict[int, dict[str, dict[str, float]]],
+) -> Representative:
+    """A group's representative argument, with its shares and the counts they are drawn
+    from: counts inside a published cell (the group's share on it is published, so the cell
+    holds at least min_group_size voters)."""
+    cell = per_arg[number].cells.get(label, [0, 0, 0])
+    return {
+        "number": number,
+        "direction": direction,
+        "agree_share": complete[number][label]["agree"],
+        "disagree_share": complete[number][label]["disagree"],
+        "voters": sum(cell),
+        "agree": cell[0],
+        "disagree": cell[1],
+    }
 
 
 def _consensus(

@@ -2,14 +2,20 @@
 
 One PNG (matplotlib, Agg backend, no display needed) with one or two panels, drawn only from
 the published summary: a withheld tally draws no bars, and the map shows the members of the
-published groups only. Summaries of schema 3 hold no other point; older ones also hold points
-outside the published groups (without a label), which may be the members of a withheld group:
-they are not drawn. Points of the first schema carry no label at all and are drawn in grey.
+published groups only (:meth:`~bot.summary.view.SummaryView.map_points`). Summaries of
+schema 3 hold no other point; older ones also hold points outside the published groups
+(without a label), which may be the members of a withheld group: they are not drawn. Points of
+the first schema carry no label at all: they are drawn in grey, when every group is published.
+
+The chart stands alone: its title gives the round's code, closing date and question, the map
+has a key, counts have integer ticks, and figures follow the summary language's number
+format. Its description in words is :attr:`bot.summary.sections.Document.chart_alt`.
 """
 
 from __future__ import annotations
 
 import io
+import textwrap
 import warnings
 from typing import Any
 
@@ -18,36 +24,27 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-from bot.summary.model import Analysis, Group, MapPoint, Summary, TallyRow
-from bot.summary.view import percent, words_of
+from bot.summary.model import Group, MapPoint, Summary, TallyRow
+from bot.summary.view import SummaryView, percent
 
 PALETTE = ("#2f5d9e", "#d9822b", "#3a8f5c", "#b3261e", "#7b5ea7", "#8c6d46")
 UNGROUPED = "#b8bec8"
 
 
-def render_chart(summary: Summary) -> bytes | None:
-    """A PNG, or None when there is nothing that may be published."""
-    tally = summary.get("tally")
-    analysis = summary.get("analysis")
-    points = _drawn_points(analysis)
-    if tally is None and not points:
-        return None
-    words = words_of(str(summary.get("language", "fr")))
-    panels = (1 if tally is not None else 0) + (1 if points else 0)
+def render_chart(summary: Summary, *, narrow: bool = False) -> bytes | None:
+    """A PNG, or None when there is nothing that may be published; ``narrow``: the panels
+    one above the other, for a phone's width."""
     # Stance labels come from configuration and may hold characters the bundled font lacks:
     # a missing glyph is drawn as a box, which is no reason to fail the summary.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*[Gg]lyph.*missing", category=UserWarning)
-        fig, axes = plt.subplots(1, panels, figsize=(5.2 * panels, 3.8), dpi=110, squeeze=False)
+        fig = chart_figure(summary, narrow=narrow)
+        if fig is None:
+            return None
         try:
-            index = 0
-            if tally is not None:
-                _tally_panel(axes[0][index], tally, words)
-                index += 1
-            if points:
-                _map_panel(axes[0][index], points, _published(analysis), words)
-            fig.tight_layout()
             buffer = io.BytesIO()
             fig.savefig(buffer, format="png", metadata={"Software": None})
         finally:
@@ -55,20 +52,50 @@ def render_chart(summary: Summary) -> bytes | None:
     return buffer.getvalue()
 
 
-def _published(analysis: Analysis | None) -> list[Group]:
-    return [g for g in analysis.get("groups", []) if g.get("published")] if analysis else []
+def chart_figure(summary: Summary, *, narrow: bool = False) -> Figure | None:
+    """The chart as a matplotlib figure (the caller closes it), or None when there is
+    nothing that may be published."""
+    v = SummaryView(summary)
+    tally = summary.get("tally")
+    points = v.map_points()
+    if tally is None and not points:
+        return None
+    panels = (1 if tally is not None else 0) + (1 if points else 0)
+    if narrow:  # about 400 px wide: shown at its size on a phone, its text stays readable
+        fig, grid = plt.subplots(panels, 1, figsize=(3.7, 3.6 * panels), dpi=110, squeeze=False)
+        axes = [row[0] for row in grid]
+    else:
+        fig, grid = plt.subplots(1, panels, figsize=(5.2 * panels, 4.3), dpi=110, squeeze=False)
+        axes = list(grid[0])
+    try:
+        fig.suptitle(
+            _title(v, 0.78 if narrow else panels), fontsize=10 if narrow else 11, fontweight="bold"
+        )
+        if tally is not None:
+            _tally_panel(axes[0], tally, v.words)
+        if points:
+            _map_panel(axes[-1], points, v.published_groups(), v.words)
+        fig.tight_layout()
+    except Exception:
+        plt.close(fig)
+        raise
+    return fig
+
+
+def _title(v: SummaryView, panels: float) -> str:
+    """The round's code, closing date and question, wrapped to the chart's width."""
+    rnd = v.s["round"]
+    title = v.w(
+        "chart_title",
+        code=rnd["code"],
+        date=v.when(rnd["closes_at"])[:10],
+        question=rnd["question"],
+    )
+    return "\n".join(textwrap.wrap(title, width=int(52 * panels))) or title
 
 
 def _group_key(group: Group) -> str:
     return str(group.get("label") or group["id"])
-
-
-def _drawn_points(analysis: Analysis | None) -> list[MapPoint]:
-    points: list[MapPoint] = list(analysis.get("map") or []) if analysis else []
-    if not any(len(p) > 2 for p in points):
-        return points  # first schema: bare (x, y) points, all of the crowd
-    published = {_group_key(g) for g in _published(analysis)}
-    return [p for p in points if len(p) > 2 and p[2] is not None and str(p[2]) in published]
 
 
 def _tally_panel(ax: Any, tally: list[TallyRow], words: dict[str, str]) -> None:
@@ -86,6 +113,8 @@ def _tally_panel(ax: Any, tally: list[TallyRow], words: dict[str, str]) -> None:
             fontsize=9,
         )
     ax.set_xlim(0, top * 1.35)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # people: no 0.5 tick
+    ax.set_xlabel(words["chart_count_axis"], fontsize=8)
     ax.set_title(words["chart_tally"])
     ax.spines[["top", "right"]].set_visible(False)
     ax.tick_params(axis="x", labelsize=8)
@@ -126,5 +155,7 @@ def _map_panel(
     ax.set_title(words["chart_map"])
     ax.set_xticks([])
     ax.set_yticks([])
+    key = "\n".join(textwrap.wrap(words["chart_map_key"], width=48))
+    ax.set_xlabel(key, fontsize=8, color="#4a5261")
     ax.axhline(0, color="#e3e6eb", lw=0.8, zorder=0)
     ax.axvline(0, color="#e3e6eb", lw=0.8, zorder=0)

@@ -195,13 +195,15 @@ h3{font-size:1.05rem;margin:1.2rem 0 .4rem}
 .meta,.note{color:var(--muted);font-size:.9rem}
 #question{font-size:1.35rem;border:0;margin-top:.8rem}
 blockquote{color:#3a4250;border-left:4px solid var(--line);margin:.6rem 0;padding:.2rem 1rem}
-table{border-collapse:collapse;width:100%;margin:.4rem 0 1rem;font-size:.92rem}
+.scroll{max-width:100%;overflow-x:auto;margin:.4rem 0 1rem}
+table{border-collapse:collapse;width:100%;margin:0;font-size:.92rem}
 th,td{border:1px solid var(--line);padding:.35rem .5rem;vertical-align:top;text-align:left}
-th{background:var(--band)}#tally{width:auto;min-width:24rem}td.nowrap{white-space:nowrap}
+th{background:var(--band)}#tally{width:auto;min-width:min(24rem,100%)}td.nowrap{white-space:nowrap}
 td.n{text-align:right;font-variant-numeric:tabular-nums;
 white-space:nowrap}
-td.text,.quote{white-space:pre-wrap;overflow-wrap:anywhere}td.text{min-width:18rem}
-figure{margin:1rem 0}figure img{max-width:100%;height:auto;border:1px solid var(--line)}
+td.text,.quote{white-space:pre-wrap;overflow-wrap:anywhere}td.text{min-width:14rem}
+figure{margin:1rem 0}figure img{display:block;max-width:100%;height:auto;
+border:1px solid var(--line)}
 figcaption{color:var(--muted);font-size:.85rem}
 ul.args{padding-left:1.2rem}ul.args li{margin:.3rem 0}
 .num{font-weight:600;color:var(--accent);white-space:nowrap}
@@ -210,6 +212,8 @@ ul.args{padding-left:1.2rem}ul.args li{margin:.3rem 0}
 .terms{font-weight:600}
 footer{margin-top:2rem;border-top:1px solid var(--line);padding-top:.6rem}
 hr.round{margin:3rem 0;border:0;border-top:3px double var(--line)}
+@media (max-width:40rem){body{margin:1rem auto;padding:0 .6rem}h1{font-size:1.35rem}
+#question{font-size:1.15rem}th,td{padding:.3rem .35rem}}
 @page{margin:1.5cm}
 @media print{body{font-size:10.5pt;max-width:none;margin:0;padding:0}
 h2{break-after:avoid}tr,.theme,figure,li{break-inside:avoid}thead{display:table-header-group}
@@ -235,20 +239,26 @@ def _html_page(language: str, title: str, bodies: list[str]) -> str:
     )
 
 
-def _chart_png(summary: Summary) -> bytes | None:
+def _chart_png(summary: Summary, *, narrow: bool = False) -> bytes | None:
     from bot.summary.charts import render_chart
 
-    return render_chart(summary)
+    return render_chart(summary, narrow=narrow)
 
 
 def render_html(summary: Summary, chart_png: bytes | None = None) -> str:
     """One self-contained page: inline CSS and chart, no external resource, printable.
 
-    ``chart_png`` defaults to :func:`bot.summary.charts.render_chart` of the summary.
+    ``chart_png`` defaults to :func:`bot.summary.charts.render_chart` of the summary, with
+    its narrow version for a phone's width; a given ``chart_png`` is shown at every width.
+    Tables sit in boxes of their own that scroll sideways, so that at 390 px nothing
+    overflows the page (``tests/summary/test_html_browser.py``).
     """
     doc = summary_document(summary)
-    png = chart_png if chart_png is not None else _chart_png(summary)
-    return _html_page(doc.view.language, doc.header.title, [html_body(doc, png)])
+    if chart_png is None:
+        png, narrow = _chart_png(summary), _chart_png(summary, narrow=True)
+    else:
+        png, narrow = chart_png, None
+    return _html_page(doc.view.language, doc.header.title, [html_body(doc, png, narrow)])
 
 
 # ---------------------------------------------------------------------------------- formats
@@ -287,7 +297,10 @@ def _join_csv(summaries: list[Summary]) -> bytes:
 def _join_html(summaries: list[Summary]) -> bytes:
     first = summaries[0]
     title = str(first["round"].get("debate_title", first["round"]["code"]))
-    bodies = [html_body(summary_document(s), _chart_png(s)) for s in summaries]
+    bodies = [
+        html_body(summary_document(s), _chart_png(s), _chart_png(s, narrow=True))
+        for s in summaries
+    ]
     return _html_page(str(first.get("language", "fr")), title, bodies).encode("utf-8")
 
 

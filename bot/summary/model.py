@@ -96,8 +96,8 @@ PublishedArgument = TypedDict(
 
 
 class TopArguments(TypedDict):
-    stance: str
-    label: str
+    stance: str | None  # None: authors without a stance (or every author, tally withheld)
+    label: str | None
     arguments: list[int]
 
 
@@ -129,6 +129,9 @@ class Representative(TypedDict):
     direction: str  # "agree" | "disagree"
     agree_share: float | None
     disagree_share: float | None
+    voters: int  # the group's voters on the argument, and how many agreed and disagreed
+    agree: int
+    disagree: int
 
 
 class Group(TypedDict):

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.summary.sections import (
-    CHAT_LIMIT,
     ArgList,
     ArgTable,
     Block,
@@ -31,6 +30,7 @@ from bot.text import _INVISIBLE, escape_markdown
 
 CHAT_TEXT_CHARS = 160  # member text is shortened to this in chat; exports carry it in full
 CHAT_MAX_ARGUMENTS = 10  # arguments listed in chat when there were no votes
+NARROW_SCREEN = "40rem"  # the HTML shows the narrow chart up to this width (a phone's)
 
 
 def visible(text: str) -> str:
@@ -125,10 +125,10 @@ def _chat_tally(doc: Document, block: Tally) -> list[str]:
 
 
 def _chat_themes(doc: Document, block: ThemeList) -> list[str]:
+    """Each theme's terms and how many arguments use them: quoted, the theme's arguments would
+    double the chat text, so the chat names none (the exports quote them)."""
     return [
-        f"• {', '.join(_chat(t) for t in theme.terms)} "
-        f"({', '.join(cite.label for cite, _ in theme.quotes)})"
-        for theme in block.themes
+        f"• {', '.join(_chat(t) for t in theme.terms)} ({theme.count})" for theme in block.themes
     ]
 
 
@@ -145,15 +145,22 @@ def _chat_list(doc: Document, block: ArgList) -> list[str]:
 
 
 def _chat_groups(doc: Document, block: Groups) -> list[str]:
+    """Each group with its most representative arguments, quoted in full, under what its
+    members mostly did with them."""
     sep = doc.view.w("sep")
     lines = []
     for group in block.groups:
         if group.hidden:
             lines.append(f"• {group.hidden}")
             continue
-        reps = "; ".join(f"{r.before}{r.cite.label}{r.after}" for r in group.reps[:CHAT_LIMIT])
-        head = f"{group.name} ({group.size_text})"
-        lines.append(f"• {head}" + (f"{sep}{reps}" if reps else ""))
+        lines.append(f"• {group.name} ({group.size_text})")
+        for direction, lead in (("agree", group.agreed), ("disagree", group.disagreed)):
+            reps = group.leaning(direction)
+            if reps:
+                lines.append(f"  {lead}{sep.rstrip()}")
+            for r in reps:
+                share = f" ({r.share})" if r.share else ""
+                lines.append(f"  – {r.cite.label} — {_chat(r.cite.text)}{share}")
     if block.undescribed:
         lines.append(f"• {block.undescribed}")
     return lines
@@ -250,9 +257,15 @@ def _md_groups(doc: Document, block: Groups) -> list[str]:
             out += [f"- {group.hidden}", ""]
             continue
         out += [f"#### {group.name} ({group.size_text})", ""]
-        for r in group.reps:
-            out.append(f"- {r.before}**{r.cite.label}**{r.after}{sep}{md_cell(r.cite.text)}")
-        out.append("")
+        for direction, lead in (("agree", group.agreed), ("disagree", group.disagreed)):
+            reps = group.leaning(direction)
+            if not reps:
+                continue
+            out += [f"{lead}{sep.rstrip()}", ""]
+            for r in reps:
+                share = f" — {r.share}" if r.share else ""
+                out.append(f"- {_md_cite(r.cite)}{share}")
+            out.append("")
     if block.undescribed:
         out.append(block.undescribed)
     elif out:
@@ -301,10 +314,11 @@ def _html_cite(cite: Cite) -> str:
     return f'<span class="num">{_e(cite.label)}</span> <span class="quote">{_e(cite.text)}</span>'
 
 
-def html_body(doc: Document, chart_png: bytes | None) -> str:
+def html_body(doc: Document, chart_png: bytes | None, narrow_png: bytes | None = None) -> str:
     """One round's ``<article>``: the header, the chart after the participation, and every
-    section (the reproducibility one as the footer)."""
-    h, v = doc.header, doc.view
+    section (the reproducibility one as the footer). ``narrow_png``, the chart drawn for a
+    phone's width, replaces it on narrow screens."""
+    h = doc.header
     p: list[str] = [f'<article class="round" id="round-{_e(h.code)}">']
     p.append(f"<header><h1>{_e(h.debate_title)}</h1>")
     p.append(f'<p class="meta">{_e(h.round_line)} · {_e(h.period)}</p>')
@@ -328,14 +342,32 @@ def html_body(doc: Document, chart_png: bytes | None) -> str:
             p += _HTML.block(doc, block)
         p.append("</section>")
         if section.id == "participation" and chart_png:
-            encoded = base64.b64encode(chart_png).decode("ascii")
-            p.append(
-                f'<figure id="charts"><img id="chart" alt="{_e(v.w("chart"))}" '
-                f'src="data:image/png;base64,{encoded}"><figcaption>{_e(v.w("chart"))}'
-                "</figcaption></figure>"
-            )
+            p.append(_html_figure(doc, chart_png, narrow_png))
     p.append("</article>")
     return "\n".join(p)
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _html_figure(doc: Document, chart_png: bytes, narrow_png: bytes | None) -> str:
+    narrow = (
+        f'<source media="(max-width: {NARROW_SCREEN})" srcset="{_data_uri(narrow_png)}">'
+        if narrow_png
+        else ""
+    )
+    return (
+        f'<figure id="charts"><picture>{narrow}<img id="chart" alt="{_e(doc.chart_alt)}" '
+        f'src="{_data_uri(chart_png)}"></picture><figcaption>{_e(doc.chart_caption)}'
+        "</figcaption></figure>"
+    )
+
+
+def _scroll(table: list[str]) -> list[str]:
+    """A table in its own box, which scrolls sideways when the table is wider than the page
+    (on a phone) instead of the page."""
+    return ['<div class="scroll">', *table, "</div>"]
 
 
 def _html_para(doc: Document, block: Para) -> list[str]:
@@ -350,7 +382,9 @@ def _html_tally(doc: Document, block: Tally) -> list[str]:
         f"<td class=n>{_e(doc.view.w('percent', value=r.share))}</td></tr>"
         for r in block.rows
     ]
-    return [f'<table id="tally"><thead><tr>{heads}</tr></thead><tbody>', *rows, "</tbody></table>"]
+    return _scroll(
+        [f'<table id="tally"><thead><tr>{heads}</tr></thead><tbody>', *rows, "</tbody></table>"]
+    )
 
 
 def _html_list(doc: Document, block: ArgList) -> list[str]:
@@ -370,15 +404,24 @@ def _html_group_row(doc: Document, group: GroupEntry) -> str:
             f"<tr><td>{_e(group.label)}</td><td class=n>{_e(doc.view.w('no_figure'))}</td>"
             f'<td class="note">{_e(group.hidden)}</td></tr>'
         )
-    items = [
-        f'<li><span class="{_e(r.direction)}">{_e(r.before + r.cite.label + r.after)}</span> '
-        f'<span class="quote">{_e(r.cite.text)}</span></li>'
-        for r in group.reps
-    ]
-    reps = f'<ul class="args">{"".join(items)}</ul>' if items else ""
+    parts = []
+    for direction, lead in (("agree", group.agreed), ("disagree", group.disagreed)):
+        reps = group.leaning(direction)
+        if not reps:
+            continue
+        items = [
+            f"<li>{_html_cite(r.cite)}"
+            + (f' <span class="meta">({_e(r.share)})</span>' if r.share else "")
+            + "</li>"
+            for r in reps
+        ]
+        parts.append(
+            f'<p class="{_e(direction)}">{_e(lead)}{_e(doc.view.w("sep").rstrip())}</p>'
+            f'<ul class="args">{"".join(items)}</ul>'
+        )
     return (
         f"<tr><td class=nowrap><strong>{_e(group.name)}</strong></td>"
-        f"<td class=n>{group.size}</td><td>{reps}</td></tr>"
+        f"<td class=n>{group.size}</td><td>{''.join(parts)}</td></tr>"
     )
 
 
@@ -386,9 +429,10 @@ def _html_groups(doc: Document, block: Groups) -> list[str]:
     out: list[str] = []
     if block.groups:
         heads = "".join(f"<th>{_e(c)}</th>" for c in block.columns)
-        out.append(f"<table><thead><tr>{heads}</tr></thead><tbody>")
-        out += [_html_group_row(doc, group) for group in block.groups]
-        out.append("</tbody></table>")
+        rows = [_html_group_row(doc, group) for group in block.groups]
+        out += _scroll(
+            [f"<table><thead><tr>{heads}</tr></thead><tbody>", *rows, "</tbody></table>"]
+        )
     if block.undescribed:
         out.append(f'<p class="note">{_e(block.undescribed)}</p>')
     return out
@@ -429,7 +473,7 @@ def _html_arguments(doc: Document, block: ArgTable) -> list[str]:
         ]
         out.append("<tr>" + "".join(cells) + "</tr>")
     out.append("</tbody></table>")
-    return out
+    return _scroll(out)
 
 
 _CHAT = _Layout(_chat_para, _chat_tally, _chat_list, _chat_groups, _chat_themes, _chat_arguments)

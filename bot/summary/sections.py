@@ -23,7 +23,10 @@ from bot.summary.view import SummaryView
 # out (italic in Markdown, set apart in HTML); "intro": a lead-in the chat leaves out; "aside":
 # a note the chat leaves out.
 ParaKind = Literal["text", "note", "hint", "intro", "aside"]
-CHAT_LIMIT = 3  # quoted arguments per list, and representative arguments per group, in chat
+CHAT_LIMIT = 3  # quoted arguments per list, in chat
+# A group is described by its most representative arguments (Polis's order), quoted: this many
+# in every format (the JSON export holds them all).
+GROUP_QUOTES = 3
 
 
 @dataclass(frozen=True)
@@ -78,12 +81,12 @@ class Tally:
 
 @dataclass(frozen=True)
 class Rep:
-    """What sets a group apart: ``before`` + the argument's number + ``after``."""
+    """What sets a group apart: an argument its members mostly agreed (``direction``
+    "agree") or disagreed with, quoted, and of whom that is said (``share``)."""
 
     direction: str
-    before: str
-    after: str
     cite: Cite
+    share: str
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,11 @@ class GroupEntry:
     label: str  # the bare label, for a withheld group's row
     hidden: str = ""  # why a withheld group (schema 2) is not described
     reps: list[Rep] = field(default_factory=list)
+    agreed: str = ""  # "People in this group mostly agreed with", and disagreed
+    disagreed: str = ""
+
+    def leaning(self, direction: str) -> list[Rep]:
+        return [r for r in self.reps if r.direction == direction]
 
 
 @dataclass(frozen=True)
@@ -161,9 +169,14 @@ class Header:
 
 @dataclass(frozen=True)
 class Document:
+    """``chart_caption`` names what the chart draws, ``chart_alt`` describes it in words (the
+    HTML ``<img alt>``, and an attachment's description for the adapters)."""
+
     view: SummaryView
     header: Header
     sections: list[Section]
+    chart_caption: str = ""
+    chart_alt: str = ""
 
     @property
     def has_arguments(self) -> bool:
@@ -192,10 +205,39 @@ def summary_document(summary: Summary) -> Document:
         _divisive(v),
         _groups(v),
         _themes(v),
-        _arguments(v),
-        _reproducibility(v),
     ]
-    return Document(v, header, [s for s in built if s is not None])
+    quoted = any(_quotes(s) for s in built if s is not None and s.chat)
+    built += [_arguments(v, quoted), _reproducibility(v)]
+    caption, alt = chart_text(v)
+    return Document(v, header, [s for s in built if s is not None], caption, alt)
+
+
+def chart_text(v: SummaryView) -> tuple[str, str]:
+    """The chart's caption and alt text, naming only what it draws (both empty when it draws
+    nothing): the tally, when published, and the published groups' map points."""
+    tally = v.s.get("tally")
+    points = v.map_points()
+    if tally is None and not points:
+        return "", ""
+    rnd = v.s["round"]
+    question = v.w("alt_question", question=rnd["question"])
+    head = v.w("alt_head", code=rnd["code"], date=v.when(rnd["closes_at"]), question=question)
+    parts = []
+    if tally is not None:
+        sep = v.w("sep")
+        rows = [f"{r['label']}{sep}{r['count']} ({v.pct_cell(r['share'])})" for r in tally]
+        parts.append(v.w("alt_tally", rows=", ".join(rows)))
+    if points:
+        groups = v.published_groups()
+        named = [v.w("alt_group", label=v.group_label(g), size=g["size"]) for g in groups]
+        parts.append(
+            v.w("alt_map", people=len(points), count=len(groups), groups=", ".join(named))
+        )
+    if tally is not None and points:
+        caption = v.w("chart")
+    else:
+        caption = v.w("chart_tally_caption" if tally is not None else "chart_map_caption")
+    return caption, f"{head}{v.w('sep')}{'; '.join(parts)}."
 
 
 def _cite(v: SummaryView, number: int) -> Cite:
@@ -203,7 +245,7 @@ def _cite(v: SummaryView, number: int) -> Cite:
 
 
 def _participation(v: SummaryView) -> Section:
-    blocks: list[Block] = [Para(v.m("summary_participation", participants=v.s["participants"]))]
+    blocks: list[Block] = [Para(v.participation_line())]
     tally = v.s["tally"]
     if tally is None:
         blocks.append(
@@ -227,10 +269,18 @@ def _top(v: SummaryView) -> Section | None:
         )
         for heading, numbers in top
     ]
-    return Section("top-arguments", v.w("top"), [Para(v.w("top_hint"), "hint"), *lists])
+    hint = Para(v.w("top_hint", min=v.top_min()), "hint")
+    return Section("top-arguments", v.w("top"), [hint, *lists])
+
+
+def _compared(v: SummaryView) -> bool:
+    """Whether the groups can be compared: it takes two published groups."""
+    return len(v.published_groups()) >= 2
 
 
 def _consensus(v: SummaryView) -> Section | None:
+    if not _compared(v):
+        return None  # the groups section says why
     consensus = v.consensus()
     lists: list[Block] = [
         ArgList(
@@ -259,7 +309,7 @@ def _common_ground(v: SummaryView) -> Section | None:
 
 def _divisive(v: SummaryView) -> Section | None:
     divisive = v.divisive()
-    if not divisive:
+    if not divisive or not _compared(v):
         return None
     listed = ArgList([Item(_cite(v, n)) for n in divisive], chat_limit=CHAT_LIMIT)
     return Section("divisive", v.w("divisive"), [listed])
@@ -271,20 +321,36 @@ def _group_entry(v: SummaryView, group: Group) -> GroupEntry:
     if not group.get("published"):
         hidden = v.w("group_hidden", label=label, min=v.min)
         return GroupEntry(name, int(group["size"]), "", label, hidden=hidden)
-    reps = []
-    for rep in group["representative"]:
-        before, after = v.rep_line(rep)
-        reps.append(Rep(str(rep["direction"]), before, after, _cite(v, int(rep["number"]))))
+    reps = [
+        Rep(str(rep["direction"]), _cite(v, int(rep["number"])), v.rep_share(rep, label))
+        for rep in group["representative"][:GROUP_QUOTES]
+    ]
     size = int(group["size"])
-    return GroupEntry(name, size, v.w("group_size", size=size), label, reps=reps)
+    return GroupEntry(
+        name,
+        size,
+        v.w("group_size", size=size),
+        label,
+        reps=reps,
+        agreed=v.w("group_agreed"),
+        disagreed=v.w("group_disagreed"),
+    )
 
 
 def _groups(v: SummaryView) -> Section | None:
+    """The opinion groups, each described by its representative arguments, quoted; with
+    fewer than two published groups, one sentence saying why there is no comparison."""
     groups = v.groups()
     undescribed = v.undescribed_line()
-    if not groups and not undescribed:
+    if v.analysis is None:
         return None
-    blocks: list[Block] = [Para(v.groups_intro(), "intro")] if groups else []
+    # Summaries of schema 2 list their withheld groups: those are described as stored.
+    if not _compared(v) and all(g.get("published") for g in groups):
+        blocks: list[Block] = [Para(v.w("groups_too_few", min=max(v.min, 1)))]
+        if undescribed and not groups:
+            blocks.append(Para(undescribed))
+        return Section("groups", v.w("groups"), blocks)
+    blocks = [Para(v.groups_intro())] if groups else []
     columns = (v.w("col_group"), v.w("col_size"), v.w("sets_apart"))
     blocks.append(Groups(columns, [_group_entry(v, g) for g in groups], undescribed))
     return Section("groups", v.w("groups"), blocks)
@@ -339,7 +405,15 @@ def _arg_row(v: SummaryView, arg: PublishedArgument, group_labels: list[str]) ->
     )
 
 
-def _arguments(v: SummaryView) -> Section:
+def _quotes(section: Section) -> bool:
+    """Whether the section quotes an argument."""
+    return any(
+        (isinstance(b, ArgList) and b.items) or (isinstance(b, Groups) and b.groups)
+        for b in section.blocks
+    )
+
+
+def _arguments(v: SummaryView, quoted: bool) -> Section:
     group_labels = [v.group_label(g) for g in v.published_groups()]
     columns = [
         *(v.w(key) for key in ("col_num", "col_text", "col_stance", "col_votes")),
@@ -356,8 +430,10 @@ def _arguments(v: SummaryView) -> Section:
     blocks: list[Block] = [table]
     if v.s.get("hidden_arguments"):
         blocks.append(Para(v.w("hidden_arguments", n=v.s["hidden_arguments"]), "aside"))
-    # The chat lists the arguments only when nobody voted (the rest says it otherwise).
-    return Section("all-arguments", count_line.rstrip(" :"), blocks, chat=not v.s.get("votes"))
+    # The chat lists the arguments only when nobody voted, or when no other section of the
+    # chat quotes any (the rest says it otherwise).
+    chat = not v.s.get("votes") or not quoted
+    return Section("all-arguments", count_line.rstrip(" :"), blocks, chat=chat)
 
 
 def _reproducibility(v: SummaryView) -> Section:

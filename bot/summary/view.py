@@ -16,6 +16,7 @@ from bot.i18n import SUMMARY_LABELS, Messages
 from bot.summary.model import (
     CommonGround,
     Group,
+    MapPoint,
     PublishedArgument,
     Representative,
     Summary,
@@ -167,18 +168,31 @@ class SummaryView:
 
     def top(self) -> list[tuple[str, list[int]]]:
         """(heading, argument numbers) per stance, or overall when stances are withheld."""
+        withheld = self.s.get("tally") is None
         out = [
-            (str(row.get("label") or self.stance_label(row["stance"])), list(row["arguments"]))
+            (self._top_heading(row.get("stance"), row.get("label"), withheld), row["arguments"])
             for row in self.s.get("top_arguments") or []
             if row["arguments"]
         ]
         if out or self.s.get("tally") is not None:
             return out
+        # Summaries before schema 5 hold no list when the tally is withheld.
         ranked = sorted(
-            (a for a in self.args if a.get("votes_published") and a.get("agree")),
+            (
+                a
+                for a in self.args
+                if a.get("votes_published")
+                and a["votes"] >= self.top_min()
+                and 2 * (a["agree"] or 0) > a["votes"]
+            ),
             key=lambda a: (-(a["agree"] or 0) / a["votes"], -a["votes"], a["number"]),
         )
         return [(self.w("top_any"), [a["number"] for a in ranked[:3]])] if ranked else []
+
+    def _top_heading(self, stance: str | None, label: str | None, withheld: bool) -> str:
+        if stance is None:
+            return self.w("top_any" if withheld else "top_no_stance")
+        return str(label or self.stance_label(stance))
 
     def support(self, arg: PublishedArgument) -> float | None:
         if not arg.get("votes_published"):
@@ -189,7 +203,12 @@ class SummaryView:
         return None if value is None else float(value)
 
     def support_line(self, arg: PublishedArgument) -> str:
-        return self.w("support_line", share=self.pct(self.support(arg)), votes=arg["votes"])
+        return self.w(
+            "support_line",
+            agree=arg["agree"],
+            share=self.pct(self.support(arg)),
+            votes=arg["votes"],
+        )
 
     def themes(self) -> list[Theme]:
         found = self.s.get("themes")
@@ -217,16 +236,47 @@ class SummaryView:
             clustered=r.get("participants_clustered", a.get("participants_clustered", 0)),
         )
 
-    def rep_line(self, rep: Representative) -> tuple[str, str]:
-        """What sets a group apart, as the words before and after the argument's number."""
-        direction = self.w("agrees" if rep["direction"] == "agree" else "disagrees")
-        share = (
-            rep.get("agree_share") if rep["direction"] == "agree" else rep.get("disagree_share")
-        )
-        mark = "\x00"
+    def rep_share(self, rep: Representative, label: str) -> str:
+        """Of whom a representative argument's share is: "9 of the 12 members of group A who
+        voted on it"; summaries before schema 5 hold the share only."""
+        agreed = rep["direction"] == "agree"
+        voters = rep.get("voters")
+        if voters:
+            count = rep.get("agree") if agreed else rep.get("disagree")
+            return self.w("group_share", count=count, voters=voters, label=label)
+        share = rep.get("agree_share") if agreed else rep.get("disagree_share")
         if share is None:
-            line = self.w("group_rep_noshare", direction=direction, num=mark)
-        else:
-            line = self.w("group_rep", direction=direction, num=mark, share=self.pct(share))
-        before, _, after = line.partition(mark)
-        return before, after
+            return ""
+        return self.w("group_share_only", share=self.pct(share), label=label)
+
+    def participation_line(self) -> str:
+        """Participants, positions and voters: three counts, each of its own people."""
+        r: Mapping[str, object] = self.s.get("reproducibility") or {}
+        voters = r.get("voters")
+        if voters is None:  # summaries before schema 2
+            return self.m("summary_participation", participants=self.s["participants"])
+        return self.w(
+            "participation_line",
+            participants=self.s["participants"],
+            positions=self.s.get("positions", 0),
+            voters=voters,
+        )
+
+    def top_min(self) -> int:
+        from bot.summary import TOP_MIN_VOTERS
+
+        return max(TOP_MIN_VOTERS, self.min)
+
+    def map_points(self) -> list[MapPoint]:
+        """The opinion-map points that may be drawn: the published groups' members.
+
+        Older summaries also hold points outside the published groups (without a label),
+        which may be a withheld group's members: they are left out. First-schema points carry
+        no label at all: they are kept only when every group of the summary is described.
+        """
+        points: list[MapPoint] = list(self.analysis.get("map") or []) if self.analysis else []
+        if not any(len(p) > 2 for p in points):
+            hidden = any(not g.get("published", True) for g in self.groups())
+            return [] if hidden else points
+        published = {str(g.get("label") or g["id"]) for g in self.published_groups()}
+        return [p for p in points if len(p) > 2 and p[2] is not None and str(p[2]) in published]

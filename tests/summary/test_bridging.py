@@ -31,7 +31,7 @@ from test_withholding import camps, regrouped
 
 import bot.summary.analysis as analysis_module
 import bot.summary.bridging as bridging_module
-from bot.summary import CONSENSUS_MIN_GROUP_VOTES, build_summary
+from bot.summary import CONSENSUS_MIN_GROUP_VOTES, SUMMARY_SCHEMA_VERSION, build_summary
 from bot.summary.analysis import Vote, consensus_statements
 from bot.summary.bridging import (
     LAMBDA_FACTOR,
@@ -300,7 +300,7 @@ def test_the_summary_lists_the_common_ground() -> None:
         assert abs(entry["factor"]) < 0.5
         arg = args[entry["number"]]
         assert entry["votes"] == arg["agree"] + arg["disagree"]
-    assert summary["schema_version"] == 4
+    assert summary["schema_version"] == SUMMARY_SCHEMA_VERSION == 5
     assert summary["reproducibility"]["bridging_version"] == bridging_module.BRIDGING_VERSION
     jsonschema.validate(summary, documented_schema(), cls=jsonschema.Draft202012Validator)
 

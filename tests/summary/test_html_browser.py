@@ -158,3 +158,81 @@ def test_html_export_renders_in_headless_chromium(summary: dict[str, Any], tmp_p
         binary, tmp_path / "profile-pdf", f"--print-to-pdf={pdf}", "--no-pdf-header-footer", url
     )
     assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 20_000
+
+
+# The page is loaded in an iframe of the viewport's width (headless Chromium's window is at
+# least 500 px wide): the wrapper, not the export, runs the measuring script (the export's
+# Content-Security-Policy forbids scripts, and it holds none).
+MEASURE = """<!DOCTYPE html><html><body style="margin:0">
+<iframe id="page" src="summary.html" style="border:0;width:{width}px;height:3000px"></iframe>
+<script>
+document.getElementById("page").addEventListener("load", () => {{
+  const win = document.getElementById("page").contentWindow;
+  const doc = win.document;
+  const img = doc.getElementById("chart");
+  let right = 0, widest = "";
+  for (const el of doc.body.querySelectorAll("*")) {{
+    // inside a scrolling box, an element may be wider than the page: the box scrolls
+    if (el.parentElement.closest(".scroll")) continue;
+    const box = el.getBoundingClientRect();
+    if (box.right > right) {{ right = box.right; widest = el.tagName + "." + el.className; }}
+  }}
+  const found = {{
+    scrollWidth: doc.documentElement.scrollWidth,
+    innerWidth: win.innerWidth,
+    imgWidth: img.getBoundingClientRect().width,
+    naturalWidth: img.naturalWidth,
+    narrowChart: img.currentSrc !== img.src,
+    right: right,
+    widest: widest,
+    scrolling: [...doc.querySelectorAll(".scroll")].map(
+      (box) => [box.clientWidth, box.scrollWidth, box.querySelector("table").id]),
+  }};
+  const out = document.createElement("pre");
+  out.id = "measure";
+  out.textContent = JSON.stringify(found);
+  document.body.append(out);
+}});
+</script></body></html>
+"""
+
+
+@pytest.mark.parametrize("width", [390, 1200])
+def test_html_export_fits_a_phone_and_a_desktop(
+    summary: dict[str, Any], tmp_path: Path, width: int
+) -> None:
+    import json
+    import re
+
+    binary = chromium_path()
+    (tmp_path / "summary.html").write_text(render_html(summary), encoding="utf-8")
+    wrapper = tmp_path / f"at-{width}.html"
+    wrapper.write_text(MEASURE.format(width=width), encoding="utf-8")
+    flags = ("--allow-file-access-from-files", "--virtual-time-budget=5000")
+    window = f"--window-size={max(width, 500) + 20},2400"
+    dom = run_chromium(
+        binary, tmp_path / "profile-dom", *flags, window, "--dump-dom", wrapper.as_uri()
+    ).stdout.decode()
+    found = re.search(r'<pre id="measure">([^<]*)</pre>', dom)
+    assert found, dom[-2000:]
+    m = json.loads(found.group(1).replace("&quot;", '"'))
+    assert m["innerWidth"] == width
+    # Nothing overflows sideways: the page does not scroll, and only tables in their own
+    # scrolling box may be wider than it.
+    assert m["scrollWidth"] <= m["innerWidth"], m
+    assert m["right"] <= width, m
+    for client, _, table in m["scrolling"]:
+        assert client <= width, (table, client)
+    # The chart scales to the width, and is drawn for it: shown at most a quarter smaller
+    # than drawn, so its text keeps a readable size (the narrow chart on a phone).
+    assert 0 < m["imgWidth"] <= width
+    assert m["imgWidth"] >= 0.75 * m["naturalWidth"], m
+    assert m["narrowChart"] is (width < 640)
+
+    shot = tmp_path / f"summary-{width}.png"
+    run_chromium(
+        binary, tmp_path / "profile-shot", *flags, window, f"--screenshot={shot}", wrapper.as_uri()
+    )
+    assert shot.exists() and shot.stat().st_size > 30_000
+    print(f"\nscreenshot at {width} px: {shot}")
+    assert count_colour(shot, PALETTE[0]) > 2_000  # the chart was painted

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from planted_round import ARGUMENT_ID_BASE, CON, CONSENSUS, LATE, PRO, planted_data
 
-from bot.summary import SUMMARY_SCHEMA_VERSION, build_summary
+from bot.summary import SUMMARY_SCHEMA_VERSION, TOP_MIN_VOTERS, build_summary
 from bot.summary.themes import STOP_WORDS, extract_themes, fold
 
 
@@ -113,6 +113,7 @@ def test_consensus_and_divisive_arguments(summary: dict[str, Any]) -> None:
 def test_top_arguments_per_stance(summary: dict[str, Any]) -> None:
     args = by_number(summary)
     top = {row["stance"]: row["arguments"] for row in summary["top_arguments"]}
+    # Every author took a stance: no entry for arguments without one.
     assert list(top) == ["pour", "contre", "nuance", "abstention"]
     assert top["nuance"] == [] and top["abstention"] == []
     for stance in ("pour", "contre"):
@@ -120,16 +121,25 @@ def test_top_arguments_per_stance(summary: dict[str, Any]) -> None:
             (
                 a
                 for a in args.values()
-                if a["stance"] == stance and a["votes_published"] and a["agree"]
+                if a["stance"] == stance
+                and a["votes_published"]
+                and a["votes"] >= TOP_MIN_VOTERS
+                and 2 * a["agree"] > a["votes"]
+                and a["number"] not in summary["analysis"]["divisive"]
             ),
             key=lambda a: (-a["agree"] / a["votes"], -a["votes"], a["number"]),
         )
         assert top[stance] == [a["number"] for a in expected[:3]]
-        assert len(top[stance]) == 3
         supports = [args[n]["support"] for n in top[stance]]
         assert supports == sorted(supports, reverse=True)
+        assert all(s > 50 for s in supports)
     # Camp A wrote a consensus argument, which everyone supports: it leads the "pour" list.
     assert args[top["pour"][0]]["text"] == CONSENSUS[0]
+    # Camp B (12 of 26 voters) rejects the "pour" arguments: a minority's argument is not
+    # "most supported", as it was when each stance listed its best three whatever they had;
+    # and the one camp A's 14 votes carry is divisive, so it is not listed either.
+    assert len(top["pour"]) == 1
+    assert all(a["number"] not in top["pour"] for a in args.values() if a["text"] in PRO)
 
 
 def test_tally_counts_and_shares(summary: dict[str, Any]) -> None:

@@ -57,7 +57,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "seven": {"small": 7, "camp_a": 16, "camp_b": 13, "min_group_size": 8, "mixed": True},
 }
 NUMBER = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)?")
-DATA_URI = re.compile(r'src="data:image/png;base64,[^"]*"')
+DATA_URI = re.compile(r'(?:src|srcset)="data:image/png;base64,[^"]*"')
 
 
 def vote_stream(data: dict[str, Any]) -> list[Vote]:
