@@ -635,10 +635,6 @@ SUMMARY_LABELS: dict[str, dict[str, str]] = {
         "chart_map": "Carte des opinions",
         "chart_bar": "{count} ({share} %)",
         "chart_group": "{label} · {size} personnes",
-        "format_md": "Markdown (.md)",
-        "format_csv": "CSV (tableur)",
-        "format_json": "JSON (données)",
-        "format_html": "HTML (page web)",
         # ---- end of the summary block ----
     },
     "en": {
@@ -753,10 +749,6 @@ SUMMARY_LABELS: dict[str, dict[str, str]] = {
         "chart_map": "Opinion map",
         "chart_bar": "{count} ({share}%)",
         "chart_group": "{label} · {size} people",
-        "format_md": "Markdown (.md)",
-        "format_csv": "CSV (spreadsheet)",
-        "format_json": "JSON (data)",
-        "format_html": "HTML (web page)",
         # ---- end of the summary block ----
     },
 }

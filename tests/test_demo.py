@@ -25,7 +25,9 @@ def test_demo_at_80_participants_makes_sense(tmp_path: Path) -> None:
         "--participants",
         "80",
         "--seconds",
-        "5",
+        # The round closes on its clock: long enough for 80 members to answer and vote on a
+        # loaded machine (the demo ends once the summary is out).
+        "30",
         "--data-dir",
         str(demo_dir),
         timeout=300,
