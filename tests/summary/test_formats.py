@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
@@ -84,21 +83,3 @@ def test_the_sections_come_in_the_order_every_format_shows_them() -> None:
         "reproducibility",
     ]
     assert [s.id for s in doc.sections if not s.chat] == ["all-arguments", "reproducibility"]
-
-
-def test_no_function_over_60_lines_and_no_class_over_400() -> None:
-    too_long = []
-    for path in sorted(SUMMARY_PACKAGE.rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            limit = (
-                60
-                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-                else 400
-                if isinstance(node, ast.ClassDef)
-                else None
-            )
-            if limit is not None and node.end_lineno is not None:
-                length = node.end_lineno - node.lineno + 1
-                if length > limit:
-                    too_long.append(f"{path.name}:{node.lineno} {node.name} ({length} lines)")
-    assert not too_long
