@@ -264,11 +264,11 @@ async def test_reminder_and_extend(db_url: str, config_factory: Any, app_factory
     info = await app.engine.round_info(round_id)
     assert info is not None and info.closes_at - info.opens_at == timedelta(hours=3)
     # Jump to the reminder time.
-    app.engine.clock = lambda: info.closes_at - timedelta(minutes=5)  # type: ignore[method-assign]
+    app.engine.clock = lambda: info.closes_at - timedelta(minutes=5)
     await app.engine.reconcile()
     await app.publisher.deliver()
     assert "Rappel : le tour" in out.getvalue()
-    app.engine.clock = lambda: info.closes_at + timedelta(seconds=1)  # type: ignore[method-assign]
+    app.engine.clock = lambda: info.closes_at + timedelta(seconds=1)
     await app.engine.reconcile()
     again = await app.engine.round_info(round_id)
     assert again is not None and again.state == RoundState.SUMMARISED

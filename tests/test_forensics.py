@@ -360,6 +360,8 @@ async def test_nothing_is_written_into_a_round_after_its_rekeying(
         await asyncio.sleep(0.001)
     late_insert = asyncio.create_task(app.engine._insert_argument(r, name, "un argument tardif"))
     await busy
+    closed: bool | BaseException
+    late: object
     closed, late = await asyncio.gather(closing, late_insert, return_exceptions=True)
     assert closed is True
     assert isinstance(late, EngineError) and late.key == "round_closed"

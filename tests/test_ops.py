@@ -264,9 +264,9 @@ async def test_migrate_check_reports_pending_migrations_without_applying_them(
     await app.stop()
 
     # A database migrated by a newer version: this one says so instead of guessing.
-    with sqlite3.connect(database) as conn:
-        conn.execute("UPDATE alembic_version SET version_num = 'ffff-from-the-future'")
-    conn.close()
+    with sqlite3.connect(database) as raw:
+        raw.execute("UPDATE alembic_version SET version_num = 'ffff-from-the-future'")
+    raw.close()
     assert cmd_migrate(config, check=True) == 1
     assert "migrated by a newer version" in capsys.readouterr().err
 

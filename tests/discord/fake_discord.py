@@ -592,7 +592,8 @@ class FakeDiscord:
             if age > self.nonce_window:
                 return None
             if message["channel_id"] == channel_id and message.get("nonce") == nonce:
-                return message
+                found: dict[str, Any] = message
+                return found
         return None
 
     def _new_message(

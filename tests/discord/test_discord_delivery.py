@@ -39,7 +39,7 @@ def adapter_of(app: App) -> DiscordAdapter:
 def crash_before_marking(monkeypatch: pytest.MonkeyPatch, app: App, kind: str) -> None:
     """Posts of ``kind`` reach Discord, and the outbox never learns it (others are marked)."""
     real = app.publisher._mark
-    kinds = dict(
+    kinds: dict[int, str] = dict(
         app.db.read_sync(lambda conn: conn.exec_driver_sql("SELECT id, kind FROM outbox").all())
     )
 

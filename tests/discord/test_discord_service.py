@@ -63,7 +63,7 @@ async def test_run_with_stdin_on_dev_null_keeps_serving_discord(
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
         cwd=ROOT,
-        env={**os.environ, TOKEN_ENV: fake.token},
+        env={**os.environ, TOKEN_ENV: str(fake.token)},
     )
     try:
         await asyncio.wait_for(fake.ready.wait(), timeout=60)  # logged in, gateway ready

@@ -24,6 +24,11 @@ MEGOLM = {
 WAIT = 30.0
 
 
+def has(text: str) -> Callable[[Seen], bool]:
+    """A message from the bot whose text contains ``text`` (for :meth:`Member.wait_message`)."""
+    return lambda seen: text in seen.body
+
+
 @dataclass
 class Seen:
     room_id: str

@@ -13,7 +13,7 @@ from matrix_homeserver import Synapse
 from matrix_members import Member
 
 from bot.app import PlatformStartError
-from bot.config import ConfigError, MatrixConfig
+from bot.config import MatrixConfig
 
 pytestmark = pytest.mark.synapse
 
@@ -24,7 +24,6 @@ def test_homeserver_is_a_url_or_a_server_name() -> None:
     for value in ("ftp://example.org", "example org", "@bot:example.org"):
         with pytest.raises(ValueError, match="server name"):
             MatrixConfig(homeserver=value)
-    assert ConfigError  # (the file-level message is the same one, located)
 
 
 def _free_port() -> int:

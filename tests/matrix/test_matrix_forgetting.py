@@ -21,15 +21,11 @@ import nio
 import pytest
 from conftest import DEBATE, Bots, Users, adapter_of, make_room
 from matrix_homeserver import Synapse
-from matrix_members import Member, Seen
+from matrix_members import Member, Seen, has
 
 from bot.events import PostKind
 
 pytestmark = pytest.mark.synapse
-
-
-def has(text: str) -> Any:
-    return lambda seen: text in seen.body
 
 
 async def ask(member: Member, room_id: str, bot: str, command: str, expect: str) -> Seen:

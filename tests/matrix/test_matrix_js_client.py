@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from conftest import DEBATE, Bots, Users, make_room
 from matrix_homeserver import Synapse
-from matrix_members import Member
+from matrix_members import Member, has
 
 pytestmark = pytest.mark.synapse
 
@@ -44,10 +44,6 @@ def node_binary() -> str | None:
         if int(version.lstrip("v").split(".")[0]) >= 22:
             return str(candidate)
     return None
-
-
-def has(text: str) -> object:
-    return lambda seen: text in seen.body
 
 
 async def test_a_strict_js_sdk_member_gets_verified_answers(

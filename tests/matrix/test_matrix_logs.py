@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import pytest
 from conftest import DEBATE, Bots, Users, adapter_of, make_room
-from matrix_members import Member, Seen
+from matrix_members import Member, Seen, has
 
 from bot.logs import setup_logging
 
@@ -68,16 +68,12 @@ def captured_logs() -> Iterator[Captured]:
     try:
         yield captured
     finally:
-        for handler in list(root.handlers):
-            if handler not in saved_handlers:
-                root.removeHandler(handler)
+        for added in list(root.handlers):
+            if added not in saved_handlers:
+                root.removeHandler(added)
         root.setLevel(saved_level)
         for name, level in saved_levels.items():
             logging.getLogger(name).setLevel(level)
-
-
-def has(text: str) -> object:
-    return lambda seen: text in seen.body
 
 
 async def ask(member: Member, room_id: str, bot: str, command: str, expect: str) -> Seen:

@@ -11,17 +11,13 @@ import time
 
 import pytest
 from conftest import DEBATE, Bots, Users, make_room
-from matrix_members import Member, Seen
+from matrix_members import Member, Seen, has
 from outage_support import read_only, stuck_writer
 
 pytestmark = pytest.mark.synapse
 
 NOTHING = "rien n'a été enregistré"
 UNCONFIRMED = "n'a pas pu être confirmée"
-
-
-def has(text: str) -> object:
-    return lambda seen: text in seen.body
 
 
 async def ask(member: Member, room_id: str, bot: str, command: str, expect: str) -> Seen:

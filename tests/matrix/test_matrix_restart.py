@@ -8,13 +8,9 @@ import nio
 import pytest
 from conftest import DEBATE, TOKEN_ENV, Bots, Users, adapter_of, make_room
 from matrix_homeserver import Synapse
-from matrix_members import Member, Seen
+from matrix_members import Member, Seen, has
 
 pytestmark = pytest.mark.synapse
-
-
-def has(text: str) -> object:
-    return lambda seen: text in seen.body
 
 
 def count(member: Member, room_id: str, bot: str, text: str) -> int:

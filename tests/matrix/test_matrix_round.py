@@ -7,7 +7,7 @@ import logging
 import nio
 import pytest
 from conftest import DEBATE, Bots, Users, adapter_of, make_room
-from matrix_members import Member, Seen
+from matrix_members import Member, Seen, has
 
 pytestmark = pytest.mark.synapse
 
@@ -21,10 +21,6 @@ def is_notice(seen: Seen) -> bool:
         and bool(content.get("formatted_body"))
         and content.get("m.mentions") == {}
     )
-
-
-def has(text: str) -> object:
-    return lambda seen: text in seen.body
 
 
 async def test_whole_round(users: Users, members: dict[str, Member], bots: Bots) -> None:
