@@ -50,6 +50,8 @@ class Attachment:
     filename: str
     data: bytes
     mime: str
+    # What the file shows, in words (an image's alt text), for those who cannot see it.
+    description: str = ""
 
 
 class Visibility(StrEnum):

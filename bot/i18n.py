@@ -577,7 +577,7 @@ SUMMARY_LABELS: dict[str, dict[str, str]] = {
         "alt_question": ", « {question} »",
         "alt_tally": "positions : {rows}",
         "alt_map": (
-            "carte des opinions : {people} personnes en {count} groupes ({groups}) ; chaque "
+            "carte des opinions de {people} personnes (groupe et effectif : {groups}) ; chaque "
             "point est une personne, des points proches ont voté de la même façon"
         ),
         "alt_group": "{label} {size}",
@@ -693,7 +693,7 @@ SUMMARY_LABELS: dict[str, dict[str, str]] = {
         "alt_question": ", “{question}”",
         "alt_tally": "stances: {rows}",
         "alt_map": (
-            "opinion map: {people} people in {count} groups ({groups}); each dot is a person, "
+            "opinion map of {people} people (group and size: {groups}); each dot is a person, "
             "dots close together voted alike"
         ),
         "alt_group": "{label} {size}",

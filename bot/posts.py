@@ -134,5 +134,11 @@ def _chart(summary: Summary) -> Attachment | None:
         from bot.summary.charts import render_chart
     except ImportError:  # pragma: no cover - charts are optional at runtime
         return None
+    from bot.summary.sections import chart_text
+    from bot.summary.view import SummaryView
+
     data = render_chart(summary)
-    return None if data is None else Attachment("synthese.png", data, "image/png")
+    if data is None:
+        return None
+    _, alt = chart_text(SummaryView(summary))
+    return Attachment("synthese.png", data, "image/png", description=alt)

@@ -232,7 +232,11 @@ def failure(error: BaseException) -> str:
 
 
 def to_file(attachment: Attachment) -> discord.File:
-    return discord.File(io.BytesIO(attachment.data), filename=Path(attachment.filename).name)
+    return discord.File(
+        io.BytesIO(attachment.data),
+        filename=Path(attachment.filename).name,
+        description=attachment.description[:1024] or None,  # the alt text clients show
+    )
 
 
 async def answer(

@@ -302,6 +302,11 @@ async def closing_and_export(
     )
     ((filename, data, _),) = summary_call.files
     assert filename == "synthese.png" and data.startswith(PNG)
+    # The chart carries its alt text, for members who cannot see it.
+    (described,) = summary_call.body["attachments"]
+    assert described["filename"] == "synthese.png"
+    assert described["description"].startswith(f"Graphique du tour {info.code} (")
+    assert "positions : Le profit : " in described["description"]
     summary_embeds = summary_call.body["embeds"]
     assert summary_embeds[0]["image"]["url"] == "attachment://synthese.png"
     summary_text = "\n".join(

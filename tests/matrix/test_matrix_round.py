@@ -159,6 +159,9 @@ async def test_whole_round(users: Users, members: dict[str, Member], bots: Bots)
     assert image.content["url"].startswith("mxc://")
     assert image.content["info"]["mimetype"] == "image/png"
     assert image.content["m.mentions"] == {}
+    # Beside its filename, the body is the image's caption: its alt text, in words.
+    assert image.content["filename"] == "synthese.png"
+    assert image.body.startswith("Graphique du tour ") and "positions : " in image.body
     assert not app.engine.open_rounds()
 
     # Export in a private room: the file goes to the room.

@@ -96,7 +96,8 @@ class Sender:
         image = attachment.mime.startswith("image/")
         content: dict[str, Any] = {
             "msgtype": "m.image" if image else "m.file",
-            "body": attachment.filename,
+            # With a filename beside it, the body is the file's caption: its alt text.
+            "body": attachment.description or attachment.filename,
             "filename": attachment.filename,
             "info": {"mimetype": attachment.mime, "size": len(attachment.data)},
             "m.mentions": {},
