@@ -1,7 +1,8 @@
 """The text commands understood by the console and Matrix adapters (one parser for both).
 
 Members: ``!position [code] <stance> [argument]``, ``!ma-position``, ``!retirer``, ``!voter``
-then ``d``/``p``/``n``, ``!aide`` (English: ``!mine``, ``!withdraw``, ``!vote``, ``!help``).
+then ``1``/``2``/``3`` (or a word, see :mod:`bot.usecases.answers`), ``!aide`` (English:
+``!mine``, ``!withdraw``, ``!vote``, ``!help``).
 Moderators: ``!debat ouvrir|fermer|prolonger|exporter|masquer|restaurer …``.
 
 Every answer to a member is private. Bad input gets a localised explanation and changes
@@ -21,6 +22,7 @@ from bot.outage import as_answer
 from bot.ports import ModeratorCheck
 from bot.text import escape_markdown
 from bot.usecases import Actor, RoundModeration, UseCases, checked_by
+from bot.usecases.answers import vote_value
 
 log = logging.getLogger(__name__)
 
@@ -52,18 +54,7 @@ MODERATOR_ACTIONS = {
     "hide": "hide",
     "restaurer": "restore",
     "restore": "restore",
-}
-VOTE_ANSWERS = {
-    "d": 1,
-    "p": -1,
-    "n": 0,
-    "agree": 1,
-    "disagree": -1,
-    "pass": 0,
-    "👍": 1,
-    "👎": -1,
-    "⏭": 0,
-    "⏭️": 0,
+    "arguments": "list",
 }
 _CODE = re.compile(r"^[A-Za-z2-9]{5}$")
 
@@ -72,6 +63,7 @@ _CODE = re.compile(r"^[A-Za-z2-9]{5}$")
 class _PendingVote:
     round_id: int
     argument_id: int
+    prompt: str = ""
 
 
 class TextCommands:
@@ -81,15 +73,20 @@ class TextCommands:
         self.engine = engine
         self.m = engine.messages
         self.cases = UseCases(engine)
-        # Which argument each member was last shown, so that "d"/"p"/"n" can answer it. In
+        # Which argument each member was last shown, so that "1"/"2"/"3" can answer it. In
         # memory only (keyed by the platform id for the duration of a vote), never stored.
         self._pending: dict[tuple[str, str], _PendingVote] = {}
         # Per platform, who moderates which channel (set by the app from the adapters).
         self.moderator_checks: dict[str, ModeratorCheck] = {}
 
     def awaiting_vote(self, platform: str, user_id: str) -> bool:
-        """Whether this member was shown an argument and its d/p/n answer is awaited."""
+        """Whether this member was shown an argument and its answer is awaited."""
         return (platform, user_id) in self._pending
+
+    def is_vote_prompt(self, platform: str, user_id: str, reply: Reply) -> bool:
+        """Whether ``reply`` is the vote prompt this member is now asked to answer."""
+        pending = self._pending.get((platform, user_id))
+        return pending is not None and pending.prompt == reply.text
 
     def is_command(self, text: str) -> bool:
         return text.lstrip().startswith("!")
@@ -103,6 +100,8 @@ class TextCommands:
             checked_by(check, msg.platform, msg.user_id),
             msg.channel,
             msg.shared_channels,
+            # In a DM, a moderator command without a code means a round the sender moderates.
+            scope_by_rights=msg.channel is None,
         )
 
     async def handle(self, msg: Incoming) -> list[Reply]:
@@ -120,8 +119,16 @@ class TextCommands:
         text = msg.text.strip()
         key = (msg.platform, msg.user_id)
         if not text.startswith("!"):
-            if key in self._pending and text.lower() in VOTE_ANSWERS:
-                return await self._answer_vote(msg, VOTE_ANSWERS[text.lower()])
+            value = vote_value(text)
+            if msg.is_dm and text and key not in self._pending:
+                await self._restore_pending(msg)
+            if key in self._pending and value is not None:
+                return await self._answer_vote(msg, value)
+            if msg.is_dm and key in self._pending:
+                # Nothing is recorded from an answer that could be misread.
+                return [self._private(self.m("vote_unreadable"))]
+            if msg.is_dm and value is not None:
+                return [self._private(self.m("vote_no_pending"))]
             if msg.is_dm and text:
                 return [
                     self._private(self.m("unknown_command", command=escape_markdown(text[:30])))
@@ -160,7 +167,7 @@ class TextCommands:
 
     async def _help(self, msg: Incoming) -> Reply:
         result = await self.cases.help(self.actor(msg))
-        text = self.m("help", stances=", ".join(result.stances))
+        text = self.m("help") + "\n\n" + result.where
         if result.moderator:
             text += "\n\n" + self.m("help_moderator")
         return self._private(text)
@@ -180,12 +187,7 @@ class TextCommands:
 
     async def _position(self, msg: Incoming, rest: str) -> Reply:
         code, rest = self._split_code(rest)
-        actor = self.actor(msg)
-        r = self.cases.find_round(actor, code)
-        stance_word, _, argument = rest.partition(" ")
-        if not stance_word:
-            raise EngineError("missing_stance", choices=self.m.stance_choices(r.stances))
-        result = await self.cases.position(actor, r.id, stance_word, argument or None)
+        result = await self.cases.position_text(self.actor(msg), code, rest)
         text = result.text
         if msg.channel is not None:
             text += "\n" + self.m("answer_privately")
@@ -202,16 +204,26 @@ class TextCommands:
 
     async def _vote(self, msg: Incoming, rest: str) -> Reply:
         prompt = await self.cases.next_vote(self.actor(msg), self._round_id(msg, rest))
-        return self._prompted(msg, prompt.round_id, prompt.argument_id, prompt.text)
+        return await self._prompted(msg, prompt.round_id, prompt.argument_id, prompt.text)
 
-    def _prompted(self, msg: Incoming, round_id: int, argument_id: int | None, text: str) -> Reply:
-        """The prompt, remembering which argument the member's next d/p/n answers."""
+    async def _prompted(
+        self, msg: Incoming, round_id: int, argument_id: int | None, text: str
+    ) -> Reply:
+        """The prompt, remembering which argument the member's next answer answers (in memory
+        and, by pseudonym, in the database: it survives a restart)."""
         key = (msg.platform, msg.user_id)
         if argument_id is None:
             self._pending.pop(key, None)
         else:
-            self._pending[key] = _PendingVote(round_id, argument_id)
+            self._pending[key] = _PendingVote(round_id, argument_id, text)
+        await self.cases.await_answer(self.actor(msg), round_id, argument_id)
         return self._private(text)
+
+    async def _restore_pending(self, msg: Incoming) -> None:
+        """After a restart: the vote this member was asked for, as kept in the database."""
+        kept = await self.cases.pending_answer(self.actor(msg))
+        if kept is not None:
+            self._pending[(msg.platform, msg.user_id)] = _PendingVote(*kept)
 
     async def _answer_vote(self, msg: Incoming, value: int) -> list[Reply]:
         pending = self._pending.pop((msg.platform, msg.user_id))
@@ -220,9 +232,11 @@ class TextCommands:
                 self.actor(msg), pending.round_id, value, argument_id=pending.argument_id
             )
         except EngineError as err:
+            # That answer cannot apply (a hidden argument, a closed round): none is awaited.
+            await self.cases.await_answer(self.actor(msg), pending.round_id, None)
             return [self._private(err.render(self.m))]
         nxt = result.next
-        return [self._prompted(msg, nxt.round_id, nxt.argument_id, nxt.text)]
+        return [await self._prompted(msg, nxt.round_id, nxt.argument_id, nxt.text)]
 
     # ------------------------------------------------------------------ moderators
 
@@ -244,14 +258,16 @@ class TextCommands:
             fmt, _, code = args.partition(" ")
             target = await self.cases.export_target(actor, code.strip())
             exported = await target.export(fmt or "md")
-            return Reply(
-                text=exported.text,
-                visibility=Visibility.CHANNEL if msg.channel else Visibility.PRIVATE,
-                attachments=(exported.attachment,),
-            )
+            # Always to the moderator alone, never into the channel it was asked in.
+            return Reply(text=exported.text, attachments=(exported.attachment,))
         if action == "close":
             moderated = await self.cases.moderated_round(actor, self._split_code(args)[0])
             return self._private((await moderated.close()).text)
+        if action == "list":
+            wanted, page = self._split_code(args)
+            moderated = await self.cases.moderated_round(actor, wanted)
+            number = int(page) if page.isdigit() else 1
+            return self._private(await moderated.arguments_page(number))
         # extend, hide, restore: the code comes after the duration or the number
         first, _, tail = args.partition(" ")
         moderated = await self.cases.moderated_round(actor, self._split_code(tail.strip())[0])

@@ -223,6 +223,27 @@ class Core:
         label = pack.stance_label(stance, self.config.language) if pack else None
         return label or self.messages.stance_label(stance)
 
+    def stance_names(self, debate_id: str, stance: str) -> tuple[str, ...]:
+        """Every name a member may type for a stance: its id, its labels in both languages
+        (the pack's, else the catalogue's) and the catalogue's aliases."""
+        from bot.i18n import STANCE_ALIASES, STANCE_LABELS
+
+        debate = self.debate_or_none(debate_id)
+        pack = self.packs.get(debate.pack) if debate else None
+        names = [stance]
+        for lang, labels in STANCE_LABELS.items():
+            names.append((pack.stance_label(stance, lang) if pack else None) or "")
+            names.append(labels.get(stance, ""))
+        names.extend(alias for alias, s in STANCE_ALIASES.items() if s == stance)
+        return tuple(dict.fromkeys(n for n in names if n))
+
+    def numbered_stances(self, r: OpenRound) -> str:
+        """This round's stances as the numbered list members answer with (one a line)."""
+        return "\n".join(
+            f"`{n}` {self.stance_label(r.debate_id, s)} (`{s}`)"
+            for n, s in enumerate(r.stances, start=1)
+        )
+
     def question(self, debate_id: str, question_id: str) -> PackItem | None:
         debate = self.debate_or_none(debate_id)
         if debate is None or debate.pack not in self.packs:
@@ -342,7 +363,10 @@ class Core:
                 candidates = on_platform
         if len(candidates) == 1:
             return candidates[0]
-        codes = ", ".join(sorted(r.code for r in candidates))
+        codes = "\n".join(
+            f"`{r.code}` — {self.question_text(r.debate_id, r.question_id)}"
+            for r in sorted(candidates, key=lambda r: r.code)
+        )
         raise EngineError("ambiguous_round", codes=codes)
 
     def list_rounds_sync(

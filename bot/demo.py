@@ -338,7 +338,7 @@ async def _vote(
             return
         author_stance = await _stance_of_argument(app, pending.round_id, pending.argument_id)
         leaning = stances[camp % 2]
-        answer = "n" if rng.random() < 0.15 else "d" if author_stance == leaning else "p"
+        answer = "3" if rng.random() < 0.15 else "1" if author_stance == leaning else "2"
         await _send(app, console, name, index, answer)
 
 

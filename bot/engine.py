@@ -144,6 +144,12 @@ class Engine:
     def stance_label(self, debate_id: str, stance: str) -> str:
         return self.core.stance_label(debate_id, stance)
 
+    def stance_names(self, debate_id: str, stance: str) -> tuple[str, ...]:
+        return self.core.stance_names(debate_id, stance)
+
+    def numbered_stances(self, r: OpenRound) -> str:
+        return self.core.numbered_stances(r)
+
     def question(self, debate_id: str, question_id: str) -> PackItem | None:
         return self.core.question(debate_id, question_id)
 
@@ -229,6 +235,16 @@ class Engine:
         self, round_id: int, platform: str, user_id: str
     ) -> ArgumentToVote | None:
         return await self.members.next_argument(round_id, platform, user_id)
+
+    @guarded("write")
+    async def remember_prompt(
+        self, round_id: int, platform: str, user_id: str, argument_id: int | None
+    ) -> None:
+        await self.members.remember_prompt(round_id, platform, user_id, argument_id)
+
+    @guarded("read")
+    async def pending_vote(self, platform: str, user_id: str) -> tuple[int, int] | None:
+        return await self.members.pending_vote(platform, user_id)
 
     @guarded("write")
     async def vote(

@@ -34,7 +34,15 @@ from bot.models import random_id, table
 log = logging.getLogger(__name__)
 
 # Tables whose rows (or dead versions of them) can hold a salt, a pseudonym or member text.
-SENSITIVE_TABLES = ("round_salt", "position", "argument", "vote", "round_summary", "round")
+SENSITIVE_TABLES = (
+    "round_salt",
+    "position",
+    "argument",
+    "vote",
+    "pending_vote",
+    "round_summary",
+    "round",
+)
 CHECKPOINT_ATTEMPTS = 100
 CHECKPOINT_PAUSE = 0.05
 PG_LOCK_TIMEOUT = "30s"

@@ -32,13 +32,13 @@ CATALOGUES: dict[str, dict[str, str]] = {
     "fr": {
         "help": (
             "**Participer au débat** (vos réponses sont anonymes)\n"
-            "• `!position <position> [argument]` — donner ou changer votre position ({stances}),"
-            " avec un argument facultatif\n"
+            "• `!position <numéro> [argument]` — donner ou changer votre position (son numéro,"
+            " son identifiant ou son libellé, ci-dessous), avec un argument facultatif\n"
             "• `!position <code> <position> [argument]` — si plusieurs tours sont ouverts\n"
             "• `!ma-position` — voir votre position et vos arguments\n"
             "• `!retirer` — retirer votre position, vos arguments et vos votes\n"
-            "• `!voter` — voter sur les arguments des autres : répondez `d` (d'accord), "
-            "`p` (pas d'accord) ou `n` (passer)\n"
+            "• `!voter` — voter sur les arguments des autres : répondez `1` (d'accord), "
+            "`2` (pas d'accord) ou `3` (passer)\n"
             "• `!aide` — cette aide"
         ),
         "help_moderator": (
@@ -47,12 +47,18 @@ CATALOGUES: dict[str, dict[str, str]] = {
             "• `!debat fermer [code]` — fermer le tour et publier la synthèse\n"
             "• `!debat prolonger <durée> [code]` — prolonger (ex. `2h`, `1d`)\n"
             "• `!debat exporter <md|csv|json|html> [code]` — exporter la synthèse\n"
+            "• `!debat arguments [code] [page]` — les arguments du tour et leurs numéros\n"
             "• `!debat masquer <n>` / `!debat restaurer <n>` — masquer ou rétablir un argument"
         ),
+        "help_round": "**Tour {code}** — {question}\n{stances}",
+        "help_no_round": "Pas de tour ouvert ici pour le moment.",
         "unknown_command": "Commande inconnue : {command}. Tapez `!aide` pour la liste.",
         "console_usage": "Format : @<utilisateur> <texte> | @<utilisateur> dm <texte>",
-        "unknown_stance": "Position inconnue : « {stance} ». Choisissez parmi : {choices}.",
-        "missing_stance": "Indiquez une position : {choices}.",
+        "unknown_stance": (
+            "Position inconnue ou ambiguë : « {stance} ». Donnez son numéro, son identifiant ou"
+            " son libellé complet :\n{choices}"
+        ),
+        "missing_stance": "Indiquez une position (numéro, identifiant ou libellé) :\n{choices}",
         "argument_too_long": (
             "Votre argument fait {length} caractères ; le maximum est {max}. Rien n'a été"
             " enregistré."
@@ -64,7 +70,7 @@ CATALOGUES: dict[str, dict[str, str]] = {
         ),
         "no_open_round": "Aucun tour de débat n'est ouvert en ce moment.",
         "ambiguous_round": (
-            "Plusieurs tours sont ouverts ({codes}) : précisez le code du tour qui vous intéresse."
+            "Plusieurs tours sont ouverts : précisez le code du tour qui vous intéresse.\n{codes}"
         ),
         "unknown_round": "Aucun tour ouvert ne porte le code {code}.",
         "round_closed": "Ce tour est fermé : les réponses ne sont plus acceptées.",
@@ -96,8 +102,10 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "voting_disabled": "Le vote sur les arguments n'est pas activé pour ce débat.",
         "vote_prompt": (
             "Argument n° {number} ({remaining} restant(s)) :\n> {text}\n"
-            "Répondez `d` (d'accord), `p` (pas d'accord) ou `n` (passer)."
+            "Répondez `1` (d'accord), `2` (pas d'accord) ou `3` (passer) ; `oui`, `non` et"
+            " `passer` comptent aussi."
         ),
+        "vote_unreadable": ("Je n'ai pas compris : répondez 1, 2 ou 3. Rien n'a été enregistré."),
         "vote_none_left": "Vous avez voté sur tous les arguments disponibles. Merci !",
         "vote_recorded": "Vote enregistré.",
         "vote_no_pending": "Aucun argument en attente de vote. Tapez `!voter` pour commencer.",
@@ -114,6 +122,10 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "argument_hidden": "Argument n° {number} masqué.",
         "argument_restored": "Argument n° {number} rétabli.",
         "unknown_argument": "Aucun argument n° {number} dans le tour {code}.",
+        "moderation_list_title": "Arguments du tour {code} (page {page}/{pages}) :",
+        "moderation_list_hidden": "(masqué)",
+        "moderation_list_more": "Page suivante : `!debat arguments {code} {next}`",
+        "moderation_list_empty": "Le tour {code} n'a encore aucun argument.",
         "missing_argument_number": "Indiquez le numéro de l'argument : `!debat {action} <n>`.",
         # The Discord adapter's own words: buttons, modals, embed fields, answers.
         "discord_button_argue": "Argumenter",
@@ -232,9 +244,9 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "announcement_title": "Débat « {title} » — tour {code}",
         "announcement_body": (
             "**{question}**\n\n> {context}\n{source}\n\n"
-            "Ouvert jusqu'au {closes}. Positions possibles : {stances}.\n"
-            "Répondez en privé au bot : `!position <position> [argument]`"
-            " (code du tour : {code}). Tapez `!aide` pour l'aide."
+            "Ouvert jusqu'au {closes}. Positions possibles :\n{stances}\n"
+            "Répondez en privé au bot : `!position <numéro> [argument]`, par exemple"
+            " `!position 1 …` (code du tour : {code}). Tapez `!aide` pour l'aide."
         ),
         "reminder": "Rappel : le tour {code} (« {question} ») ferme le {closes}.",
         "progress": "Tour {code} : {count} participation(s) jusqu'ici.",
@@ -273,32 +285,44 @@ CATALOGUES: dict[str, dict[str, str]] = {
         ),
         "undecryptable_no_key": "sa clé ne m'est pas parvenue",
         "undecryptable_withheld": "votre application a refusé de m'en donner la clé ({code})",
+        "matrix_vote_reactions": "Ou réagissez à ce message : 👍 (1), 👎 (2) ou ⏭ (3).",
+        "matrix_announcement_join": (
+            "Pour participer, envoyez n'importe quel message en privé à {bot} (ou tapez"
+            " `!debat participer` ici)."
+        ),
+        "matrix_first_dm": "Bonjour ! Voici le tour ouvert où vous êtes ; répondez par numéro.",
         # --- end of the Matrix block ---
     },
     "en": {
         "help": (
             "**Taking part** (your answers are anonymous)\n"
-            "• `!position <stance> [argument]` — give or change your stance ({stances}),"
-            " with an optional argument\n"
+            "• `!position <number> [argument]` — give or change your stance (its number, id or"
+            " label, below), with an optional argument\n"
             "• `!position <code> <stance> [argument]` — when several rounds are open\n"
             "• `!mine` — see your stance and arguments\n"
             "• `!withdraw` — withdraw your stance, arguments and votes\n"
-            "• `!vote` — vote on other members' arguments: answer `d` (agree), "
-            "`p` (disagree) or `n` (pass)\n"
+            "• `!vote` — vote on other members' arguments: answer `1` (agree), "
+            "`2` (disagree) or `3` (pass)\n"
             "• `!help` — this help"
         ),
         "help_moderator": (
             "**Moderation**\n"
-            "• `!debat ouvrir <debate>` — open a round now\n"
-            "• `!debat fermer [code]` — close the round and post the summary\n"
-            "• `!debat prolonger <duration> [code]` — extend (e.g. `2h`, `1d`)\n"
-            "• `!debat exporter <md|csv|json|html> [code]` — export the summary\n"
-            "• `!debat masquer <n>` / `!debat restaurer <n>` — hide or restore an argument"
+            "• `!debate open <debate>` — open a round now\n"
+            "• `!debate close [code]` — close the round and post the summary\n"
+            "• `!debate extend <duration> [code]` — extend (e.g. `2h`, `1d`)\n"
+            "• `!debate export <md|csv|json|html> [code]` — export the summary\n"
+            "• `!debate arguments [code] [page]` — the round's arguments and their numbers\n"
+            "• `!debate hide <n>` / `!debate restore <n>` — hide or restore an argument"
         ),
+        "help_round": "**Round {code}** — {question}\n{stances}",
+        "help_no_round": "No round is open here right now.",
         "unknown_command": "Unknown command: {command}. Type `!help` for the list.",
         "console_usage": "Format: @<user> <text> | @<user> dm <text>",
-        "unknown_stance": "Unknown stance: “{stance}”. Choose from: {choices}.",
-        "missing_stance": "Give a stance: {choices}.",
+        "unknown_stance": (
+            "Unknown or ambiguous stance: “{stance}”. Give its number, its id or its whole"
+            " label:\n{choices}"
+        ),
+        "missing_stance": "Give a stance (number, id or label):\n{choices}",
         "argument_too_long": (
             "Your argument is {length} characters long; the maximum is {max}. Nothing was"
             " recorded."
@@ -309,7 +333,7 @@ CATALOGUES: dict[str, dict[str, str]] = {
             " start again."
         ),
         "no_open_round": "No debate round is open right now.",
-        "ambiguous_round": "Several rounds are open ({codes}): give the code of the round.",
+        "ambiguous_round": "Several rounds are open: give the code of the round.\n{codes}",
         "unknown_round": "No open round has the code {code}.",
         "round_closed": "This round is closed: answers are no longer accepted.",
         "rate_limited": "Too many requests in a short time. Try again in a minute.",
@@ -340,8 +364,10 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "voting_disabled": "Voting on arguments is not enabled for this debate.",
         "vote_prompt": (
             "Argument #{number} ({remaining} left):\n> {text}\n"
-            "Answer `d` (agree), `p` (disagree) or `n` (pass)."
+            "Answer `1` (agree), `2` (disagree) or `3` (pass); `yes`, `no` and `skip` work"
+            " too."
         ),
+        "vote_unreadable": "I did not understand: answer 1, 2 or 3. Nothing was recorded.",
         "vote_none_left": "You have voted on every available argument. Thank you!",
         "vote_recorded": "Vote recorded.",
         "vote_no_pending": "No argument is waiting for your vote. Type `!vote` to start.",
@@ -358,6 +384,10 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "argument_hidden": "Argument #{number} hidden.",
         "argument_restored": "Argument #{number} restored.",
         "unknown_argument": "No argument #{number} in round {code}.",
+        "moderation_list_title": "Arguments of round {code} (page {page}/{pages}):",
+        "moderation_list_hidden": "(hidden)",
+        "moderation_list_more": "Next page: `!debate arguments {code} {next}`",
+        "moderation_list_empty": "Round {code} has no argument yet.",
         "missing_argument_number": "Give the argument number: `!debat {action} <n>`.",
         # The Discord adapter's own words: buttons, modals, embed fields, answers.
         "discord_button_argue": "Add an argument",
@@ -474,9 +504,9 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "announcement_title": "Debate “{title}” — round {code}",
         "announcement_body": (
             "**{question}**\n\n> {context}\n{source}\n\n"
-            "Open until {closes}. Stances: {stances}.\n"
-            "Answer the bot privately: `!position <stance> [argument]`"
-            " (round code: {code}). Type `!help` for help."
+            "Open until {closes}. Stances:\n{stances}\n"
+            "Answer the bot privately: `!position <number> [argument]`, for example"
+            " `!position 1 …` (round code: {code}). Type `!help` for help."
         ),
         "reminder": "Reminder: round {code} (“{question}”) closes on {closes}.",
         "progress": "Round {code}: {count} participant(s) so far.",
@@ -511,6 +541,12 @@ CATALOGUES: dict[str, dict[str, str]] = {
         ),
         "undecryptable_no_key": "its key never reached me",
         "undecryptable_withheld": "your app declined to give me its key ({code})",
+        "matrix_vote_reactions": "Or react to this message: 👍 (1), 👎 (2) or ⏭ (3).",
+        "matrix_announcement_join": (
+            "To take part, send any message in private to {bot} (or type `!debat participer`"
+            " here)."
+        ),
+        "matrix_first_dm": "Hello! Here is the round open where you are; answer by number.",
         # --- end of the Matrix block ---
     },
 }

@@ -110,6 +110,17 @@ class Vote(SQLModel, table=True):
     value: int
 
 
+class PendingVote(SQLModel, table=True):
+    """The argument a member was last asked to vote on, so that their typed answer still
+    applies after a restart. By pseudonym, like every row of a round; deleted when the round
+    closes."""
+
+    __tablename__ = "pending_vote"
+    round_id: int = Field(foreign_key="round.id", ondelete="CASCADE", primary_key=True)
+    participant: str = Field(max_length=64, primary_key=True)
+    argument_id: int = Field(sa_type=RowId, foreign_key="argument.id", ondelete="CASCADE")
+
+
 class RoundSummary(SQLModel, table=True):
     """The published result of a closed round, as JSON."""
 

@@ -117,7 +117,7 @@ class Participation:
             raise EngineError(
                 "unknown_stance",
                 stance=escape_markdown(word[:40]),
-                choices=self.core.messages.stance_choices(r.stances),
+                choices=self.core.numbered_stances(r),
             )
         return stance
 
@@ -244,6 +244,38 @@ class Participation:
         number = r.arguments[arg_id][0]
         text = await self.core.db.read(lambda conn: store.argument_text(conn, arg_id))
         return ArgumentToVote(arg_id, number, text, len(choices))
+
+    async def remember_prompt(
+        self, round_id: int, platform: str, user_id: str, argument_id: int | None
+    ) -> None:
+        """Keep (by pseudonym) the argument the member is asked to vote on, None for none, so
+        that their answer still applies after a restart. Not rate limited: it follows a
+        prompt that was."""
+        r = self.core.open.get(round_id)
+        if r is None:
+            return
+        participant = pseudonym(self.core.secret, r.salt, platform, user_id)
+
+        def write(conn: Connection) -> None:
+            store.set_pending_vote(conn, r.id, participant, argument_id)
+
+        try:
+            await self.core.writer.call(write, round_id=r.id)
+        except RoundNotOpen:
+            return  # closed meanwhile: nothing is waiting any more
+
+    async def pending_vote(self, platform: str, user_id: str) -> tuple[int, int] | None:
+        """``(round id, argument id)`` of the vote this member was last asked for, if any."""
+        for r in self.core.open_rounds():
+            participant = pseudonym(self.core.secret, r.salt, platform, user_id)
+
+            def read(conn: Connection, r: OpenRound = r, who: str = participant) -> int | None:
+                return store.pending_vote(conn, r.id, who)
+
+            argument_id = await self.core.db.read(read)
+            if argument_id is not None and argument_id in r.arguments:
+                return r.id, argument_id
+        return None
 
     def _require_voting(self, r: OpenRound) -> None:
         if not self.core.statement_voting(r.debate_id):

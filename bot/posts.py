@@ -90,9 +90,9 @@ class Posts:
         texts = info.texts
         closes = self.format_time(info.closes_at)
         if kind == PostKind.ANNOUNCEMENT:
-            stances = ", ".join(
-                label if fold(label) == fold(s) else f"{label} (`{s}`)"
-                for s, label in texts.stances
+            stances = "\n".join(
+                f"`{n}` {label}" if fold(label) == fold(s) else f"`{n}` {label} (`{s}`)"
+                for n, (s, label) in enumerate(texts.stances, start=1)
             )
             body = m(
                 "announcement_body",

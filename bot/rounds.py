@@ -197,6 +197,7 @@ class Rounds:
 
         def then(conn: Connection) -> bool:
             store.delete_salt(conn, round_id)
+            store.delete_pending_votes(conn, round_id)
             # Pseudonyms become random tokens: a salt recovered later matches nothing.
             rekey_round(conn, round_id, rename=True)
             return True

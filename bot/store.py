@@ -388,10 +388,45 @@ def voted_arguments(conn: Connection, round_id: int, voter: str) -> set[int]:
     return {int(x) for x in rows.scalars()}
 
 
+def set_pending_vote(
+    conn: Connection, round_id: int, participant: str, argument_id: int | None
+) -> None:
+    """Remember the argument a member is asked to vote on (None: none any more)."""
+    t = table("pending_vote")
+    conn.execute(sa.delete(t).where(t.c.round_id == round_id, t.c.participant == participant))
+    if argument_id is not None:
+        conn.execute(
+            sa.insert(t).values(
+                round_id=round_id, participant=participant, argument_id=argument_id
+            )
+        )
+
+
+def pending_vote(conn: Connection, round_id: int, participant: str) -> int | None:
+    """The argument this member was last asked to vote on in this round, if any."""
+    t = table("pending_vote")
+    found = conn.execute(
+        sa.select(t.c.argument_id).where(t.c.round_id == round_id, t.c.participant == participant)
+    ).scalar_one_or_none()
+    return None if found is None else int(found)
+
+
+def delete_pending_votes(conn: Connection, round_id: int) -> None:
+    t = table("pending_vote")
+    conn.execute(sa.delete(t).where(t.c.round_id == round_id))
+
+
 def delete_participant(conn: Connection, round_id: int, participant: str) -> int:
     """Delete a participant's stance, arguments and votes (and the votes on their arguments)."""
     p, a, v = table("position"), table("argument"), table("vote")
     own = sa.select(a.c.id).where(a.c.round_id == round_id, a.c.author == participant)
+    w = table("pending_vote")
+    conn.execute(
+        sa.delete(w).where(
+            w.c.round_id == round_id,
+            sa.or_(w.c.participant == participant, w.c.argument_id.in_(own)),
+        )
+    )
     n = conn.execute(
         sa.delete(v).where(
             v.c.round_id == round_id,
@@ -541,7 +576,15 @@ def purge_rounds(conn: Connection, cutoff: datetime, *, dry_run: bool) -> int:
         ).scalars()
     )
     if ids and not dry_run:
-        for name in ("vote", "argument", "position", "round_summary", "outbox", "round_salt"):
+        for name in (
+            "pending_vote",
+            "vote",
+            "argument",
+            "position",
+            "round_summary",
+            "outbox",
+            "round_salt",
+        ):
             t = table(name)
             conn.execute(sa.delete(t).where(t.c.round_id.in_(ids)))
         conn.execute(sa.delete(r).where(r.c.id.in_(ids)))

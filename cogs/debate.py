@@ -570,9 +570,10 @@ class DebateCog(DebatCog, name="DebateCog"):
 
     @subcommand("help")
     async def help(self, interaction: discord.Interaction[Any]) -> None:
-        text = self.t("help")
+        helped = await self.cases.help(self.actor(interaction))
+        text = self.t("help") + "\n\n" + helped.where
         # Moderators of a guild that holds one of the debates' (or open rounds') channels.
-        if (await self.cases.help(self.actor(interaction))).moderator:
+        if helped.moderator:
             text += "\n\n" + self.t("help_moderator")
         await answer(interaction, text)
 

@@ -30,7 +30,7 @@ async def test_no_identifier_in_database_exports_or_logs(
     for user in USERS:
         await console.feed(f"@{user} dm !voter")
         for _ in range(len(USERS)):
-            await console.feed(f"@{user} dm d")
+            await console.feed(f"@{user} dm 1")
 
     # While the round is open the engine can tell who is who (that is how it dedupes)...
     open_name = app.engine.pseudonym_for(round_id, "console", USERS[1])

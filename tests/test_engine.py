@@ -62,7 +62,7 @@ async def test_whole_round_on_console(db_url: str, config_factory: Any, app_fact
     for voter in ("bob", "carol", "dave", "erin"):
         prompt = await say(app, f"@{voter} dm !voter")
         while "Répondez" in prompt:
-            prompt = await say(app, f"@{voter} dm d")
+            prompt = await say(app, f"@{voter} dm 1")
         assert "tous les arguments" in prompt
     # Each of 4 voters votes on every argument but their own.
     assert count(app, "vote", round_id=round_id) == 4 * 3 - 3
@@ -168,9 +168,9 @@ async def test_withdraw_removes_everything(
     await say(app, f"@bob dm !position {stance} Mon argument.")
     await say(app, f"@carol dm !position {stance} Le sien.")
     await say(app, "@bob dm !voter")
-    await say(app, "@bob dm d")
+    await say(app, "@bob dm 1")
     await say(app, "@carol dm !voter")
-    await say(app, "@carol dm p")
+    await say(app, "@carol dm 2")
     assert count(app, "vote", round_id=round_id) == 2
     assert "retirés" in await say(app, "@bob dm !retirer")
     assert count(app, "position", round_id=round_id) == 1

@@ -60,7 +60,7 @@ async def _play_round(app: Any, members: list[str], withdrawn: str) -> dict[str,
     for user in members:
         await console.feed(f"@{user} dm !voter")
         for _ in range(3):
-            await console.feed(f"@{user} dm d")
+            await console.feed(f"@{user} dm 1")
     needles = {"salt": r.salt}
     for user in members:
         name = app.engine.pseudonym_for(r.id, "console", user)
@@ -259,7 +259,7 @@ async def test_stored_rows_carry_no_submission_order(
         await console.feed(f"@{user} dm !position {r.stances[i % 3]} argument-{i:02d}")
     for user in members:
         await console.feed(f"@{user} dm !voter")
-        await console.feed(f"@{user} dm d")
+        await console.feed(f"@{user} dm 1")
     open_names = {app.engine.pseudonym_for(r.id, "console", u) for u in members}
     await console.feed("@alice !debat fermer")
 

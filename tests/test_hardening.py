@@ -40,7 +40,7 @@ def run_round(config: Path) -> subprocess.CompletedProcess[str]:
         stance = ("equitable", "inequitable")[i % 2]
         lines.append(f"@{user} dm !position {stance} Texte confidentiel de {user}.")
     for user in MEMBERS:
-        lines += [f"@{user} dm !voter", f"@{user} dm d", f"@{user} dm p"]
+        lines += [f"@{user} dm !voter", f"@{user} dm 1", f"@{user} dm 2"]
     lines += ["@alice !debat fermer", "@alice !debat exporter md", "@alice !debat exporter csv"]
     return subprocess.run(
         [sys.executable, "-m", "bot", "run", "--config", str(config)],

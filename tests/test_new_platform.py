@@ -182,7 +182,7 @@ async def test_a_whole_round_through_a_platform_registered_from_outside(
         for member in members:
             prompt = await adapter.say(member, "!voter")
             while "Répondez" in prompt:
-                prompt = await adapter.say(member, "d")
+                prompt = await adapter.say(member, "1")
         assert "fermé" in await adapter.say("mod", "!debat fermer", private=False)
         await app.publisher.deliver()
     finally:

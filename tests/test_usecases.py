@@ -240,11 +240,20 @@ async def test_export_finds_the_latest_summarised_round_and_checks_the_format(
 async def test_help_forms_and_rounds(cases: UseCases) -> None:
     facts = Facts()
     bob = facts.actor("bob", moderator=False, channel=GENERAL)
-    assert (await cases.help(bob)).stances == ("pour", "contre", "nuance", "abstention")
+    # No round open: no stances to list (not the default set), and the help says so.
+    helped = await cases.help(bob)
+    assert helped.stances == () and helped.where == FR("help_no_round")
     assert cases.rounds(bob).rounds == ()
     round_id = await opened(cases)
     r = cases.open_round(round_id)
-    assert (await cases.help(bob)).stances == tuple(sorted(r.stances))
+    helped = await cases.help(bob)
+    assert helped.stances == r.stances
+    assert helped.where == FR(
+        "help_round",
+        code=r.code,
+        question=cases.question(r),
+        stances=cases.engine.numbered_stances(r),
+    )
     form = cases.argument_form(round_id)
     assert (
         form.round is r and form.max_chars == cases.engine.config.debate(DEBATE).argument_max_chars

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 
 from bot.engine import Engine, EngineError, OpenRound
-from bot.packs import DEFAULT_STANCES
 from bot.text import escape_markdown
+from bot.usecases.answers import read_stance
 from bot.usecases.results import (
     Actor,
     ArgumentForm,
@@ -21,6 +22,8 @@ from bot.usecases.results import (
     VoteResult,
     WithdrawResult,
 )
+
+log = logging.getLogger(__name__)
 
 # The length allowed for an argument when the round's debate is no longer configured.
 DEFAULT_ARGUMENT_MAX = 1000
@@ -109,6 +112,23 @@ class MemberCases(CaseBase):
             lines.append(self.m("argument_recorded", number=number))
         return PositionResult(r, stance, label, number, self.voting(r), "\n".join(lines))
 
+    async def position_text(self, actor: Actor, code: str | None, rest: str) -> PositionResult:
+        """``!position [code] <stance> [argument]`` as typed: the stance by its number, id or
+        whole label (longest first, so a label is never split into the argument)."""
+        r = self.find_round(actor, code)
+        if not rest.strip():
+            raise EngineError("missing_stance", choices=self.engine.numbered_stances(r))
+        options = [(s, self.engine.stance_names(r.debate_id, s)) for s in r.stances]
+        read = read_stance(rest, options)
+        if read is None:
+            raise EngineError(
+                "unknown_stance",
+                stance=escape_markdown(rest.split()[0][:40]),
+                choices=self.engine.numbered_stances(r),
+            )
+        stance, argument = read
+        return await self.position(actor, r.id, stance, argument or None)
+
     def argument_form(self, round_id: int) -> ArgumentForm:
         r = self.open_round(round_id)
         try:
@@ -145,6 +165,20 @@ class MemberCases(CaseBase):
         text = self.m("vote_prompt", number=nxt.number, remaining=nxt.remaining, text=quoted)
         return VotePrompt(round_id, nxt, text)
 
+    async def await_answer(self, actor: Actor, round_id: int, argument_id: int | None) -> None:
+        """Keep which argument the actor's next typed answer is for (None: none), by
+        pseudonym in the database, so that it still applies after a restart. A failure to keep
+        it is only logged: the prompt (and a vote just recorded) stand, and the answer still
+        applies until a restart."""
+        try:
+            await self.engine.remember_prompt(round_id, actor.platform, actor.user_id, argument_id)
+        except Exception as exc:
+            log.warning("the vote awaited could not be kept: %s", type(exc).__name__)
+
+    async def pending_answer(self, actor: Actor) -> tuple[int, int] | None:
+        """``(round id, argument id)`` the actor's typed answer is for, as kept."""
+        return await self.engine.pending_vote(actor.platform, actor.user_id)
+
     async def vote(
         self,
         actor: Actor,
@@ -163,9 +197,32 @@ class MemberCases(CaseBase):
         await self.engine.vote(round_id, actor.platform, actor.user_id, argument_id, value)
         return VoteResult(round_id, argument_id, await self.next_vote(actor, round_id))
 
+    def rounds_here(self, actor: Actor) -> list[OpenRound]:
+        """The open rounds where the actor is: their channel's, else those of the channels
+        they share with the bot, else every open round of their platform."""
+        rounds = self.platform_rounds(actor.platform)
+        for scope in ({actor.channel} - {None}, set(actor.shared_channels)):
+            here = [r for r in rounds if scope.intersection(r.channels)]
+            if here:
+                return here
+        return rounds
+
     async def help(self, actor: Actor) -> HelpResult:
-        stances = sorted({s for r in self.engine.open_rounds() for s in r.stances})
-        return HelpResult(tuple(stances) or DEFAULT_STANCES, await self.moderates_somewhere(actor))
+        """What the help shows: the stances of the rounds open where the actor is."""
+        rounds = self.rounds_here(actor)
+        stances = tuple(dict.fromkeys(s for r in rounds for s in r.stances))
+        where = "\n\n".join(
+            self.m(
+                "help_round",
+                code=r.code,
+                question=self.question(r),
+                stances=self.engine.numbered_stances(r),
+            )
+            for r in rounds
+        )
+        return HelpResult(
+            stances, await self.moderates_somewhere(actor), where or self.m("help_no_round")
+        )
 
     def rounds(self, actor: Actor) -> RoundsResult:
         """The open rounds of the actor's platform, with their channels there."""

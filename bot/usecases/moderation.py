@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 # The command words named by "give the argument number" (the same in both languages).
 HIDE_WORDS = {True: "masquer", False: "restaurer"}
+# Arguments shown per page of ``!debat arguments``.
+LIST_PAGE = 10
 
 
 class RoundModeration:
@@ -76,6 +78,23 @@ class RoundModeration:
         r = self.round
         rows = await self.engine.list_arguments(r.id)
         return ModerationListResult(r, tuple(ModeratedArgument(n, t, h) for n, t, h in rows))
+
+    async def arguments_page(self, page: int = 1) -> str:
+        """The round's arguments with their numbers, hidden ones marked, one page of them."""
+        r = self.round
+        listed = sorted((await self.arguments()).arguments, key=lambda a: a.number)
+        if not listed:
+            return self.m("moderation_list_empty", code=r.code)
+        pages = (len(listed) + LIST_PAGE - 1) // LIST_PAGE
+        page = min(max(page, 1), pages)
+        lines = [self.m("moderation_list_title", code=r.code, page=page, pages=pages)]
+        for a in listed[(page - 1) * LIST_PAGE : page * LIST_PAGE]:
+            mark = " " + self.m("moderation_list_hidden") if a.hidden else ""
+            text = escape_markdown(a.text).replace("\n", " ")
+            lines.append(f"• n° {a.number}{mark} — {text}")
+        if page < pages:
+            lines.append(self.m("moderation_list_more", code=r.code, next=page + 1))
+        return "\n".join(lines)
 
     async def argument(self, number: int) -> ModeratedArgument:
         listed = await self.arguments()

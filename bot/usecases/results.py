@@ -123,8 +123,9 @@ class VoteResult:
 
 @dataclass(frozen=True)
 class HelpResult:
-    stances: tuple[str, ...]
+    stances: tuple[str, ...]  # the stances of the rounds open where the actor is
     moderator: bool  # whether the actor moderates some channel of the bot
+    where: str = ""  # those rounds, each code with its question and numbered stances
 
 
 @dataclass(frozen=True)

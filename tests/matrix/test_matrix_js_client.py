@@ -69,7 +69,7 @@ async def test_a_strict_js_sdk_member_gets_verified_answers(
     steps = [
         {"send": f"!position {info.code} pour L'argument d'Alice", "expect": "Position"},
         {"send": f"!voter {info.code}", "expect": "L'argument de Bob"},
-        {"send": "d", "expect": "voté sur tous"},
+        {"send": "1", "expect": "voté sur tous"},
         {"send": f"!ma-position {info.code}", "expect": "L'argument d'Alice", "mode": "lenient"},
     ]
     for step in steps:

@@ -114,7 +114,7 @@ async def test_a_logged_round_names_nobody(
         await member.wait_joined(dms[name], bot)
         await ask(member, dms[name], bot, f"!position pour {ARGUMENTS[name]}", "enregistrée")
 
-    # Votes: alice by reactions, bob by letters.
+    # Votes: alice by reactions, bob by numbers.
     prompt = await ask(alice, dms["alice"], bot, "!voter", "Argument n°")
     mark = len(alice.seen)
     event_ids.add(await alice.react(dms["alice"], prompt.event.event_id, "👍"))
@@ -123,8 +123,8 @@ async def test_a_logged_round_names_nobody(
     event_ids.add(await alice.react(dms["alice"], prompt.event.event_id, "👎"))
     await alice.wait_message(has("voté sur tous"), dms["alice"], bot, after=mark)
     await ask(bob, dms["bob"], bot, "!voter", "Argument n°")
-    await ask(bob, dms["bob"], bot, "n", "Argument n°")
-    await ask(bob, dms["bob"], bot, "d", "voté sur tous")
+    await ask(bob, dms["bob"], bot, "3", "Argument n°")
+    await ask(bob, dms["bob"], bot, "1", "voté sur tous")
 
     # The moderator closes and exports; the bot then sweeps the DMs.
     mark = len(mod.seen)
@@ -133,8 +133,9 @@ async def test_a_logged_round_names_nobody(
     mark = len(mod.seen)
     await mod.send(room_id, f"!debat exporter md {opened.code}")
     export = await mod.wait_message(
-        lambda s: s.content.get("msgtype") == "m.file", room_id, bot, after=mark
+        lambda s: s.content.get("msgtype") == "m.file", sender=bot, after=mark
     )
+    assert export.room_id != room_id, "an export goes to the moderator privately"
     assert export.content["body"].endswith(".md")
     assert await adapter.wait_dm_cleanup(60)
 

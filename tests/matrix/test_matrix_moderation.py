@@ -153,6 +153,14 @@ async def test_moderation_is_decided_in_the_rounds_room(
     answer = await command(mod, mod_dm, f"!debat restaurer {number} {code}", bot, room_id)
     assert answer.body == f"Argument n° {number} rétabli."
     assert not argument_hidden(app, info.id, number)
+    # The round's arguments with the numbers hide and restore take, listed in the DM.
+    answer = await command(mod, mod_dm, f"!debat arguments {code}", bot, room_id)
+    messages = app.engine.messages
+    assert answer.body.splitlines()[0] == messages(
+        "moderation_list_title", code=code, page=1, pages=1
+    )
+    assert answer.body.splitlines()[1].startswith(f"• n° {number} — ")
+    await refused_everywhere(f"!debat arguments {code}")
     answer = await command(mod, mod_dm, f"!debat prolonger 1h {code}", bot, room_id)
     assert "prolongé" in answer.body
     round_now = await app.engine.round_info(info.id)

@@ -9,6 +9,9 @@ import pytest
 from conftest import DEBATE, Bots, Users, adapter_of, make_room
 from matrix_members import Member, Seen, has
 
+from bot.i18n import Messages
+from bot.render import markdown_to_plain
+
 pytestmark = pytest.mark.synapse
 
 
@@ -21,6 +24,17 @@ def is_notice(seen: Seen) -> bool:
         and bool(content.get("formatted_body"))
         and content.get("m.mentions") == {}
     )
+
+
+def reactions_on(member: Member, event_id: str, sender: str) -> set[str]:
+    """The reaction keys ``sender`` put under the event ``event_id``, as ``member`` sees them."""
+    return {
+        str(s.event.key)
+        for s in member.seen
+        if isinstance(s.event, nio.ReactionEvent)
+        and s.event.sender == sender
+        and s.event.reacts_to == event_id
+    }
 
 
 async def test_whole_round(users: Users, members: dict[str, Member], bots: Bots) -> None:
@@ -60,6 +74,10 @@ async def test_whole_round(users: Users, members: dict[str, Member], bots: Bots)
     code = rounds[0].code
     assert code in announcement.body and code in announcement.content["formatted_body"]
     assert "<strong>" in announcement.content["formatted_body"]
+    # It says how to take part: write to the bot in private, its id a link (not a mention).
+    fr = Messages("fr")
+    assert markdown_to_plain(fr("matrix_announcement_join", bot=bot)) in announcement.body
+    assert f'<a href="https://matrix.to/#/{bot}">' in announcement.content["formatted_body"]
     # The moderator's confirmation is private: in a DM the bot opens.
     opened = await mod.wait_message(has(f"Tour {code} ouvert"), sender=bot)
     assert opened.room_id != room_id and is_notice(opened)
@@ -70,6 +88,12 @@ async def test_whole_round(users: Users, members: dict[str, Member], bots: Bots)
     await alice.send(alice_dm, "!position pour Les plateformes <b>doivent</b> payer @room")
     reply = await alice.wait_message(has("Position enregistrée"), alice_dm, bot)
     assert is_notice(reply) and "Pour" in reply.body
+    # Her first DM began with the round's question and its numbered stances.
+    [intro] = [s for s in alice.messages(alice_dm, bot) if fr("matrix_first_dm") in s.body]
+    assert intro.event.event_id != reply.event.event_id
+    r = app.engine.open_rounds()[0]
+    assert markdown_to_plain(app.engine.numbered_stances(r)) in intro.body
+    assert app.engine.question_text(r.debate_id, r.question_id) in intro.body
 
     # Bob's DM is encrypted, as Element makes them.
     bob_dm = await bob.create_dm(bot, encrypted=True)
@@ -114,6 +138,12 @@ async def test_whole_round(users: Users, members: dict[str, Member], bots: Bots)
     mark = len(alice.seen)
     await alice.send(alice_dm, "!voter")
     prompt = await alice.wait_message(has("Argument n°"), alice_dm, bot, after=mark)
+    # The prompt says the reactions count, and the bot put them there for one-tap answers.
+    assert Messages("fr")("matrix_vote_reactions") in prompt.body
+    await alice.wait(
+        lambda: reactions_on(alice, prompt.event.event_id, bot) == {"👍", "👎", "⏭️"},
+        what="the bot's three reactions under the vote prompt",
+    )
     mark = len(alice.seen)
     await alice.react(alice_dm, prompt.event.event_id, "👍")
     prompt = await alice.wait_message(has("Argument n°"), alice_dm, bot, after=mark)
@@ -128,7 +158,7 @@ async def test_whole_round(users: Users, members: dict[str, Member], bots: Bots)
     await bob.react(bob_dm, prompt.event.event_id, "⏭")
     await bob.wait_message(has("Argument n°"), bob_dm, bot, after=mark)
     mark = len(bob.seen)
-    await bob.send(bob_dm, "d")
+    await bob.send(bob_dm, "oui")
     await bob.wait_message(has("voté sur tous"), bob_dm, bot, after=mark)
 
     # ------------------------------------------------------------------ moderation
@@ -164,15 +194,17 @@ async def test_whole_round(users: Users, members: dict[str, Member], bots: Bots)
     assert image.body.startswith("Graphique du tour ") and "positions : " in image.body
     assert not app.engine.open_rounds()
 
-    # Export in a private room: the file goes to the room.
+    # An export asked in the room goes to the moderator's DM, never into the room: even a
+    # private one.
     mark = len(mod.seen)
     await mod.send(room_id, "!debat exporter csv")
     csv_file = await mod.wait_message(
-        lambda s: s.content.get("msgtype") == "m.file", room_id, bot, after=mark
+        lambda s: s.content.get("msgtype") == "m.file", sender=bot, after=mark
     )
+    assert csv_file.room_id != room_id
     assert csv_file.content["body"].endswith(".csv")
 
-    # In a public room it goes to the moderator's DM instead.
+    # And in a public room.
     await mod.client.room_put_state(room_id, "m.room.join_rules", {"join_rule": "public"})
     mark = len(mod.seen)
     await mod.send(room_id, "!debat exporter json")

@@ -122,7 +122,7 @@ async def test_a_round_summarised_by_the_engine_follows_the_schema(
     for who in ("bob", "carol", "dave", "erin"):
         prompt = await say(f"@{who} dm !voter")
         while "Répondez" in prompt:
-            prompt = await say(f"@{who} dm d")
+            prompt = await say(f"@{who} dm 1")
     assert "fermé" in await say("@alice !debat fermer")
     summary = await app.engine.summary(r.id)
     assert summary is not None and summary["votes"] == 4 * 3

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import nio
 
-from bot.commands import VOTE_ANSWERS
 from bot.events import ChannelRef, Incoming, Reply, Visibility
+from bot.usecases.answers import VOTE_REACTIONS
 
 from .client import megolm_index
 from .content import _strip_reply_fallback
@@ -32,6 +32,8 @@ class EventHandler:
         self.adapter = adapter
         # The one bot message in each DM whose reactions count as vote answers.
         self.last_bot_event: dict[str, str] = {}
+        # Members who opened a DM with the bot and have not written in it yet (memory only).
+        self.to_greet: set[str] = set()
 
     @property
     def seen(self) -> SeenEvents:
@@ -73,15 +75,20 @@ class EventHandler:
         text = self._command_text(room_id, event, direct)
         if text is None or not self.seen.add(event.event_id):
             return
+        first = direct and event.sender in self.to_greet
+        if first:
+            self.to_greet.discard(event.sender)
         msg = self._incoming(room_id, event.sender, text, direct, channels)
         replies = await adapter.commands.handle(msg)
+        if first:
+            replies = [*await self._first_dm(msg), *replies]
         for reply in replies:
             await self.deliver(msg, room, direct, reply)
 
     def _command_text(self, room_id: str, event: Any, direct: bool) -> str | None:
         """What the member said to the bot, or None when the event is not addressed to it."""
         if isinstance(event, nio.ReactionEvent):
-            if not direct or event.key not in VOTE_ANSWERS:
+            if not direct or event.key not in VOTE_REACTIONS:
                 return None
             if not self.adapter.commands.awaiting_vote(PLATFORM, event.sender):
                 return None  # a reaction with no vote waiting for it is not addressed to the bot
@@ -92,6 +99,15 @@ class EventHandler:
         if not direct and not text.startswith("!"):
             return None  # ordinary conversation in a room is none of the bot's business
         return text
+
+    async def _first_dm(self, msg: Incoming) -> list[Reply]:
+        """What a member's first DM to the bot gets before the answer: the round open where
+        they are, its question and numbered stances (nothing when no round is open there)."""
+        commands = self.adapter.commands
+        helped = await commands.cases.help(commands.actor(msg))
+        if not helped.stances:
+            return []
+        return [Reply(self.adapter.messages("matrix_first_dm") + "\n\n" + helped.where)]
 
     def _incoming(
         self,
@@ -169,9 +185,16 @@ class EventHandler:
             target = room.room_id
         else:
             target = await adapter.rooms.direct_room(msg.user_id)
-        event_ids = await adapter.sender.send_text(target, reply.text, reply.html)
+        prompt = adapter.commands.is_vote_prompt(PLATFORM, msg.user_id, reply)
+        text = reply.text
+        if prompt:
+            text += "\n" + adapter.messages("matrix_vote_reactions")
+        event_ids = await adapter.sender.send_text(target, text, None if prompt else reply.html)
         for attachment in reply.attachments:
             event_ids.append(await adapter.sender.send_file(target, attachment))
         if event_ids and (direct or target != room.room_id):
             # The one bot message in this DM whose reactions count as vote answers.
             self.last_bot_event[target] = event_ids[-1]
+            if prompt:
+                # One tap answers: the bot offers the three reactions it reads as votes.
+                await adapter.sender.react(target, event_ids[-1], ("👍", "👎", "⏭️"))

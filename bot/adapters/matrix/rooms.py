@@ -86,6 +86,8 @@ class Rooms:
                 self.direct_invites.add(invite.room_id)
                 self.direct[invite.inviter] = invite.room_id
                 self.save_direct()
+                # Their first message there is answered after the round's question.
+                self.adapter.events.to_greet.add(invite.inviter)
                 log.info("joined a direct message")
             else:
                 log.info("joined room %s", invite.alias or "(no alias)")

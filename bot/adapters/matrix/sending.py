@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import io
 import logging
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import nio
 
 from bot.events import Attachment, PostKind, RoundPost
+from bot.render import markdown_to_html
 
 from .client import check
 from .content import POST_FIELD, _png_size, _txn_id, message_contents
@@ -22,6 +26,8 @@ log = logging.getLogger(__name__)
 
 # How many of the bot's latest events in a room a retried delivery reads to find its own.
 RECENT_EVENTS = 100
+# Where the bot's link goes in the rendered join line (no Markdown or HTML meaning).
+_BOT_MARK = "BOTADDRESSMARK"
 
 
 class Sender:
@@ -39,7 +45,11 @@ class Sender:
         return self._send_locks.setdefault(room_id, asyncio.Lock())
 
     async def room_send(
-        self, room_id: str, content: dict[str, Any], txn_id: str | None = None
+        self,
+        room_id: str,
+        content: dict[str, Any],
+        txn_id: str | None = None,
+        event_type: str = "m.room.message",
     ) -> str:
         """Send one event; with ``txn_id``, the homeserver sends it once whatever the retries
         (it answers a repeated transaction id of this device with the first event's id)."""
@@ -49,7 +59,7 @@ class Sender:
             response = await check(
                 client.room_send(
                     room_id,
-                    "m.room.message",
+                    event_type,
                     content,
                     tx_id=txn_id,
                     ignore_unverified_devices=True,
@@ -60,6 +70,12 @@ class Sender:
 
     async def send_text(self, room_id: str, text: str, html: str | None = None) -> list[str]:
         return [await self.room_send(room_id, c) for c in message_contents(text, html)]
+
+    async def react(self, room_id: str, event_id: str, keys: Iterable[str]) -> None:
+        """Put these reactions under one of the bot's messages (the vote prompt's answers)."""
+        for key in keys:
+            relation = {"rel_type": "m.annotation", "event_id": event_id, "key": key}
+            await self.room_send(room_id, {"m.relates_to": relation}, event_type="m.reaction")
 
     async def _upload(self, attachment: Attachment, encrypt: bool) -> tuple[Any, Any]:
         """Upload a file, waiting out rate limits within ``max_rate_limit_wait``."""
@@ -115,8 +131,9 @@ class Sender:
 
     async def publish(self, room_id: str, post: RoundPost) -> None:
         """Send a round's post (not a progress edit) into ``room_id``, each part once."""
+        text, html_ = self.with_join_line(post)
         parts: list[tuple[str, dict[str, Any] | Attachment]] = [
-            ("text", c) for c in message_contents(post.text, post.html)
+            ("text", c) for c in message_contents(text, html_)
         ]
         parts.extend(("file", a) for a in post.attachments)
         key = post.key
@@ -178,6 +195,19 @@ class Sender:
                 found.setdefault(index, event["event_id"])
         return found
 
+    def with_join_line(self, post: RoundPost) -> tuple[str, str]:
+        """A post's text and HTML; an announcement also says how to take part: write to the
+        bot in private, its Matrix id given as a link (a link, not a mention: no ping)."""
+        page = post.html or markdown_to_html(post.text)
+        if post.kind != PostKind.ANNOUNCEMENT:
+            return post.text, page
+        bot = self.adapter.config.user_id
+        line = self.adapter.messages("matrix_announcement_join", bot=bot)
+        link = f'<a href="https://matrix.to/#/{quote(bot, safe="@:")}">{html.escape(bot)}</a>'
+        marked = self.adapter.messages("matrix_announcement_join", bot=_BOT_MARK)
+        line_html = markdown_to_html(marked).replace(_BOT_MARK, link)
+        return post.text + "\n\n" + line, page + "<br><br>" + line_html
+
     async def edit_announcement(self, room_id: str, post: RoundPost) -> None:
         original = self._announcements.get((room_id, post.round_id))
         if original is None:
@@ -185,7 +215,10 @@ class Sender:
         announcement = await self.adapter.rounds.build_post(post.round_id, PostKind.ANNOUNCEMENT)
         if announcement is None:
             return
-        contents = message_contents(announcement.text + "\n\n" + post.text)
+        text, html_ = self.with_join_line(announcement)
+        contents = message_contents(
+            text + "\n\n" + post.text, html_ + "<br><br>" + markdown_to_html(post.text)
+        )
         if len(contents) != 1:
             return
         new = contents[0]
