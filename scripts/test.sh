@@ -64,11 +64,11 @@ fi
 # The tests too: annotated test functions are checked as strictly as the code, unannotated
 # helpers are allowed. pytest imports each test directory as its own root (their helper
 # modules, and conftest, by bare name), so each directory is checked on its own path.
-# tests/summary is not checked yet: its fixtures build round data as plain dicts.
 mypy_tests() { MYPYPATH="$1" .venv/bin/mypy --allow-untyped-defs --allow-incomplete-defs "${@:2}"; }
 mypy_tests tests tests/conftest.py tests/*_support.py tests/test_*.py
 mypy_tests tests:tests/discord tests/discord
 mypy_tests tests:tests/matrix tests/matrix
+mypy_tests tests:tests/summary tests/summary
 
 # Packaging: the Dockerfile linted by hadolint (images cannot be built here), the systemd unit
 # verified by systemd-analyze. `verify` checks that ExecStart's program exists, so it verifies

@@ -9,7 +9,11 @@ position, one argument is hidden by moderators, and one late argument gets two v
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import TypeVar
+
+from bot.summary.model import Analysis, ArgumentRow, RoundData, Summary, VoteRow
+
+T = TypeVar("T")
 
 ARGUMENT_ID_BASE = 900_000  # argument database ids: must never appear in a summary
 
@@ -50,7 +54,7 @@ def planted_data(
     noise: float = 0.08,
     seed: int = 7,
     tricky: bool = False,
-) -> dict[str, Any]:
+) -> RoundData:
     """Round data with two camps; ``tricky`` adds an argument full of markup to escape."""
     rng = random.Random(seed)
     people_a = [f"p{i}" for i in range(camp_a)]
@@ -61,7 +65,7 @@ def planted_data(
     positions.update({extra[0]: "nuance", extra[1]: "abstention", extra[2]: "nuance"})
 
     numbers = rng.sample(range(1, 99), 20)
-    arguments: list[dict[str, Any]] = []
+    arguments: list[ArgumentRow] = []
     kinds: dict[int, str] = {}
 
     def add(text: str, author: str, kind: str, hidden: bool = False) -> None:
@@ -88,7 +92,7 @@ def planted_data(
         add(TRICKY, people_a[-1], "consensus")
     add(LATE, extra[0], "late")
 
-    votes: list[list[Any]] = []
+    votes: list[VoteRow] = []
     for voter in people_a + people_b:
         camp = "a" if voter in people_a else "b"
         for arg in arguments:
@@ -140,7 +144,7 @@ def planted_data(
     }
 
 
-def texts_of(data: dict[str, Any], kind: str) -> list[str]:
+def texts_of(data: RoundData, kind: str) -> list[str]:
     """Argument texts of one planted kind ("consensus", "pro", "con")."""
     return {"consensus": CONSENSUS, "pro": PRO, "con": CON}[kind]
 
@@ -152,7 +156,7 @@ def planted_with_small_group(
     camp_b: int = 12,
     min_group_size: int = 3,
     mixed: bool = False,
-) -> tuple[dict[str, Any], list[str]]:
+) -> tuple[RoundData, list[str]]:
     """The planted round plus a small third camp, and the aliases of that camp.
 
     The small camp rejects the consensus arguments, which sets it apart from both big camps.
@@ -177,3 +181,16 @@ def planted_with_small_group(
                 value = -1
             data["votes"].append([arg["id"], who, value])
     return data, members
+
+
+def analysis_of(summary: Summary) -> Analysis:
+    """The summary's analysis, which the test expects to be there (not withheld)."""
+    analysis = summary["analysis"]
+    assert analysis is not None
+    return analysis
+
+
+def known(value: T | None) -> T:
+    """A figure the test expects to be published (not withheld as ``None``)."""
+    assert value is not None
+    return value

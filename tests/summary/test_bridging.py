@@ -19,12 +19,22 @@ import io
 import json
 import random
 from collections import defaultdict
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 import jsonschema
 import numpy as np
 import pytest
-from planted_round import ARGUMENT_ID_BASE, CON, CONSENSUS, LATE, PRO, planted_data
+from planted_round import (
+    ARGUMENT_ID_BASE,
+    CON,
+    CONSENSUS,
+    LATE,
+    PRO,
+    analysis_of,
+    known,
+    planted_data,
+)
 from test_exports import documented_schema
 from test_polis_fidelity import LONDON_META, conversation
 from test_withholding import camps, regrouped
@@ -49,6 +59,7 @@ from bot.summary.export import (
     render_markdown,
     render_summary_text,
 )
+from bot.summary.model import RoundData, Summary
 
 CONVERSATIONS = {
     "15-per-hour-seattle": None,
@@ -281,7 +292,7 @@ def test_degenerate_inputs() -> None:
 # --------------------------------------------------------------------------- the summary
 
 
-def kinds(summary: dict[str, Any]) -> dict[int, str]:
+def kinds(summary: Summary) -> dict[int, str]:
     text_kind = {t: "consensus" for t in CONSENSUS} | {t: "pro" for t in PRO}
     text_kind |= {t: "con" for t in CON}
     return {a["number"]: text_kind.get(a["text"], "other") for a in summary["arguments"]}
@@ -289,7 +300,7 @@ def kinds(summary: dict[str, Any]) -> dict[int, str]:
 
 def test_the_summary_lists_the_common_ground() -> None:
     summary = build_summary(planted_data())
-    listed = summary["analysis"]["common_ground"]
+    listed = analysis_of(summary)["common_ground"]
     kind = kinds(summary)
     assert [kind[e["number"]] for e in listed] == ["consensus", "consensus"]
     intercepts = [e["intercept"] for e in listed]
@@ -299,7 +310,7 @@ def test_the_summary_lists_the_common_ground() -> None:
         assert set(entry) == {"number", "intercept", "factor", "votes"}
         assert abs(entry["factor"]) < 0.5
         arg = args[entry["number"]]
-        assert entry["votes"] == arg["agree"] + arg["disagree"]
+        assert entry["votes"] == known(arg["agree"]) + known(arg["disagree"])
     assert summary["schema_version"] == SUMMARY_SCHEMA_VERSION == 5
     assert summary["reproducibility"]["bridging_version"] == bridging_module.BRIDGING_VERSION
     jsonschema.validate(summary, documented_schema(), cls=jsonschema.Draft202012Validator)
@@ -307,7 +318,7 @@ def test_the_summary_lists_the_common_ground() -> None:
 
 def test_the_common_ground_in_every_format() -> None:
     summary = build_summary(planted_data())
-    entries = summary["analysis"]["common_ground"]
+    entries = analysis_of(summary)["common_ground"]
     first = entries[0]
     text_of = {a["number"]: a["text"] for a in summary["arguments"]}
     chat = render_summary_text(summary)
@@ -329,7 +340,7 @@ def test_the_common_ground_in_every_format() -> None:
         assert float(row["common_ground_intercept"]) == entry["intercept"]
         assert float(row["common_ground_factor"].replace("\u2212", "-")) == entry["factor"]
     assert all(r["common_ground_intercept"] == "" for r in rows if r["common_ground"] == "0")
-    english = build_summary(dict(planted_data(), language="en"))
+    english = build_summary({**planted_data(), "language": "en"})
     assert "**Common ground**" in render_summary_text(english)
     assert "### Common ground" in render_markdown(english)
     assert "bridging score" in render_markdown(english)
@@ -337,7 +348,7 @@ def test_the_common_ground_in_every_format() -> None:
 
 def test_a_negative_factor_is_written_with_a_minus_sign() -> None:
     summary = copy.deepcopy(build_summary(planted_data()))
-    entry = summary["analysis"]["common_ground"][0]
+    entry = analysis_of(summary)["common_ground"][0]
     entry["factor"] = -0.12
     rows = list(csv.DictReader(io.StringIO(render_csv(summary))))
     row = next(r for r in rows if int(r["number"]) == entry["number"])
@@ -347,7 +358,10 @@ def test_a_negative_factor_is_written_with_a_minus_sign() -> None:
 
 def test_summaries_of_schema_3_render_without_common_ground() -> None:
     summary = build_summary(planted_data())
-    del summary["analysis"]["common_ground"]
+    # Deliberately a schema-3 summary, from before the common ground: no Analysis lacks the
+    # key, so it is deleted through a plain dict.
+    old_analysis = cast(dict[str, Any], analysis_of(summary))
+    del old_analysis["common_ground"]
     summary["schema_version"] = 3
     assert "Terrain d'entente" not in render_summary_text(summary)
     assert "Terrain d'entente" not in render_markdown(summary)
@@ -361,8 +375,8 @@ def test_a_failing_bridging_model_still_gives_a_summary(monkeypatch: pytest.Monk
 
     monkeypatch.setattr(bridging_module, "fit_bridging", broken)
     summary = build_summary(planted_data())
-    assert summary["analysis"]["common_ground"] == []
-    assert summary["analysis"]["consensus"]["agree"]
+    assert analysis_of(summary)["common_ground"] == []
+    assert analysis_of(summary)["consensus"]["agree"]
     assert summary["reproducibility"]["bridging_version"] is None
 
 
@@ -370,7 +384,7 @@ def test_a_failing_bridging_model_still_gives_a_summary(monkeypatch: pytest.Monk
 
 
 def one_group_argument(
-    data: dict[str, Any], voters_b: int, among: list[str] | None = None, also: list[str] = ()
+    data: RoundData, voters_b: int, among: list[str] | None = None, also: Sequence[str] = ()
 ) -> int:
     """Add an argument that all of camp "pour", ``voters_b`` of ``among`` (camp "contre" by
     default) and everyone in ``also`` agree with; return its number."""
@@ -395,22 +409,22 @@ def test_consensus_needs_votes_from_every_published_group() -> None:
     data = planted_data()
     number = one_group_argument(data, voters_b=0)
     summary = build_summary(data)
-    assert len(summary["analysis"]["groups"]) == 2
+    assert len(analysis_of(summary)["groups"]) == 2
     # Polis's formula over all its voters calls it consensus, and ranks it among the first...
     arg = next(a for a in summary["arguments"] if a["number"] == number)
-    counts = [np.array([float(arg[k])]) for k in ("agree", "disagree", "votes")]
+    counts = [np.array([float(known(arg[k]))]) for k in ("agree", "disagree", "votes")]
     polis = consensus_statements([str(number)], *counts)
     assert polis["agree"] == [str(number)]
     # ... but camp "contre" never saw it: it is not consensus across groups.
-    assert number not in summary["analysis"]["consensus"]["agree"]
-    assert {kinds(summary).get(n) for n in summary["analysis"]["consensus"]["agree"]} == {
+    assert number not in analysis_of(summary)["consensus"]["agree"]
+    assert {kinds(summary).get(n) for n in analysis_of(summary)["consensus"]["agree"]} == {
         "consensus"
     }
     assert CONSENSUS_MIN_GROUP_VOTES == 5
     for voters_b, listed in ((4, False), (5, True)):
         data = planted_data()
         number = one_group_argument(data, voters_b=voters_b)
-        assert (number in build_summary(data)["analysis"]["consensus"]["agree"]) is listed
+        assert (number in analysis_of(build_summary(data))["consensus"]["agree"]) is listed
 
 
 def test_consensus_in_a_group_smaller_than_the_minimum_needs_all_its_members(
@@ -425,18 +439,18 @@ def test_consensus_in_a_group_smaller_than_the_minimum_needs_all_its_members(
         data = planted_data()
         number = one_group_argument(data, voters_b=voters_b, among=small)
         summary = build_summary(data)
-        assert [g["size"] for g in summary["analysis"]["groups"]] == [14, 4, 8]
+        assert [g["size"] for g in analysis_of(summary)["groups"]] == [14, 4, 8]
         # The group of 8 never saw it either: only groups smaller than 5 are let off.
-        assert number not in summary["analysis"]["consensus"]["agree"]
+        assert number not in analysis_of(summary)["consensus"]["agree"]
         number = one_group_argument(data, voters_b=voters_b, among=small, also=contre[4:9])
         summary = build_summary(data)
-        assert (number in summary["analysis"]["consensus"]["agree"]) is listed, voters_b
+        assert (number in analysis_of(summary)["consensus"]["agree"]) is listed, voters_b
 
 
 def test_late_argument_is_never_common_ground() -> None:
     summary = build_summary(planted_data())
     late = next(a for a in summary["arguments"] if a["text"] == LATE)
-    assert late["number"] not in {e["number"] for e in summary["analysis"]["common_ground"]}
+    assert late["number"] not in {e["number"] for e in analysis_of(summary)["common_ground"]}
 
 
 def test_common_ground_in_a_conversation_where_everyone_votes_on_few_arguments() -> None:

@@ -12,7 +12,6 @@ import html
 import io
 import re
 import unicodedata
-from typing import Any
 
 import pytest
 from planted_round import planted_data
@@ -26,6 +25,7 @@ from bot.summary.export import (
     render_markdown,
     render_summary_text,
 )
+from bot.summary.model import RoundData, Summary
 from bot.text import _INVISIBLE
 
 # ------------------------------------------------------------------------------------- csv
@@ -63,7 +63,7 @@ def is_formula(cell: str) -> bool:
     return re.sub(r'^[\s"]+', "", cell)[:1] in FORMULA_START
 
 
-def hostile_round(texts: list[str], *, votes: bool = True) -> dict[str, Any]:
+def hostile_round(texts: list[str], *, votes: bool = True) -> RoundData:
     """The planted round with one more argument per hostile text."""
     data = planted_data()
     if not votes:
@@ -87,7 +87,7 @@ def cells(text: str, delimiter: str) -> list[str]:
     return found
 
 
-def rows_of(summary: dict[str, Any]) -> list[list[str]]:
+def rows_of(summary: Summary) -> list[list[str]]:
     return list(csv.reader(io.StringIO(render_csv(summary), newline="")))[1:]
 
 
@@ -98,7 +98,7 @@ def test_no_csv_cell_starts_like_a_formula(delimiter: str) -> None:
     assert not bad, bad
     # Several rounds in one file: the same cells, re-read and written again.
     other = build_summary(hostile_round(HOSTILE_CSV[::-1]))
-    other["round"] = dict(other["round"], code="Z9Z9")
+    other["round"] = {**other["round"], "code": "Z9Z9"}
     both = export_rounds([summary, other], "csv").decode()
     assert not [c for c in cells(both, delimiter) if is_formula(c)]
     assert len(list(csv.reader(io.StringIO(both, newline="")))) == 1 + 2 * len(rows_of(summary))

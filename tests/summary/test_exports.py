@@ -8,11 +8,11 @@ import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jsonschema
 import pytest
-from planted_round import LATE, TRICKY, planted_data
+from planted_round import LATE, TRICKY, analysis_of, planted_data
 
 from bot.summary import build_summary
 from bot.summary.charts import render_chart
@@ -26,12 +26,13 @@ from bot.summary.export import (
     render_markdown,
     render_summary_text,
 )
+from bot.summary.model import Summary
 
 SCHEMA_DOC = Path(__file__).resolve().parents[2] / "docs" / "summary-schema.md"
 
 
 @pytest.fixture(scope="module")
-def summary() -> dict[str, Any]:
+def summary() -> Summary:
     return build_summary(planted_data(tricky=True))
 
 
@@ -43,7 +44,7 @@ def documented_schema() -> dict[str, Any]:
     return schema
 
 
-def test_every_format_renders(summary: dict[str, Any]) -> None:
+def test_every_format_renders(summary: Summary) -> None:
     mimes = {"md": "text/markdown", "csv": "text/csv", "json": "application/json"}
     mimes["html"] = "text/html"
     for fmt in EXPORT_FORMATS:
@@ -58,17 +59,17 @@ def test_every_format_renders(summary: dict[str, Any]) -> None:
         export_summary(summary, "pdf")
 
 
-def test_csv_has_one_row_per_argument(summary: dict[str, Any]) -> None:
+def test_csv_has_one_row_per_argument(summary: Summary) -> None:
     rows = list(csv.reader(io.StringIO(render_csv(summary))))
     header, body = rows[0], rows[1:]
-    groups = [g["label"] for g in summary["analysis"]["groups"] if g["published"]]
+    groups = [g["label"] for g in analysis_of(summary)["groups"] if g["published"]]
     assert header == [*CSV_COLUMNS, *(f"agree_share_{label}" for label in groups)]
     assert len(groups) == 2
     assert len(body) == len(summary["arguments"])
     records = [dict(zip(header, row, strict=True)) for row in body]
     assert [int(r["number"]) for r in records] == sorted(a["number"] for a in summary["arguments"])
     by_number = {a["number"]: a for a in summary["arguments"]}
-    consensus = summary["analysis"]["consensus"]["agree"]
+    consensus = analysis_of(summary)["consensus"]["agree"]
     for record in records:
         arg = by_number[int(record["number"])]
         assert record["text"] == arg["text"]
@@ -100,7 +101,7 @@ def test_csv_cells_never_run_as_formulas() -> None:
     assert cell == "'" + data["arguments"][0]["text"]
 
 
-def test_json_round_trips_and_follows_the_documented_schema(summary: dict[str, Any]) -> None:
+def test_json_round_trips_and_follows_the_documented_schema(summary: Summary) -> None:
     exported = json.loads(export_summary(summary, "json").data)
     assert exported == summary
     schema = documented_schema()
@@ -120,7 +121,10 @@ def test_json_round_trips_and_follows_the_documented_schema(summary: dict[str, A
 def test_the_schema_rejects_leaks() -> None:
     schema = documented_schema()
     leaky = build_summary(planted_data())
-    leaky["arguments"][0]["author"] = "p3"
+    # Deliberately malformed: an argument carrying its author's alias, a key no published
+    # argument has, so it is set through a plain dict.
+    leaky_argument = cast(dict[str, Any], leaky["arguments"][0])
+    leaky_argument["author"] = "p3"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(leaky, schema, cls=jsonschema.Draft202012Validator)
 
@@ -138,7 +142,7 @@ class _Collect(HTMLParser):
         self.text.append(data)
 
 
-def test_html_is_self_contained_and_escapes_member_text(summary: dict[str, Any]) -> None:
+def test_html_is_self_contained_and_escapes_member_text(summary: Summary) -> None:
     page = render_html(summary)
     assert "<script>" not in page and "alert('x')</script>" not in page
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
@@ -167,7 +171,7 @@ def test_html_is_self_contained_and_escapes_member_text(summary: dict[str, Any])
     assert TRICKY in "".join(parser.text)
 
 
-def test_markdown_escapes_member_text(summary: dict[str, Any]) -> None:
+def test_markdown_escapes_member_text(summary: Summary) -> None:
     md = render_markdown(summary)
     assert TRICKY not in md
     assert r"\<script\>alert('x')\</script\> \| colonne \| et \*\*gras\*\*" in md
@@ -180,7 +184,7 @@ def test_markdown_escapes_member_text(summary: dict[str, Any]) -> None:
     assert "d'accord = +1, pas d'accord = −1, passe = 0" in md
 
 
-def test_chat_text_is_concise_and_escaped(summary: dict[str, Any]) -> None:
+def test_chat_text_is_concise_and_escaped(summary: Summary) -> None:
     text = render_summary_text(summary)
     assert text.startswith("**Synthèse du tour K7Q2")
     assert "Participants : 29." in text
@@ -227,15 +231,15 @@ def test_withheld_figures_show_as_dashes() -> None:
     assert render_chart(summary) is None
 
 
-def test_chart_is_a_png(summary: dict[str, Any]) -> None:
+def test_chart_is_a_png(summary: Summary) -> None:
     png = render_chart(summary)
     assert png is not None and png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
     assert render_chart(summary) == png  # same summary, same bytes
 
 
-def test_several_rounds_in_one_file(summary: dict[str, Any]) -> None:
+def test_several_rounds_in_one_file(summary: Summary) -> None:
     other = build_summary(planted_data(seed=11))
-    other["round"] = dict(other["round"], code="Z9Z9")
+    other["round"] = {**other["round"], "code": "Z9Z9"}
     rows = list(csv.reader(io.StringIO(export_rounds([summary, other], "csv").decode())))
     assert rows[0][:4] == ["round", "number", "text", "stance"]
     codes = {row[0] for row in rows[1:]}
@@ -253,47 +257,58 @@ def test_several_rounds_in_one_file(summary: dict[str, Any]) -> None:
 
 
 def test_summaries_of_the_first_schema_still_render() -> None:
-    old = {
-        "schema_version": 1,
-        "round": planted_data()["round"],
-        "language": "fr",
-        "min_group_size": 3,
-        "participants": 4,
-        "positions": 4,
-        "tally": [
-            {"stance": "pour", "label": "Pour", "count": 3, "share": 75.0},
-            {"stance": "contre", "label": "Contre", "count": 1, "share": 25.0},
-        ],
-        "arguments": [
-            {
-                "number": 12,
-                "text": "Un argument pour.",
-                "stance": "pour",
-                "votes": 3,
-                "agree": 3,
-                "disagree": 0,
-                "pass": 0,
-                "votes_published": True,
-            }
-        ],
-        "hidden_arguments": 0,
-        "votes": 3,
-        "vote_sign": {"agree": 1, "disagree": -1, "pass": 0},
-        "analysis": {
-            "analysis_version": "0",
-            "seed": 1,
-            "participants": 3,
-            "participants_clustered": 3,
-            "statements": 1,
-            "votes": 3,
-            "groups": [
-                {"id": 0, "size": 3, "published": True, "centre": [0.1, 0.2], "representative": []}
+    # Deliberately an old-schema summary: it lacks the keys added since (themes, top
+    # arguments, reproducibility, group labels…), so it is no Summary value, hence the cast.
+    old = cast(
+        Summary,
+        {
+            "schema_version": 1,
+            "round": planted_data()["round"],
+            "language": "fr",
+            "min_group_size": 3,
+            "participants": 4,
+            "positions": 4,
+            "tally": [
+                {"stance": "pour", "label": "Pour", "count": 3, "share": 75.0},
+                {"stance": "contre", "label": "Contre", "count": 1, "share": 25.0},
             ],
-            "consensus": {"agree": [12], "disagree": []},
-            "divisive": [],
-            "map": [[0.1, 0.2], [0.0, 0.3], [0.2, 0.1]],
+            "arguments": [
+                {
+                    "number": 12,
+                    "text": "Un argument pour.",
+                    "stance": "pour",
+                    "votes": 3,
+                    "agree": 3,
+                    "disagree": 0,
+                    "pass": 0,
+                    "votes_published": True,
+                }
+            ],
+            "hidden_arguments": 0,
+            "votes": 3,
+            "vote_sign": {"agree": 1, "disagree": -1, "pass": 0},
+            "analysis": {
+                "analysis_version": "0",
+                "seed": 1,
+                "participants": 3,
+                "participants_clustered": 3,
+                "statements": 1,
+                "votes": 3,
+                "groups": [
+                    {
+                        "id": 0,
+                        "size": 3,
+                        "published": True,
+                        "centre": [0.1, 0.2],
+                        "representative": [],
+                    }
+                ],
+                "consensus": {"agree": [12], "disagree": []},
+                "divisive": [],
+                "map": [[0.1, 0.2], [0.0, 0.3], [0.2, 0.1]],
+            },
         },
-    }
+    )
     for fmt in EXPORT_FORMATS:
         assert export_summary(old, fmt).data
     assert "Un argument pour." in render_summary_text(old)

@@ -11,7 +11,6 @@ import shutil
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
 
 import pytest
 from planted_round import TRICKY, planted_data
@@ -19,6 +18,7 @@ from planted_round import TRICKY, planted_data
 from bot.summary import build_summary
 from bot.summary.charts import PALETTE
 from bot.summary.export import render_html
+from bot.summary.model import Summary
 
 pytestmark = pytest.mark.browser
 
@@ -106,11 +106,11 @@ def count_colour(png: Path, colour: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def summary() -> dict[str, Any]:
+def summary() -> Summary:
     return build_summary(planted_data(tricky=True))
 
 
-def test_html_export_renders_in_headless_chromium(summary: dict[str, Any], tmp_path: Path) -> None:
+def test_html_export_renders_in_headless_chromium(summary: Summary, tmp_path: Path) -> None:
     binary = chromium_path()
     page = tmp_path / "summary.html"
     page.write_text(render_html(summary), encoding="utf-8")
@@ -199,7 +199,7 @@ document.getElementById("page").addEventListener("load", () => {{
 
 @pytest.mark.parametrize("width", [390, 1200])
 def test_html_export_fits_a_phone_and_a_desktop(
-    summary: dict[str, Any], tmp_path: Path, width: int
+    summary: Summary, tmp_path: Path, width: int
 ) -> None:
     import json
     import re

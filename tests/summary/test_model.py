@@ -95,7 +95,7 @@ def test_the_round_data_carries_the_summary_round() -> None:
     ],
     ids=["planted", "withheld", "small-group", "no-votes", "no-arguments"],
 )
-def test_built_summaries_follow_the_schema(data: dict[str, Any]) -> None:
+def test_built_summaries_follow_the_schema(data: RoundData) -> None:
     summary = build_summary(data)
     schema = documented_schema()
     exported = json.loads(render_json(summary))

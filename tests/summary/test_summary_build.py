@@ -10,17 +10,27 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from planted_round import ARGUMENT_ID_BASE, CON, CONSENSUS, LATE, PRO, planted_data
+from planted_round import (
+    ARGUMENT_ID_BASE,
+    CON,
+    CONSENSUS,
+    LATE,
+    PRO,
+    analysis_of,
+    known,
+    planted_data,
+)
 
 from bot.summary import SUMMARY_SCHEMA_VERSION, TOP_MIN_VOTERS, build_summary
+from bot.summary.model import PublishedArgument, Summary
 from bot.summary.themes import STOP_WORDS, extract_themes, fold
 
 
-def by_number(summary: dict[str, Any]) -> dict[int, dict[str, Any]]:
+def by_number(summary: Summary) -> dict[int, PublishedArgument]:
     return {a["number"]: a for a in summary["arguments"]}
 
 
-def kind_of(summary: dict[str, Any]) -> dict[int, str]:
+def kind_of(summary: Summary) -> dict[int, str]:
     """Argument number -> planted kind ("consensus", "pro", "con", "late")."""
     kinds = {t: "consensus" for t in CONSENSUS} | {t: "pro" for t in PRO} | {t: "con" for t in CON}
     kinds[LATE] = "late"
@@ -28,7 +38,7 @@ def kind_of(summary: dict[str, Any]) -> dict[int, str]:
 
 
 @pytest.fixture(scope="module")
-def summary() -> dict[str, Any]:
+def summary() -> Summary:
     return build_summary(planted_data())
 
 
@@ -47,7 +57,7 @@ def walk(value: Any) -> list[Any]:
     return out
 
 
-def test_two_planted_camps_are_found(summary: dict[str, Any]) -> None:
+def test_two_planted_camps_are_found(summary: Summary) -> None:
     analysis = summary["analysis"]
     assert analysis is not None
     groups = [g for g in analysis["groups"] if g["published"]]
@@ -74,16 +84,16 @@ def test_two_planted_camps_are_found(summary: dict[str, Any]) -> None:
     assert sorted(Counter(p[2] for p in points).values()) == [12, 14]
 
 
-def test_group_shares_follow_the_camps(summary: dict[str, Any]) -> None:
-    pro_group = next(g["label"] for g in summary["analysis"]["groups"] if g["size"] == 14)
-    con_group = next(g["label"] for g in summary["analysis"]["groups"] if g["size"] == 12)
+def test_group_shares_follow_the_camps(summary: Summary) -> None:
+    pro_group = next(g["label"] for g in analysis_of(summary)["groups"] if g["size"] == 14)
+    con_group = next(g["label"] for g in analysis_of(summary)["groups"] if g["size"] == 12)
     kinds = kind_of(summary)
     for number, arg in by_number(summary).items():
         kind = kinds[number]
         if kind == "late":
             assert set(arg["groups"].values()) == {None}
             continue
-        shares = arg["groups"]
+        shares = {label: known(share) for label, share in arg["groups"].items()}
         assert set(shares) == {pro_group, con_group}
         if kind == "pro":
             assert shares[pro_group] > 70 and shares[con_group] < 30
@@ -93,8 +103,8 @@ def test_group_shares_follow_the_camps(summary: dict[str, Any]) -> None:
             assert shares[pro_group] > 70 and shares[con_group] > 70
 
 
-def test_consensus_and_divisive_arguments(summary: dict[str, Any]) -> None:
-    analysis = summary["analysis"]
+def test_consensus_and_divisive_arguments(summary: Summary) -> None:
+    analysis = analysis_of(summary)
     kinds = kind_of(summary)
     agreed = analysis["consensus"]["agree"]
     assert agreed, analysis["consensus"]
@@ -105,12 +115,16 @@ def test_consensus_and_divisive_arguments(summary: dict[str, Any]) -> None:
     assert {kinds[n] for n in divisive} <= {"pro", "con"}
     # The group-aware consensus score ranks the planted consensus above every split argument.
     args = by_number(summary)
-    lowest_consensus = min(args[n]["consensus_score"] for n in args if kinds[n] == "consensus")
-    highest_split = max(args[n]["consensus_score"] for n in args if kinds[n] in ("pro", "con"))
+    lowest_consensus = min(
+        known(args[n]["consensus_score"]) for n in args if kinds[n] == "consensus"
+    )
+    highest_split = max(
+        known(args[n]["consensus_score"]) for n in args if kinds[n] in ("pro", "con")
+    )
     assert lowest_consensus > highest_split
 
 
-def test_top_arguments_per_stance(summary: dict[str, Any]) -> None:
+def test_top_arguments_per_stance(summary: Summary) -> None:
     args = by_number(summary)
     top = {row["stance"]: row["arguments"] for row in summary["top_arguments"]}
     # Every author took a stance: no entry for arguments without one.
@@ -124,13 +138,13 @@ def test_top_arguments_per_stance(summary: dict[str, Any]) -> None:
                 if a["stance"] == stance
                 and a["votes_published"]
                 and a["votes"] >= TOP_MIN_VOTERS
-                and 2 * a["agree"] > a["votes"]
-                and a["number"] not in summary["analysis"]["divisive"]
+                and 2 * known(a["agree"]) > a["votes"]
+                and a["number"] not in analysis_of(summary)["divisive"]
             ),
-            key=lambda a: (-a["agree"] / a["votes"], -a["votes"], a["number"]),
+            key=lambda a: (-known(a["agree"]) / a["votes"], -a["votes"], a["number"]),
         )
         assert top[stance] == [a["number"] for a in expected[:3]]
-        supports = [args[n]["support"] for n in top[stance]]
+        supports = [known(args[n]["support"]) for n in top[stance]]
         assert supports == sorted(supports, reverse=True)
         assert all(s > 50 for s in supports)
     # Camp A wrote a consensus argument, which everyone supports: it leads the "pour" list.
@@ -142,7 +156,8 @@ def test_top_arguments_per_stance(summary: dict[str, Any]) -> None:
     assert all(a["number"] not in top["pour"] for a in args.values() if a["text"] in PRO)
 
 
-def test_tally_counts_and_shares(summary: dict[str, Any]) -> None:
+def test_tally_counts_and_shares(summary: Summary) -> None:
+    assert summary["tally"] is not None
     tally = {row["stance"]: row for row in summary["tally"]}
     assert {s: row["count"] for s, row in tally.items()} == {
         "pour": 14,
@@ -180,7 +195,7 @@ def test_small_breakdowns_are_withheld() -> None:
 
 def test_a_small_group_is_withheld_and_so_is_the_group_that_would_give_it_away() -> None:
     summary = build_summary(planted_data(min_group_size=13))
-    analysis = summary["analysis"]
+    analysis = analysis_of(summary)
     # The camp of 12 is too small to describe. Describing the camp of 14 would give its size
     # away (26 clustered minus 14) and, next to each argument's overall counts, how its 12
     # members voted: neither camp is described, or even listed, and no point is drawn.
@@ -203,7 +218,7 @@ def test_stragglers_outside_the_groups_hide_the_group_shares_they_would_leak() -
     # Two people vote once: too few votes to be clustered, so they form a remainder of two.
     data["votes"] += [[target["id"], "p90", 1], [target["id"], "p91", 1]]
     summary = build_summary(data)
-    assert summary["analysis"]["participants_clustered"] == 26
+    assert analysis_of(summary)["participants_clustered"] == 26
     args = by_number(summary)
     assert args[target["number"]]["votes"] == 28 and args[target["number"]]["votes_published"]
     assert set(args[target["number"]]["groups"].values()) == {None}
@@ -211,7 +226,7 @@ def test_stragglers_outside_the_groups_hide_the_group_shares_they_would_leak() -
     assert None not in other["groups"].values()
 
 
-def test_nothing_identifies_a_participant(summary: dict[str, Any]) -> None:
+def test_nothing_identifies_a_participant(summary: Summary) -> None:
     text = json.dumps(summary, ensure_ascii=False)
     assert not re.search(r"\bp\d+\b", text), "a participant alias leaked"
     for i in range(1, 20):
@@ -220,7 +235,7 @@ def test_nothing_identifies_a_participant(summary: dict[str, Any]) -> None:
     assert not keys & {"author", "assignments", "members", "participant", "voter", "alias"}
     for arg in summary["arguments"]:
         assert "id" not in arg
-    for point in summary["analysis"]["map"]:
+    for point in analysis_of(summary)["map"]:
         assert len(point) == 3 and isinstance(point[0], float) and isinstance(point[1], float)
         assert point[2] in {"A", "B"}
 
@@ -244,9 +259,9 @@ def test_hidden_arguments_are_left_out() -> None:
     assert "masqué" not in json.dumps(summary["themes"], ensure_ascii=False)
 
 
-def test_reproducibility_block(summary: dict[str, Any]) -> None:
+def test_reproducibility_block(summary: Summary) -> None:
     repro = summary["reproducibility"]
-    analysis = summary["analysis"]
+    analysis = analysis_of(summary)
     assert repro["schema_version"] == SUMMARY_SCHEMA_VERSION == summary["schema_version"]
     assert repro["analysis_version"] == analysis["analysis_version"]
     assert repro["seed"] == analysis["seed"] == 4242
@@ -266,7 +281,7 @@ def test_the_same_data_gives_the_same_figures() -> None:
     assert by_number(first) == by_number(second)
 
 
-def test_themes_quote_real_arguments_verbatim(summary: dict[str, Any]) -> None:
+def test_themes_quote_real_arguments_verbatim(summary: Summary) -> None:
     themes = summary["themes"]
     assert themes["themes"], themes
     args = by_number(summary)
@@ -287,7 +302,7 @@ def test_themes_quote_real_arguments_verbatim(summary: dict[str, Any]) -> None:
     assert {"livreurs", "statut"} <= all_terms
 
 
-def test_themes_are_deterministic_and_independent_of_order(summary: dict[str, Any]) -> None:
+def test_themes_are_deterministic_and_independent_of_order(summary: Summary) -> None:
     pairs = [(a["number"], a["text"]) for a in summary["arguments"]]
     reference = extract_themes(pairs)
     for seed in range(5):

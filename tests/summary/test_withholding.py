@@ -26,12 +26,21 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import jsonschema
 import pytest
 from matplotlib.axes import Axes
-from planted_round import CON, CONSENSUS, LATE, PRO, planted_data, planted_with_small_group
+from planted_round import (
+    CON,
+    CONSENSUS,
+    LATE,
+    PRO,
+    analysis_of,
+    known,
+    planted_data,
+    planted_with_small_group,
+)
 from test_exports import documented_schema
 
 import bot.summary.analysis as analysis_module
@@ -47,8 +56,20 @@ from bot.summary.export import (
     render_markdown,
     render_summary_text,
 )
+from bot.summary.model import RoundData, Summary
 
-SCENARIOS: dict[str, dict[str, Any]] = {
+
+class Scenario(TypedDict, total=False):
+    """Arguments of ``planted_with_small_group``."""
+
+    small: int
+    camp_a: int
+    camp_b: int
+    min_group_size: int
+    mixed: bool
+
+
+SCENARIOS: dict[str, Scenario] = {
     # The case of the issue: two contrarians next to camps of 14 and 12, threshold 3.
     "pair": {"small": 2, "min_group_size": 3},
     # Seven members with mixed votes, threshold 8: their agree rates are sevenths (14.3 %,
@@ -60,7 +81,7 @@ NUMBER = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)?")
 DATA_URI = re.compile(r'(?:src|srcset)="data:image/png;base64,[^"]*"')
 
 
-def vote_stream(data: dict[str, Any]) -> list[Vote]:
+def vote_stream(data: RoundData) -> list[Vote]:
     """The votes exactly as build_summary hands them to the analysis."""
     number_of = {a["id"]: int(a["number"]) for a in data["arguments"] if not a["hidden"]}
     votes = [(number_of[v[0]], str(v[1]), int(v[2])) for v in data["votes"] if v[0] in number_of]
@@ -78,7 +99,7 @@ class Truth:
     points: set[tuple[float, float]]  # their positions on the opinion map
 
 
-def small_group_truth(data: dict[str, Any], members: list[str]) -> Truth:
+def small_group_truth(data: RoundData, members: list[str]) -> Truth:
     result = analyze(vote_stream(data), seed=int(data["seed"]))
     group = result.assignments[members[0]]
     # The premise of every test here: the analysis finds the small camp as one group.
@@ -105,9 +126,16 @@ def small_group_truth(data: dict[str, Any], members: list[str]) -> Truth:
     )
 
 
-def chart_drawing(summary: dict[str, Any]) -> dict[str, Any]:
+class ChartDrawing(TypedDict):
+    points: list[tuple[float, float]]
+    labelled_at: list[tuple[float, float]]
+    texts: list[str]
+    bars: list[float]
+
+
+def chart_drawing(summary: Summary) -> ChartDrawing:
     """What render_chart actually draws: bars, texts, scattered points and annotations."""
-    drawn: dict[str, Any] = {"points": [], "labelled_at": [], "texts": [], "bars": []}
+    drawn: ChartDrawing = {"points": [], "labelled_at": [], "texts": [], "bars": []}
     scatter, annotate, text, barh = Axes.scatter, Axes.annotate, Axes.text, Axes.barh
 
     def spy_scatter(self: Axes, x: Any, y: Any, *args: Any, **kwargs: Any) -> Any:
@@ -138,7 +166,7 @@ def chart_drawing(summary: dict[str, Any]) -> dict[str, Any]:
     return drawn
 
 
-def exports(summary: dict[str, Any], drawn: dict[str, Any]) -> dict[str, str]:
+def exports(summary: Summary, drawn: ChartDrawing) -> dict[str, str]:
     """Every rendering of the summary as text (the chart as the list of what it draws)."""
     rows = list(csv.reader(io.StringIO(render_csv(summary))))
     return {
@@ -172,7 +200,7 @@ def json_numbers(value: Any) -> Iterator[float]:
         yield from numbers_in(value)
 
 
-def head_counts(summary: dict[str, Any], drawn: dict[str, Any]) -> list[int]:
+def head_counts(summary: Summary, drawn: ChartDrawing) -> list[int]:
     """Every published number of people of a nested population, and the chart's.
 
     Participants ⊇ voters ⊇ clustered ⊇ the published groups: the difference of two of these
@@ -181,7 +209,7 @@ def head_counts(summary: dict[str, Any], drawn: dict[str, Any]) -> list[int]:
     difference of two of them counts nobody in particular.
     """
     repro = summary["reproducibility"]
-    analysis = summary["analysis"]
+    analysis = analysis_of(summary)
     counts = [summary["participants"], summary["positions"]]
     counts += [repro[k] for k in ("participants", "positions", "voters", "participants_clustered")]
     counts += [analysis["participants"], analysis["participants_clustered"]]
@@ -197,15 +225,15 @@ def head_counts(summary: dict[str, Any], drawn: dict[str, Any]) -> list[int]:
     return counts
 
 
-def build(name: str, min_group_size: int | None = None) -> tuple[dict[str, Any], Truth]:
-    params = dict(SCENARIOS[name])
+def build(name: str, min_group_size: int | None = None) -> tuple[Summary, Truth]:
+    params = SCENARIOS[name].copy()
     if min_group_size is not None:
         params["min_group_size"] = min_group_size
     data, members = planted_with_small_group(**params)
     return build_summary(copy.deepcopy(data)), small_group_truth(data, members)
 
 
-def leaks(summary: dict[str, Any], truth: Truth) -> list[str]:
+def leaks(summary: Summary, truth: Truth) -> list[str]:
     """Every figure of the summary's exports that gives the small group away."""
     found = []
     drawn = chart_drawing(summary)
@@ -214,7 +242,7 @@ def leaks(summary: dict[str, Any], truth: Truth) -> list[str]:
         found += [f"{fmt}: agree or disagree rate {r}" for r in truth.rates & values]
         rounded = {round(v, 4) for v in values}
         found += [f"{fmt}: consensus score {c}" for c in truth.consensus_with_them & rounded]
-    mapped = {(float(p[0]), float(p[1])) for p in summary["analysis"]["map"]}
+    mapped = {(float(p[0]), float(p[1])) for p in analysis_of(summary)["map"]}
     found += [f"json: map point {p}" for p in truth.points & mapped]
     found += [f"chart: point {p}" for p in truth.points & set(drawn["points"])]
     found += [f"chart: label at {p}" for p in truth.points & set(drawn["labelled_at"])]
@@ -233,13 +261,13 @@ def test_no_export_gives_a_withheld_group_away(name: str) -> None:
     assert not leaks(summary, truth)
     jsonschema.validate(summary, documented_schema(), cls=jsonschema.Draft202012Validator)
     # Not by publishing nothing: the biggest camp is still described.
-    groups = summary["analysis"]["groups"]
+    groups = analysis_of(summary)["groups"]
     assert groups and all(
         g["published"] and g["size"] >= summary["min_group_size"] for g in groups
     )
     assert any(arg["consensus_score"] is not None for arg in summary["arguments"])
     # The common ground is published, and its figures were among those scanned above.
-    assert summary["analysis"]["common_ground"]
+    assert analysis_of(summary)["common_ground"]
     assert "### Terrain d'entente" in render_markdown(summary)
 
 
@@ -255,17 +283,17 @@ def test_the_same_round_published_in_full_shows_the_small_group(name: str) -> No
     if truth.rates:
         for fmt in ("json", "csv", "html"):
             assert f"{fmt}: agree or disagree rate" in found, fmt
-    assert truth.size in [g["size"] for g in summary["analysis"]["groups"]]
+    assert truth.size in [g["size"] for g in analysis_of(summary)["groups"]]
 
 
 def partition(result: AnalysisResult) -> set[frozenset[str]]:
     return {frozenset(g.members) for g in result.groups}
 
 
-def group_figures(summary: dict[str, Any]) -> dict[str, Any]:
+def group_figures(summary: Summary) -> dict[str, object]:
     """Everything the summary says about its opinion groups, map positions aside (the map's
     axes are fitted on every voter's votes, as the overall counts are)."""
-    analysis = summary["analysis"]
+    analysis = analysis_of(summary)
     return {
         "groups": [{k: v for k, v in g.items() if k != "centre"} for g in analysis["groups"]],
         "divisive": analysis["divisive"],
@@ -295,7 +323,7 @@ def test_the_withheld_groups_votes_change_no_group_figure(name: str) -> None:
     text_of = {a["id"]: a["text"] for a in data["arguments"]}
     for vote in changed["votes"]:
         if vote[1] in members:
-            vote[2] = CHANGES[name](text_of[vote[0]], vote[2])
+            vote[2] = CHANGES[name](text_of[int(vote[0])], int(vote[2]))
     assert changed["votes"] != data["votes"]
     seed = int(data["seed"])
     before, after = analyze(vote_stream(data), seed=seed), analyze(vote_stream(changed), seed=seed)
@@ -307,7 +335,7 @@ def test_the_withheld_groups_votes_change_no_group_figure(name: str) -> None:
 # Groups chosen by hand: the analysis is replaced by one that splits the camps as told.
 
 
-def regrouped(partition: list[list[str]]) -> Any:
+def regrouped(partition: list[list[str]]) -> Callable[..., AnalysisResult]:
     """An ``analyze`` that returns the real map but the given groups (in this order)."""
     real = analyze
 
@@ -327,9 +355,9 @@ def regrouped(partition: list[list[str]]) -> Any:
     return fake
 
 
-def camps(data: dict[str, Any]) -> tuple[list[str], list[str]]:
+def camps(data: RoundData) -> tuple[list[str], list[str]]:
     stance = data["positions"]
-    voters = {v[1] for v in data["votes"]}
+    voters = {str(v[1]) for v in data["votes"]}
     pour = sorted(p for p in voters if stance.get(p) == "pour")
     contre = sorted(p for p in voters if stance.get(p) == "contre")
     return pour, contre
@@ -344,7 +372,7 @@ def test_two_small_groups_that_together_reach_the_threshold_are_left_out(
     monkeypatch.setattr(analysis_module, "analyze", regrouped(partition))
     summary = build_summary(data)
     jsonschema.validate(summary, documented_schema(), cls=jsonschema.Draft202012Validator)
-    analysis = summary["analysis"]
+    analysis = analysis_of(summary)
     # 30 clustered, 26 in the published groups: the 4 others are no fewer than 3 together,
     # and how they split into groups (or how many groups) is not said.
     assert [(g["label"], g["size"]) for g in analysis["groups"]] == [("A", 14), ("B", 12)]
@@ -370,7 +398,7 @@ def test_a_group_whose_size_would_give_a_smaller_one_away_is_withheld_too(
     partition = [pour, members[:3], contre, members[3:]]
     monkeypatch.setattr(analysis_module, "analyze", regrouped(partition))
     summary = build_summary(data)
-    analysis = summary["analysis"]
+    analysis = analysis_of(summary)
     assert [(g["label"], g["size"]) for g in analysis["groups"]] == [("A", 14), ("B", 12)]
     assert [g["id"] for g in analysis["groups"]] == [0, 1]  # no gap where a group was
     assert analysis["participants_clustered"] - 14 - 12 == 4
@@ -382,7 +410,7 @@ def test_a_group_whose_size_would_give_a_smaller_one_away_is_withheld_too(
 
 def test_when_every_group_is_withheld_nothing_about_groups_is_published() -> None:
     summary = build_summary(planted_data(min_group_size=13))
-    analysis = summary["analysis"]
+    analysis = analysis_of(summary)
     assert analysis["groups"] == [] and analysis["map"] == [] and analysis["divisive"] == []
     assert all(a["groups"] == {} and a["consensus_score"] is None for a in summary["arguments"])
     assert render_chart(summary) is not None  # the stance tally is still drawn
@@ -393,11 +421,11 @@ def test_when_every_group_is_withheld_nothing_about_groups_is_published() -> Non
 # Common ground: argument figures over published cells only.
 
 
-def bridging_numbers(summary: dict[str, Any]) -> list[float]:
+def bridging_numbers(summary: Summary) -> list[float]:
     """Every number of the common-ground list but the argument numbers."""
     return [
         float(e[key])
-        for e in summary["analysis"]["common_ground"]
+        for e in analysis_of(summary)["common_ground"]
         for key in ("intercept", "factor", "votes")
     ]
 
@@ -409,14 +437,14 @@ def test_common_ground_figures_describe_whole_arguments_only(name: str) -> None:
     threshold = summary["min_group_size"]
     fit = fit_bridging(vote_stream(data), seed=int(data["seed"]))
     args = {a["number"]: a for a in summary["arguments"]}
-    listed = summary["analysis"]["common_ground"]
+    listed = analysis_of(summary)["common_ground"]
     assert listed
     for entry in listed:
         arg = args[entry["number"]]
         # An argument whose counts are published, by at least the threshold of voters...
         assert arg["votes_published"] and arg["votes"] >= threshold
         # ... whose vote count is a sum of its published counts, not a new head count...
-        assert entry["votes"] == arg["agree"] + arg["disagree"]
+        assert entry["votes"] == known(arg["agree"]) + known(arg["disagree"])
         # ... and whose two figures are that argument's, coarsely rounded.
         model = fit.arguments[str(entry["number"])]
         assert entry["intercept"] == round(model.intercept, BRIDGING_DECIMALS)
@@ -433,23 +461,24 @@ def test_common_ground_figures_describe_whole_arguments_only(name: str) -> None:
     assert voter_figures - argument_figures, "the check needs voter figures to look for"
     # Whether the small group is published changes nothing in the list: it is never computed
     # over groups, so it cannot tell which groups are withheld.
-    in_full = build_summary(copy.deepcopy(dict(data, min_group_size=1)))
-    assert in_full["analysis"]["common_ground"] == listed
-    assert len(in_full["analysis"]["groups"]) > len(summary["analysis"]["groups"])
+    in_full_data: RoundData = {**data, "min_group_size": 1}
+    in_full = build_summary(copy.deepcopy(in_full_data))
+    assert analysis_of(in_full)["common_ground"] == listed
+    assert len(analysis_of(in_full)["groups"]) > len(analysis_of(summary)["groups"])
 
 
 def test_no_common_ground_from_fewer_raters_than_the_threshold() -> None:
     summary = build_summary(planted_data(min_group_size=27))  # 26 people voted: not enough
-    assert summary["analysis"]["common_ground"] == []
+    assert analysis_of(summary)["common_ground"] == []
     texts = [render_markdown(summary), render_summary_text(summary), render_html(summary)]
     assert not any("Terrain d'entente" in text for text in texts)
     rows = list(csv.DictReader(io.StringIO(render_csv(summary))))
     assert {r["common_ground"] for r in rows} == {"0"}
     assert {r["common_ground_intercept"] for r in rows} == {""}
     # With a threshold of 24, the arguments with at least 24 agree or disagree votes are in.
-    listed = build_summary(planted_data(min_group_size=24))["analysis"]["common_ground"]
+    listed = analysis_of(build_summary(planted_data(min_group_size=24)))["common_ground"]
     assert listed and min(e["votes"] for e in listed) >= 24
-    assert not build_summary(planted_data(min_group_size=26))["analysis"]["common_ground"]
+    assert not analysis_of(build_summary(planted_data(min_group_size=26)))["common_ground"]
 
 
 def listing_the_late_argument(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -472,7 +501,7 @@ def test_an_argument_with_fewer_voters_than_the_threshold_is_never_listed(
     listing_the_late_argument(monkeypatch)
     summary = build_summary(planted_data(min_group_size=threshold))
     late = next(a for a in summary["arguments"] if a["text"] == LATE)
-    listed = [e["number"] for e in summary["analysis"]["common_ground"]]
+    listed = [e["number"] for e in analysis_of(summary)["common_ground"]]
     # With a threshold of 1 its two voters are enough, and its counts are published too:
     # the positive control of the check.
     assert (late["number"] in listed) is (threshold == 1) is late["votes_published"]
