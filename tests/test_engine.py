@@ -31,6 +31,14 @@ async def say(app: App, line: str) -> str:
     return "\n".join(r.text for r in replies)
 
 
+def recorded(app: App, stance: str) -> str:
+    """The catalogue's confirmation of a stance in the open round (not a French substring:
+    "enregistré" is also in the refusal "Rien n'a été enregistré")."""
+    r = app.engine.open_rounds()[0]
+    label = app.engine.stance_label(r.debate_id, stance)
+    return app.engine.messages("position_recorded", stance=label, code=r.code)
+
+
 async def open_round(app: App) -> int:
     reply = await say(app, "@alice !debat ouvrir capitalisme-numerique")
     assert "ouvert" in reply
@@ -47,8 +55,10 @@ async def test_whole_round_on_console(db_url: str, config_factory: Any, app_fact
 
     r = app.engine.open_rounds()[0]
     first, second = r.stances[0], r.stances[1]
-    assert "enregistré" in await say(app, f"@bob dm !position {first} Un argument pour.")
-    assert "enregistré" in await say(app, f"@carol dm !position {second} Un argument contre.")
+    assert recorded(app, first) in await say(app, f"@bob dm !position {first} Un argument pour.")
+    assert recorded(app, second) in await say(
+        app, f"@carol dm !position {second} Un argument contre."
+    )
     await say(app, f"@dave dm !position {first}")
     await say(app, f"@erin dm !position {second} Encore un argument.")
     # Changing one's stance replaces it: still one position for erin.
@@ -144,7 +154,7 @@ async def test_rate_limit(db_url: str, config_factory: Any, app_factory: Any) ->
     stance = app.engine.open_rounds()[0].stances[0]
     replies = [await say(app, f"@bob dm !position {stance}") for _ in range(7)]
     assert sum("Trop de demandes" in r for r in replies) == 2
-    assert "enregistrée" in await say(app, f"@carol dm !position {stance}")
+    assert recorded(app, stance) in await say(app, f"@carol dm !position {stance}")
 
 
 async def test_double_click_creates_one_position(

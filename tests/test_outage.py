@@ -46,6 +46,14 @@ async def say(app: App, line: str) -> tuple[str, float]:
     return "\n".join(r.text for r in replies), time.monotonic() - started
 
 
+def recorded(app: App, stance: str) -> str:
+    """The catalogue's confirmation of a stance in the open round (not a French substring:
+    "enregistré" is also in the refusal "Rien n'a été enregistré")."""
+    r = max(app.engine.open_rounds(), key=lambda r: r.id)
+    label = app.engine.stance_label(r.debate_id, stance)
+    return app.engine.messages("position_recorded", stance=label, code=r.code)
+
+
 async def opened(app: App) -> tuple[int, str, str]:
     """Open a round: its id and two of its stances."""
     reply, _ = await say(app, "@alice !debat ouvrir capitalisme-numerique")
@@ -60,7 +68,7 @@ async def test_sqlite_refusing_writes_answers_everyone_and_resumes(
     app, out = await app_factory(config_factory())
     round_id, pour, contre = await opened(app)
     reply, _ = await say(app, f"@bob dm !position {pour} Un argument.")
-    assert "enregistrée" in reply
+    assert recorded(app, pour) in reply
     before = positions(app, round_id)
 
     with read_only(app.db):
@@ -81,7 +89,7 @@ async def test_sqlite_refusing_writes_answers_everyone_and_resumes(
 
     # Nothing to restart: the same commands now succeed.
     reply, _ = await say(app, f"@carol dm !position {contre}")
-    assert "enregistrée" in reply
+    assert recorded(app, contre) in reply
     assert positions(app, round_id) == {pour: 1, contre: 1}
     reply, _ = await say(app, "@alice !debat fermer")
     assert "fermé" in reply
@@ -165,7 +173,7 @@ async def test_postgresql_outage_answers_everyone_and_resumes(
     app, _ = await app_factory(config_factory(database_url=pg_url))
     round_id, pour, contre = await opened(app)
     reply, _ = await say(app, f"@bob dm !position {pour} Un argument.")
-    assert "enregistrée" in reply
+    assert recorded(app, pour) in reply
     with pg_outage(pg_url):
         for line in (
             f"@carol dm !position {contre}",
@@ -183,7 +191,7 @@ async def test_postgresql_outage_answers_everyone_and_resumes(
     reply, _ = await say(app, "@bob dm !ma-position")
     assert "Un argument." in reply
     reply, _ = await say(app, f"@carol dm !position {contre}")
-    assert "enregistrée" in reply
+    assert recorded(app, contre) in reply
     assert positions(app, round_id) == {pour: 1, contre: 1}
     reply, _ = await say(app, "@alice !debat fermer")
     assert "fermé" in reply
