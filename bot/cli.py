@@ -546,7 +546,8 @@ def cmd_rounds(config: Config, args: argparse.Namespace) -> int:
         print(
             f"{r.id:>4} {r.code} {r.state:<10} {r.debate_id:<24} "
             f"{opens:%Y-%m-%d %H:%M} → {closes:%Y-%m-%d %H:%M} {config.timezone}  "
-            f"{r.participants:>4} participant(s)  {question}"
+            f"{r.participants:>4} participant(s) ({r.positions} with a stance, "
+            f"{r.voters} voted)  {question}"
         )
     sys.stdout.flush()  # a closed pipe shows here, inside main's handler
     return EXIT_OK

@@ -98,6 +98,8 @@ class RoundInfo:
     participants: int
     channels: tuple[str, ...]
     texts: RoundTexts
+    positions: int = 0
+    voters: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -110,6 +112,8 @@ class RoundInfo:
             "opens_at": self.opens_at.isoformat() + "Z",
             "closes_at": self.closes_at.isoformat() + "Z",
             "participants": self.participants,
+            "positions": self.positions,
+            "voters": self.voters,
             "channels": list(self.channels),
         }
 
@@ -383,6 +387,8 @@ class Core:
                 opens_at=x.round.opens_at,
                 closes_at=x.round.closes_at,
                 participants=x.participants,
+                positions=x.positions,
+                voters=x.voters,
                 channels=x.round.channel_list,
             )
             for x in store.list_rounds(conn, debate_id, round_id)

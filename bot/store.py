@@ -77,10 +77,13 @@ class OpenRoundRow:
 
 @dataclass(frozen=True)
 class ListedRound:
-    """A round with its participation count."""
+    """A round with its three counts, as its summary gives them: the people who took part
+    in any way (a stance, an argument or a vote), those who took a stance, those who voted."""
 
     round: RoundRow
     participants: int
+    positions: int = 0
+    voters: int = 0
 
 
 @dataclass(frozen=True)
@@ -142,27 +145,60 @@ def insert_round(conn: Connection, values: dict[str, Any]) -> int:
 def list_rounds(
     conn: Connection, debate_id: str | None = None, round_id: int | None = None
 ) -> list[ListedRound]:
-    r, p = table("round"), table("position")
-    counts = sa.select(p.c.round_id, sa.func.count().label("n")).group_by(p.c.round_id).subquery()
+    r, p, v = table("round"), table("position"), table("vote")
+    people = _people().subquery()
+    stances = sa.select(p.c.round_id, sa.func.count().label("n")).group_by(p.c.round_id)
+    voting = sa.select(v.c.round_id, sa.func.count(sa.distinct(v.c.voter)).label("n")).group_by(
+        v.c.round_id
+    )
+    stance_counts, voter_counts = stances.subquery(), voting.subquery()
     query = (
-        sa.select(r, counts.c.n)
-        .select_from(r.outerjoin(counts, counts.c.round_id == r.c.id))
+        sa.select(
+            r,
+            people.c.n.label("participants"),
+            stance_counts.c.n.label("positions"),
+            voter_counts.c.n.label("voters"),
+        )
+        .select_from(
+            r.outerjoin(people, people.c.round_id == r.c.id)
+            .outerjoin(stance_counts, stance_counts.c.round_id == r.c.id)
+            .outerjoin(voter_counts, voter_counts.c.round_id == r.c.id)
+        )
         .order_by(r.c.opens_at, r.c.id)
     )
     if debate_id is not None:
         query = query.where(r.c.debate_id == debate_id)
     if round_id is not None:
         query = query.where(r.c.id == round_id)
-    return [ListedRound(RoundRow.of(row), int(row.n or 0)) for row in conn.execute(query)]
+    return [
+        ListedRound(
+            RoundRow.of(row),
+            int(row.participants or 0),
+            int(row.positions or 0),
+            int(row.voters or 0),
+        )
+        for row in conn.execute(query)
+    ]
+
+
+def _people(round_id: int | None = None) -> sa.Select[Any]:
+    """Per round, how many people took part: a stance, an argument or a vote (each once)."""
+    p, a, v = table("position"), table("argument"), table("vote")
+    parts = [
+        sa.select(p.c.round_id, p.c.participant.label("who")),
+        sa.select(a.c.round_id, a.c.author.label("who")),
+        sa.select(v.c.round_id, v.c.voter.label("who")),
+    ]
+    if round_id is not None:
+        parts = [part.where(part.selected_columns.round_id == round_id) for part in parts]
+    who = sa.union(*parts).subquery()
+    return sa.select(who.c.round_id, sa.func.count().label("n")).group_by(who.c.round_id)
 
 
 def participation(conn: Connection, round_id: int) -> int:
-    p = table("position")
-    return int(
-        conn.execute(
-            sa.select(sa.func.count()).select_from(p).where(p.c.round_id == round_id)
-        ).scalar_one()
-    )
+    """How many people took part in the round so far (as its summary will count them)."""
+    found = conn.execute(_people(round_id)).first()
+    return 0 if found is None else int(found.n)
 
 
 def latest_summarised(conn: Connection, channel: str | None) -> int | None:

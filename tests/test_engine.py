@@ -525,3 +525,29 @@ async def test_a_lost_postgresql_lock_is_taken_again_or_the_bot_stops(
     await asyncio.wait_for(one.lost_lock.wait(), timeout=10)
     assert one.instance_lock_lost
     assert two.instance_lock.verify()  # the other one serves on
+
+
+async def test_participants_positions_and_voters_are_counted_alike_everywhere(
+    db_url: str, config_factory: Any, app_factory: Any
+) -> None:
+    """A member who only votes takes part without a stance: `rounds`, the progress count and
+    the summary all say 3 participants, 2 with a stance, 1 who voted."""
+    app, _ = await app_factory(config_factory(database_url=db_url))
+    round_id = await open_round(app)
+    r = app.engine.open_rounds()[0]
+    await say(app, f"@bob dm !position {r.stances[0]} Un argument pour.")
+    await say(app, f"@carol dm !position {r.stances[1]} Un argument contre.")
+    prompt = await say(app, "@dave dm !voter")
+    while prompt.startswith("Argument n°"):
+        prompt = await say(app, "@dave dm 1")
+    info = await app.engine.round_info(round_id)
+    assert info is not None
+    assert (info.participants, info.positions, info.voters) == (3, 2, 1)
+    assert await app.engine.participation(round_id) == 3
+    assert info.to_json()["participants"] == 3 and info.to_json()["voters"] == 1
+    await app.engine.close_round(round_id)
+    summary = await app.engine.summary(round_id)
+    assert summary is not None and (summary["participants"], summary["positions"]) == (3, 2)
+    closed = await app.engine.round_info(round_id)
+    assert closed is not None
+    assert (closed.participants, closed.positions, closed.voters) == (3, 2, 1)
