@@ -68,10 +68,12 @@ def test_demo_at_80_participants_makes_sense(tmp_path: Path) -> None:
     analysis = summary["analysis"]
     supported = {by_number[n] for row in summary["top_arguments"] for n in row["arguments"]}
     agreed = {by_number[n] for n in analysis["consensus"]["agree"]}
+    rejected = {by_number[n] for n in analysis["consensus"]["disagree"]}
     divisive = {by_number[n] for n in analysis["divisive"]}
     assert supported and divisive
     assert not supported & divisive
     assert not agreed & divisive
+    assert not rejected & divisive
     # The chat says the same: a divisive sentence is not listed as most supported there.
     chat = res.stdout[res.stdout.index("Synthèse du tour") :]
     top = chat[chat.index("Arguments les plus soutenus") : chat.index("Ce qui divise")]

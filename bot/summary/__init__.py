@@ -583,7 +583,21 @@ def _publish_group_figures(
             for rep in reps
         ]
     analysis["divisive"] = [int(n) for n in stats.divisive]
+    _apart_from_divisive(analysis)
     return {int(n): round(v, 4) for n, v in stats.group_aware_consensus.items()}
+
+
+def _apart_from_divisive(analysis: Analysis) -> None:
+    """An argument that divides the groups is not also listed as agreed or rejected by all.
+
+    The two lists come from different measures (the consensus from all voters' rates, what
+    divides from the groups' differences) and can both name an argument; where they do, the
+    groups' shares show what divides, so it stays there only.
+    """
+    divided = set(analysis["divisive"])
+    consensus = analysis["consensus"]
+    consensus["agree"] = [n for n in consensus["agree"] if n not in divided]
+    consensus["disagree"] = [n for n in consensus["disagree"] if n not in divided]
 
 
 def _representative(

@@ -386,3 +386,20 @@ def test_a_copied_argument_is_not_a_recurring_term() -> None:
     copied = "Les coopératives montrent qu'un autre modèle est possible."
     found = extract_themes([(4, copied), (9, copied), (12, "Un tout autre sujet, enfin.")])
     assert found["terms"] == [] and found["themes"] == []
+
+
+def test_an_argument_that_divides_is_not_also_agreed_or_rejected_by_all() -> None:
+    """The consensus (all voters' rates) and what divides (the groups' differences) can both
+    name one argument; it is then listed as divisive only, never as 'Largement rejeté' too."""
+    from typing import cast
+
+    from bot.summary import _apart_from_divisive
+    from bot.summary.model import Analysis
+
+    # Only the keys the rule reads: a partial analysis, deliberately.
+    analysis = cast(
+        Analysis, {"divisive": [65, 7], "consensus": {"agree": [3, 7], "disagree": [196, 65]}}
+    )
+    _apart_from_divisive(analysis)
+    assert analysis["consensus"] == {"agree": [3], "disagree": [196]}
+    assert analysis["divisive"] == [65, 7]
