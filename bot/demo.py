@@ -2,7 +2,7 @@
 
 Everything goes through the real code paths: the moderator opens the round with
 ``!debat ouvrir``, participants answer with ``!position`` and vote with ``!voter`` then
-``d``/``p``/``n`` in direct messages, the scheduler closes the round at its close time, and the
+``1``/``2``/``3`` in direct messages, the scheduler closes the round at its close time, and the
 summary is published to the console channel from the outbox.
 """
 
