@@ -219,6 +219,20 @@ class TextCommands:
         await self.cases.await_answer(self.actor(msg), round_id, argument_id)
         return self._private(text)
 
+    async def ask_again(self, msg: Incoming) -> list[Reply]:
+        """An answer to a prompt the bot can no longer identify (a reaction under a message
+        sent before a restart): nothing is recorded; the member is asked again, or told that
+        no vote is awaited."""
+        key = (msg.platform, msg.user_id)
+        if key not in self._pending:
+            await self._restore_pending(msg)
+        pending = self._pending.get(key)
+        if pending is None:
+            return [self._private(self.m("vote_no_pending"))]
+        prompt = await self.cases.next_vote(self.actor(msg), pending.round_id)
+        again = await self._prompted(msg, prompt.round_id, prompt.argument_id, prompt.text)
+        return [self._private(self.m("vote_asked_again")), again]
+
     async def _restore_pending(self, msg: Incoming) -> None:
         """After a restart: the vote this member was asked for, as kept in the database."""
         kept = await self.cases.pending_answer(self.actor(msg))

@@ -109,6 +109,10 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "vote_none_left": "Vous avez voté sur tous les arguments disponibles. Merci !",
         "vote_recorded": "Vote enregistré.",
         "vote_no_pending": "Aucun argument en attente de vote. Tapez `!voter` pour commencer.",
+        "vote_asked_again": (
+            "Je ne sais plus à quelle question répond cette réaction (le bot a redémarré) : "
+            "rien n'a été enregistré. La voici de nouveau."
+        ),
         "vote_own": "Vous ne pouvez pas voter sur votre propre argument.",
         "unknown_debate": "Débat inconnu : {debate}. Débats : {choices}.",
         "round_opened": "Tour {code} ouvert : {question}",
@@ -371,6 +375,10 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "vote_none_left": "You have voted on every available argument. Thank you!",
         "vote_recorded": "Vote recorded.",
         "vote_no_pending": "No argument is waiting for your vote. Type `!vote` to start.",
+        "vote_asked_again": (
+            "I no longer know which question this reaction answers (the bot restarted): "
+            "nothing was recorded. Here it is again."
+        ),
         "vote_own": "You cannot vote on your own argument.",
         "unknown_debate": "Unknown debate: {debate}. Debates: {choices}.",
         "round_opened": "Round {code} opened: {question}",

@@ -10,6 +10,8 @@ from conftest import DEBATE, TOKEN_ENV, Bots, Users, adapter_of, make_room
 from matrix_homeserver import Synapse
 from matrix_members import Member, Seen, has
 
+from bot.i18n import Messages
+
 pytestmark = pytest.mark.synapse
 
 
@@ -128,3 +130,43 @@ async def test_synapse_restart_mid_round(
         lambda s: s.content.get("msgtype") == "m.image", room_id, bot, after=mark
     )
     assert await app.engine.participation(info.id) == 3
+
+
+async def test_reaction_under_a_prompt_from_before_a_restart(
+    users: Users, members: dict[str, Member], bots: Bots
+) -> None:
+    """Which argument a prompt showed is kept nowhere across a restart, so a reaction under an
+    old prompt records nothing: the member is asked again (or told no vote is awaited)."""
+    mod, alice, bob, carol = (members[n] for n in ("mod", "alice", "bob", "carol"))
+    bot = users.ids["bot"]
+    room_id, alias = await make_room(mod, [bot, alice.user_id, bob.user_id, carol.user_id])
+    app = await bots.start(alias)
+    await mod.wait_joined(room_id, bot)
+    info = await app.engine.open_round(DEBATE)
+    await mod.wait_message(has(info.code), room_id, bot)
+    bob_dm = await bob.create_dm(bot, encrypted=True)
+    await bob.wait_joined(bob_dm, bot)
+    await ask(bob, bob_dm, bot, "!position contre Un argument à voter", "Position enregistrée")
+    alice_dm = await alice.create_dm(bot, encrypted=True)
+    await alice.wait_joined(alice_dm, bot)
+    old_prompt = await ask(alice, alice_dm, bot, "!voter", "Argument n°")
+    carol_dm = await carol.create_dm(bot, encrypted=False)
+    await carol.wait_joined(carol_dm, bot)
+    old_help = await ask(carol, carol_dm, bot, "!aide", "Participer au débat")
+    await bots.stop(app)
+
+    app = await bots.start(alias)
+    again = Messages("fr")("vote_asked_again")
+    mark = len(alice.seen)
+    await alice.react(alice_dm, old_prompt.event.event_id, "👍")
+    await alice.wait_message(has(again), alice_dm, bot, after=mark)
+    # Had the reaction counted, no argument would be left to vote on.
+    prompt = await alice.wait_message(has("Argument n°"), alice_dm, bot, after=mark)
+    mark = len(alice.seen)
+    await alice.react(alice_dm, prompt.event.event_id, "👍")
+    await alice.wait_message(has("voté sur tous"), alice_dm, bot, after=mark)
+
+    mark = len(carol.seen)
+    await carol.react(carol_dm, old_help.event.event_id, "👍")
+    await carol.wait_message(has("Aucun argument en attente"), carol_dm, bot, after=mark)
+    assert count(carol, carol_dm, bot, again) == 0

@@ -72,18 +72,33 @@ class EventHandler:
             return  # an edit: the original was handled (or refused) already
         channels = await adapter.rooms.round_channels()
         direct = adapter.rooms.is_direct_room(room, event.sender, channels)
-        text = self._command_text(room_id, event, direct)
+        stale = self._stale_reaction(room_id, event, direct)
+        text = str(event.key) if stale else self._command_text(room_id, event, direct)
         if text is None or not self.seen.add(event.event_id):
             return
         first = direct and event.sender in self.to_greet
         if first:
             self.to_greet.discard(event.sender)
         msg = self._incoming(room_id, event.sender, text, direct, channels)
-        replies = await adapter.commands.handle(msg)
+        if stale:
+            replies = await adapter.commands.ask_again(msg)
+        else:
+            replies = await adapter.commands.handle(msg)
         if first:
             replies = [*await self._first_dm(msg), *replies]
         for reply in replies:
             await self.deliver(msg, room, direct, reply)
+
+    def _stale_reaction(self, room_id: str, event: Any, direct: bool) -> bool:
+        """A vote reaction in a DM where the bot has sent nothing since it started: it answers
+        a prompt from before a restart, which the bot cannot identify any more (which argument
+        that message showed is kept nowhere), so it must neither count nor go unanswered."""
+        return (
+            isinstance(event, nio.ReactionEvent)
+            and direct
+            and event.key in VOTE_REACTIONS
+            and room_id not in self.last_bot_event
+        )
 
     def _command_text(self, room_id: str, event: Any, direct: bool) -> str | None:
         """What the member said to the bot, or None when the event is not addressed to it."""
