@@ -104,13 +104,24 @@ class MemberCases(CaseBase):
     ) -> PositionResult:
         r = self.open_round(round_id)
         stance, number = await self.engine.submit_position(
-            round_id, actor.platform, actor.user_id, stance_word, argument or None
+            round_id,
+            actor.platform,
+            actor.user_id,
+            self._stance_id(r, stance_word),
+            argument or None,
         )
         label = self.engine.stance_label(r.debate_id, stance)
         lines = [self.m("position_recorded", stance=label, code=r.code)]
         if number is not None:
             lines.append(self.m("argument_recorded", number=number))
         return PositionResult(r, stance, label, number, self.voting(r), "\n".join(lines))
+
+    def _stance_id(self, r: OpenRound, word: str) -> str:
+        """A stance given on its own (a slash command's option) by its number, id or whole
+        label, as typed ones are; anything else goes to the engine, which refuses it."""
+        options = [(s, self.engine.stance_names(r.debate_id, s)) for s in r.stances]
+        read = read_stance(word, options)
+        return read[0] if read is not None and not read[1] else word
 
     async def position_text(self, actor: Actor, code: str | None, rest: str) -> PositionResult:
         """``!position [code] <stance> [argument]`` as typed: the stance by its number, id or
