@@ -32,9 +32,7 @@ from bot.adapters.discord import (
     fit,
     localized,
     outage_answer,
-    refuse,
 )
-from bot.engine import EngineError, OpenRound
 from bot.usecases import Actor, Choice
 
 log = logging.getLogger(__name__)
@@ -166,17 +164,6 @@ class DebatCog(commands.Cog):
 
     def actor(self, interaction: discord.Interaction[Any]) -> Actor:
         return self.adapter.actor(interaction)
-
-    async def deferred_round(
-        self, interaction: discord.Interaction[Any], code: str | None
-    ) -> OpenRound | None:
-        """Acknowledge privately, then resolve the round; a refusal is answered and gives None."""
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            return self.cases.find_round(self.actor(interaction), code)
-        except EngineError as err:
-            await refuse(interaction, err)
-            return None
 
 
 __all__ = ["CustomIdItem", "DebatCog", "debat_group", "guarded", "subcommand", "suggestions"]

@@ -25,7 +25,9 @@ from bot.adapters.discord import (
     answer,
     escape_member_text,
     fit,
+    in_time,
     refuse,
+    replacing,
     timestamp,
 )
 from bot.engine import VOTE_VALUES, EngineError
@@ -308,10 +310,10 @@ class DebateCog(DebatCog, name="DebateCog"):
         stance_word: str,
         argument: str | None = None,
     ) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            result = await self.cases.position(
-                self.actor(interaction), round_id, stance_word, argument
+            result = await in_time(
+                interaction,
+                self.cases.position(self.actor(interaction), round_id, stance_word, argument),
             )
         except EngineError as err:
             await refuse(interaction, err)
@@ -327,8 +329,11 @@ class DebateCog(DebatCog, name="DebateCog"):
 
     async def _show_mine(self, interaction: discord.Interaction[Any], round_id: int) -> None:
         try:
-            result = await self.cases.mine(
-                self.actor(interaction), round_id, lambda t: escape_member_text(fit(t, 1500))
+            result = await in_time(
+                interaction,
+                self.cases.mine(
+                    self.actor(interaction), round_id, lambda t: escape_member_text(fit(t, 1500))
+                ),
             )
         except EngineError as err:
             await refuse(interaction, err)
@@ -337,7 +342,9 @@ class DebateCog(DebatCog, name="DebateCog"):
 
     async def _withdraw(self, interaction: discord.Interaction[Any], round_id: int) -> None:
         try:
-            result = await self.cases.withdraw(self.actor(interaction), round_id)
+            result = await in_time(
+                interaction, self.cases.withdraw(self.actor(interaction), round_id)
+            )
         except EngineError as err:
             await refuse(interaction, err)
             return
@@ -348,7 +355,9 @@ class DebateCog(DebatCog, name="DebateCog"):
     ) -> None:
         """Show (by editing the deferred message) the next argument to vote on, or the end."""
         try:
-            prompt = await self.cases.next_vote(self.actor(interaction), round_id)
+            prompt = await in_time(
+                interaction, self.cases.next_vote(self.actor(interaction), round_id)
+            )
         except EngineError as err:
             await refuse(interaction, err)
             return
@@ -418,36 +427,38 @@ class DebateCog(DebatCog, name="DebateCog"):
     async def on_argument_submitted(
         self, interaction: discord.Interaction[Any], round_id: int, text: str
     ) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            result = await self.cases.argument(self.actor(interaction), round_id, text)
+            result = await in_time(
+                interaction, self.cases.argument(self.actor(interaction), round_id, text)
+            )
         except EngineError as err:
             await refuse(interaction, err)
             return
         await answer(interaction, result.text)
 
     async def on_vote_start(self, interaction: discord.Interaction[Any], round_id: int) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
         await self._vote_prompt(interaction, round_id)
 
     async def on_vote_answer(
         self, interaction: discord.Interaction[Any], round_id: int, number: int, value: int
     ) -> None:
-        # Edits the private prompt in place (deferred update) with the next argument.
-        await interaction.response.defer()
+        # Edits the private prompt in place with the next argument.
+        replacing(interaction)
         try:
-            result = await self.cases.vote(self.actor(interaction), round_id, value, number=number)
+            result = await in_time(
+                interaction,
+                self.cases.vote(self.actor(interaction), round_id, value, number=number),
+            )
         except EngineError as err:
             await refuse(interaction, err)
             return
         await self._show_prompt(interaction, result.next, prefix=self.t("vote_recorded"))
 
     async def on_stale_vote(self, interaction: discord.Interaction[Any], round_id: int) -> None:
-        await interaction.response.defer()
+        replacing(interaction)
         await self._vote_prompt(interaction, round_id)
 
     async def on_mine(self, interaction: discord.Interaction[Any], round_id: int) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
         await self._show_mine(interaction, round_id)
 
     async def on_withdraw(self, interaction: discord.Interaction[Any], round_id: int) -> None:
@@ -465,7 +476,7 @@ class DebateCog(DebatCog, name="DebateCog"):
     async def on_withdraw_confirm(
         self, interaction: discord.Interaction[Any], round_id: int
     ) -> None:
-        await interaction.response.defer()
+        replacing(interaction)
         await self._withdraw(interaction, round_id)
 
     @commands.Cog.listener()
@@ -521,9 +532,12 @@ class DebateCog(DebatCog, name="DebateCog"):
         code: str | None,
         show: Callable[[discord.Interaction[Any], int], Awaitable[None]],
     ) -> None:
-        r = await self.deferred_round(interaction, code)
-        if r is not None:
-            await show(interaction, r.id)
+        try:
+            r = self.cases.find_round(self.actor(interaction), code)
+        except EngineError as err:
+            await refuse(interaction, err)
+            return
+        await show(interaction, r.id)
 
     @subcommand("mine", {"code": "round"}, autocomplete={"code": _round_choices})
     async def mine(

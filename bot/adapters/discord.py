@@ -28,11 +28,11 @@ import json
 import logging
 import os
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 import discord
@@ -239,6 +239,39 @@ def to_file(attachment: Attachment) -> discord.File:
     )
 
 
+T = TypeVar("T")
+
+# How long a member's click may wait for the database before the bot acknowledges it with a
+# "thinking" defer. Discord allows 3 s for the first response; answering directly costs one
+# HTTP round trip per click where a defer plus an edit costs two, so the bot answers directly
+# whenever the work is done within this budget (the group commit takes milliseconds), and
+# defers only for a slow write, leaving time for the defer itself (benchmarks/front_door.py).
+ANSWER_BUDGET = 1.0
+# ``interaction.extras`` key: the answer replaces the message whose button was clicked.
+REPLACES = "debate_bot.replaces"
+
+
+def replacing(interaction: discord.Interaction[Any]) -> None:
+    """This interaction's answer edits the message whose button was clicked (a deferred
+    update when it is slow) instead of being a new private message."""
+    interaction.extras[REPLACES] = True
+
+
+async def in_time(interaction: discord.Interaction[Any], work: Awaitable[T]) -> T:
+    """The result of ``work``; if it takes longer than :data:`ANSWER_BUDGET`, the interaction
+    is deferred first (as :func:`replacing` says) so that Discord's deadline holds."""
+    if interaction.response.is_done():
+        return await work
+    task = asyncio.ensure_future(work)
+    done, _ = await asyncio.wait({task}, timeout=ANSWER_BUDGET)
+    if not done:
+        if interaction.extras.get(REPLACES):
+            await interaction.response.defer()
+        else:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+    return await task
+
+
 async def answer(
     interaction: discord.Interaction[Any],
     text: str,
@@ -251,13 +284,18 @@ async def answer(
 
     After a defer the first chunk replaces the "thinking" message (or the message whose button
     was clicked) and the view, if any, goes with it; further chunks follow as ephemeral
-    follow-ups.
+    follow-ups. Without one (:func:`in_time` answered in time) it is the interaction's one
+    response: a new private message, or the clicked message updated in place.
     """
     chunks = split_message(text)
     first, rest = chunks[0], chunks[1:]
     attachments = [to_file(a) for a in files]
     if interaction.response.is_done():
         await interaction.edit_original_response(
+            content=first, embed=embed, view=view, attachments=attachments
+        )
+    elif interaction.extras.get(REPLACES):
+        await interaction.response.edit_message(
             content=first, embed=embed, view=view, attachments=attachments
         )
     else:

@@ -51,7 +51,7 @@ async def test_withdrawing_from_my_position(
     done = await alice.click(
         fake.messages[confirm.message_id or ""], f"debat:withdraw-confirm:{r.id}"
     )
-    assert done.response_type == 6 and done.ephemeral
+    assert done.response_type == 7 and done.ephemeral
     assert "sont retirés" in done.content
     again = await alice.slash("ma-position")
     assert "pas encore donné de position" in again.content

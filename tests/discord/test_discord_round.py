@@ -68,7 +68,7 @@ async def vote_on_everything(fake: FakeDiscord, member: Member, start: Outcome) 
         outcome = await member.click(
             fake.messages[outcome.message_id], vote_answers(outcome)["agree"]
         )
-        assert outcome.response_type == 6  # the private prompt is edited in place
+        assert outcome.response_type == 7  # the private prompt is updated in place, at once
         assert outcome.content.startswith(FR("discord_vote_recorded") + "\n")
     assert FR("vote_none_left") in outcome.content
     return seen
@@ -162,7 +162,8 @@ async def stances_and_arguments(
         (dave, "personnes"),
     ):
         outcome = await member.click(announcement, f"debat:stance:{rid}:{stance}")
-        assert outcome.response_type == 5 and outcome.ephemeral  # deferred, then edited
+        assert outcome.response_type == 4 and outcome.ephemeral  # answered at once: one call
+        assert not outcome.edits and not outcome.followups
         assert outcome.content.startswith(recorded(app, rid, stance))
         assert f"debat:argue:{rid}" in outcome.custom_ids
     changed = await bob.click(announcement, f"debat:stance:{rid}:personnes")
@@ -204,7 +205,7 @@ async def everyone_votes(
     seen_by = {}
     for member in (carol, dave):
         start = await member.click(announcement, f"debat:vote:{rid}")
-        assert start.response_type == 5 and start.ephemeral
+        assert start.response_type == 4 and start.ephemeral
         seen_by[member.name] = await vote_on_everything(fake, member, start)
     assert len(seen_by["carol"]) == 2
     shown = " ".join(seen_by["carol"])
