@@ -119,6 +119,8 @@ class MemberCases(CaseBase):
     def _stance_id(self, r: OpenRound, word: str) -> str:
         """A stance given on its own (a slash command's option) by its number, id or whole
         label, as typed ones are; anything else goes to the engine, which refuses it."""
+        if word in r.stances:
+            return word  # a button's or a suggestion's id: the common case, kept cheap
         options = [(s, self.engine.stance_names(r.debate_id, s)) for s in r.stances]
         read = read_stance(word, options)
         return read[0] if read is not None and not read[1] else word
