@@ -3,7 +3,7 @@
 Members: ``!position [code] <stance> [argument]``, ``!ma-position``, ``!retirer``, ``!voter``
 then ``1``/``2``/``3`` (or a word, see :mod:`bot.usecases.answers`), ``!aide`` (English:
 ``!mine``, ``!withdraw``, ``!vote``, ``!help``).
-Moderators: ``!debat ouvrir|fermer|prolonger|exporter|masquer|restaurer …``.
+Moderators: ``!debat ouvrir|fermer|prolonger|exporter|masquer|restaurer|approuver …``.
 
 Every answer to a member is private. Bad input gets a localised explanation and changes
 nothing.
@@ -55,6 +55,8 @@ MODERATOR_ACTIONS = {
     "restaurer": "restore",
     "restore": "restore",
     "arguments": "list",
+    "approuver": "approve",
+    "approve": "approve",
 }
 _CODE = re.compile(r"^[A-Za-z2-9]{5}$")
 
@@ -282,7 +284,7 @@ class TextCommands:
             moderated = await self.cases.moderated_round(actor, wanted)
             number = int(page) if page.isdigit() else 1
             return self._private(await moderated.arguments_page(number))
-        # extend, hide, restore: the code comes after the duration or the number
+        # extend, hide, restore, approve: the code comes after the duration or the number
         first, _, tail = args.partition(" ")
         moderated = await self.cases.moderated_round(actor, self._split_code(tail.strip())[0])
         return self._private(await self._act(moderated, action, first))
@@ -291,6 +293,8 @@ class TextCommands:
     async def _act(moderated: RoundModeration, action: str, first: str) -> str:
         if action == "extend":
             return (await moderated.extend(first)).text
-        number = first.lstrip("#")
-        hidden = action == "hide"
-        return (await moderated.set_hidden(int(number) if number.isdigit() else None, hidden)).text
+        typed = first.lstrip("#")
+        number = int(typed) if typed.isdigit() else None
+        if action == "approve":
+            return (await moderated.approve(number)).text
+        return (await moderated.set_hidden(number, action == "hide")).text

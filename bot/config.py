@@ -296,6 +296,13 @@ class DebateConfig(_Model):
     argument_max_chars: int = Field(1000, ge=10, le=4000)
     statement_voting: bool = True
     channels: list[ChannelConfig] = Field(default_factory=list)
+    # Where moderators read new arguments (text and number only), posted in shuffled batches
+    # at fixed ticks every ``moderation_batch``, so that a post's time names no author.
+    moderation_channel: ChannelConfig | None = None
+    moderation_batch: timedelta = timedelta(minutes=10)
+    # post: arguments are put to the vote at once, moderators hide after; pre: an argument
+    # waits for a moderator's approval (``!debat approuver <n>``) before anyone votes on it.
+    moderation: Literal["post", "pre"] = "post"
 
     @field_validator("id", "pack")
     @classmethod
@@ -308,6 +315,14 @@ class DebateConfig(_Model):
     @classmethod
     def _dur(cls, value: Any) -> timedelta | None:
         return None if value is None else _duration(value)
+
+    @field_validator("moderation_batch", mode="before")
+    @classmethod
+    def _batch(cls, value: Any) -> timedelta:
+        batch = _duration(value)
+        if batch < timedelta(minutes=1):
+            raise ValueError("moderation_batch must be at least 1 minute (e.g. 10m)")
+        return batch
 
     @field_validator("stances")
     @classmethod
@@ -462,11 +477,35 @@ def load_config(path: Path, *, check_packs: bool = True) -> Config:
             updates["database_url"] = f"sqlite:///{(base / db_path).resolve()}"
     if updates:
         config = config.model_copy(update=updates)
+    moderation = check_moderation_channels(config, loaded.file, loaded.line_for)
+    if moderation:
+        raise ConfigError(moderation)
     if check_packs:
         errors = check_debates_against_packs(config, loaded.file, loaded.line_for)
         if errors:
             raise ConfigError(errors)
     return config
+
+
+def check_moderation_channels(
+    config: Config, file: str, line_for: Any = lambda _path: None
+) -> list[LocatedError]:
+    """Every ``moderation_channel`` is on an enabled platform: moderators must see it."""
+    enabled = set(config.platforms.enabled())
+    errors = []
+    for index, debate in enumerate(config.debates):
+        channel = debate.moderation_channel
+        if channel is not None and channel.platform not in enabled:
+            errors.append(
+                LocatedError(
+                    file,
+                    line_for(("debates", index, "moderation_channel")),
+                    f"debates[{index}].moderation_channel",
+                    f"platform {channel.platform} is not enabled (platforms.{channel.platform}"
+                    ".enabled: true), so moderators would never see this channel",
+                )
+            )
+    return errors
 
 
 def _duplicate_debate_ids(data: dict[str, Any], file: str, line_for: Any) -> list[LocatedError]:

@@ -76,12 +76,18 @@ class OpenRound:
     stances: tuple[str, ...]
     # argument id -> (public number, author pseudonym, hidden)
     arguments: dict[int, tuple[int, str, bool]] = field(default_factory=dict)
+    # ids of the arguments held for a moderator's approval (``moderation: pre``)
+    pending: set[int] = field(default_factory=set)
 
     def argument_by_number(self, number: int) -> int | None:
         for arg_id, (num, _, _) in self.arguments.items():
             if num == number and arg_id > 0:
                 return arg_id
         return None
+
+    def is_pending(self, number: int) -> bool:
+        """Whether the argument shown as ``number`` awaits a moderator's approval."""
+        return self.argument_by_number(number) in self.pending
 
 
 @dataclass(frozen=True)

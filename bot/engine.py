@@ -266,6 +266,16 @@ class Engine:
         await self.moderation.set_hidden(round_id, number, hidden)
 
     @guarded("write")
+    async def approve(self, round_id: int, number: int) -> None:
+        await self.moderation.approve(round_id, number)
+
+    def pending_numbers(self, round_id: int) -> set[int]:
+        return self.moderation.pending_numbers(round_id)
+
+    async def post_moderation_batches(self, debate_id: str | None = None) -> int:
+        return await self.moderation.post_batches(debate_id)
+
+    @guarded("write")
     async def open_round(self, debate_id: str, *, opened_by: str = "moderator") -> RoundInfo:
         return await self.moderation.open_round(debate_id, opened_by=opened_by)
 
@@ -347,5 +357,12 @@ class Engine:
     def format_time(self, moment: datetime) -> str:
         return self.posts.format_time(moment)
 
-    async def build_post(self, round_id: int, kind: PostKind) -> RoundPost | None:
-        return await self.posts.build_post(round_id, kind)
+    async def build_post(
+        self,
+        round_id: int,
+        kind: PostKind,
+        *,
+        outbox_id: int | None = None,
+        platform: str | None = None,
+    ) -> RoundPost | None:
+        return await self.posts.build_post(round_id, kind, outbox_id=outbox_id, platform=platform)

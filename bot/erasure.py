@@ -40,6 +40,8 @@ SENSITIVE_TABLES = (
     "argument",
     "vote",
     "pending_vote",
+    "moderation_queue",
+    "moderation_batch",
     "round_summary",
     "round",
 )

@@ -82,6 +82,8 @@ class PostKind(StrEnum):
     PROGRESS = "progress"
     CLOSED = "closed"
     SUMMARY = "summary"
+    # New arguments for the debate's moderation channel (one shuffled batch), not a round post.
+    MODERATION = "moderation"
 
 
 @dataclass(frozen=True)

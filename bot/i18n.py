@@ -48,7 +48,8 @@ CATALOGUES: dict[str, dict[str, str]] = {
             "• `!debat prolonger <durée> [code]` — prolonger (ex. `2h`, `1d`)\n"
             "• `!debat exporter <md|csv|json|html> [code]` — exporter la synthèse\n"
             "• `!debat arguments [code] [page]` — les arguments du tour et leurs numéros\n"
-            "• `!debat masquer <n>` / `!debat restaurer <n>` — masquer ou rétablir un argument"
+            "• `!debat masquer <n>` / `!debat restaurer <n>` — masquer ou rétablir un argument\n"
+            "• `!debat approuver <n>` — soumettre au vote un argument en attente d'approbation"
         ),
         "help_round": "**Tour {code}** — {question}\n{stances}",
         "help_no_round": "Pas de tour ouvert ici pour le moment.",
@@ -131,6 +132,26 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "moderation_list_more": "Page suivante : `!debat arguments {code} {next}`",
         "moderation_list_empty": "Le tour {code} n'a encore aucun argument.",
         "missing_argument_number": "Indiquez le numéro de l'argument : `!debat {action} <n>`.",
+        "moderation_list_pending": "(en attente d'approbation)",
+        "moderation_batch_title": (
+            "**Nouveaux arguments du tour {code}** (dans un ordre aléatoire)"
+        ),
+        "moderation_batch_pending": "(en attente d'approbation : `{debat} approuver {number}`)",
+        "moderation_batch_hide": "Pour masquer un argument : `{debat} masquer <n> {code}`.",
+        "argument_pending": (
+            "Votre argument n° {number} attend la relecture d'un modérateur ; il sera soumis au"
+            " vote une fois approuvé."
+        ),
+        "my_argument_pending": "(en attente de relecture)",
+        "argument_approved": "Argument n° {number} approuvé : il est soumis au vote.",
+        "approve_not_pending": (
+            "L'argument n° {number} n'attend pas d'approbation (il est déjà approuvé, ou ce"
+            " débat n'est pas en pré-modération)."
+        ),
+        "approve_hidden": (
+            "L'argument n° {number} est masqué, donc rejeté : rétablissez-le d'abord"
+            " (`!debat restaurer {number}`) pour l'approuver."
+        ),
         # The Discord adapter's own words: buttons, modals, embed fields, answers.
         "discord_button_argue": "Argumenter",
         "discord_button_vote": "Voter sur les arguments",
@@ -174,6 +195,7 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "discord_moderation_pick": "Choisir un argument",
         "discord_moderation_visible": "visible",
         "discord_moderation_hidden": "masqué",
+        "discord_moderation_pending": "en attente d'approbation",
         "discord_moderation_argument": "**Argument n° {number}** ({status}) :",
         "discord_summary_more": (
             "… La synthèse complète est dans l'export : `/debat exporter` (modération)."
@@ -198,7 +220,8 @@ CATALOGUES: dict[str, dict[str, str]] = {
             "• `/debat fermer` — fermer le tour et publier la synthèse\n"
             "• `/debat prolonger` — prolonger (ex. `2h`, `1d`)\n"
             "• `/debat exporter` — exporter la synthèse (md, csv, json, html)\n"
-            "• `/debat moderation` — masquer ou rétablir un argument"
+            "• `/debat moderation` — masquer ou rétablir un argument\n"
+            "• `/debat approuver` — soumettre au vote un argument en attente d'approbation"
         ),
         # Names and descriptions of the Discord application commands.
         "command_debat": "debat",
@@ -227,6 +250,10 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "command_export_help": "Exporter la synthèse d'un tour fermé (modération)",
         "command_moderation": "moderation",
         "command_moderation_help": "Masquer ou rétablir un argument (modération)",
+        "command_approve": "approuver",
+        "command_approve_help": "Soumettre au vote un argument en attente (modération)",
+        "option_number": "numero",
+        "option_number_help": "Le numéro de l'argument",
         "option_stance": "position",
         "option_stance_help": "Votre position",
         "option_argument": "argument",
@@ -316,7 +343,8 @@ CATALOGUES: dict[str, dict[str, str]] = {
             "• `!debate extend <duration> [code]` — extend (e.g. `2h`, `1d`)\n"
             "• `!debate export <md|csv|json|html> [code]` — export the summary\n"
             "• `!debate arguments [code] [page]` — the round's arguments and their numbers\n"
-            "• `!debate hide <n>` / `!debate restore <n>` — hide or restore an argument"
+            "• `!debate hide <n>` / `!debate restore <n>` — hide or restore an argument\n"
+            "• `!debate approve <n>` — put an argument awaiting approval to the vote"
         ),
         "help_round": "**Round {code}** — {question}\n{stances}",
         "help_no_round": "No round is open here right now.",
@@ -397,6 +425,24 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "moderation_list_more": "Next page: `!debate arguments {code} {next}`",
         "moderation_list_empty": "Round {code} has no argument yet.",
         "missing_argument_number": "Give the argument number: `!debat {action} <n>`.",
+        "moderation_list_pending": "(awaiting approval)",
+        "moderation_batch_title": "**New arguments in round {code}** (in random order)",
+        "moderation_batch_pending": "(awaits approval: `{debat} approve {number}`)",
+        "moderation_batch_hide": "To hide an argument: `{debat} hide <n> {code}`.",
+        "argument_pending": (
+            "Your argument #{number} awaits a moderator's review; it will be put to the vote"
+            " once approved."
+        ),
+        "my_argument_pending": "(awaiting review)",
+        "argument_approved": "Argument #{number} approved: it is put to the vote.",
+        "approve_not_pending": (
+            "Argument #{number} is not awaiting approval (it is approved already, or this"
+            " debate is not pre-moderated)."
+        ),
+        "approve_hidden": (
+            "Argument #{number} is hidden, so rejected: restore it first"
+            " (`!debate restore {number}`) to approve it."
+        ),
         # The Discord adapter's own words: buttons, modals, embed fields, answers.
         "discord_button_argue": "Add an argument",
         "discord_button_vote": "Vote on arguments",
@@ -437,6 +483,7 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "discord_moderation_pick": "Pick an argument",
         "discord_moderation_visible": "visible",
         "discord_moderation_hidden": "hidden",
+        "discord_moderation_pending": "awaiting approval",
         "discord_moderation_argument": "**Argument #{number}** ({status}):",
         "discord_summary_more": (
             "… The full summary is in the export: `/debat exporter` (moderators)."
@@ -460,7 +507,8 @@ CATALOGUES: dict[str, dict[str, str]] = {
             "• `/debate close` — close the round and post the summary\n"
             "• `/debate extend` — extend (e.g. `2h`, `1d`)\n"
             "• `/debate export` — export the summary (md, csv, json, html)\n"
-            "• `/debate moderation` — hide or restore an argument"
+            "• `/debate moderation` — hide or restore an argument\n"
+            "• `/debate approve` — put an argument awaiting approval to the vote"
         ),
         # Names and descriptions of the Discord application commands.
         "command_debat": "debate",
@@ -489,6 +537,10 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "command_export_help": "Export the summary of a closed round (moderators)",
         "command_moderation": "moderation",
         "command_moderation_help": "Hide or restore an argument (moderators)",
+        "command_approve": "approve",
+        "command_approve_help": "Put an argument awaiting approval to the vote (moderators)",
+        "option_number": "number",
+        "option_number_help": "The argument's number",
         "option_stance": "position",
         "option_stance_help": "stance",
         "option_argument": "argument",

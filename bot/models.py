@@ -94,6 +94,8 @@ class Argument(SQLModel, table=True):
     number: int
     text: str = Field(sa_type=sa.Text)
     hidden: bool = False
+    # Held for a moderator's approval (``moderation: pre``): not put to the vote until then.
+    pending: bool = False
 
 
 class Vote(SQLModel, table=True):
@@ -119,6 +121,38 @@ class PendingVote(SQLModel, table=True):
     round_id: int = Field(foreign_key="round.id", ondelete="CASCADE", primary_key=True)
     participant: str = Field(max_length=64, primary_key=True)
     argument_id: int = Field(sa_type=RowId, foreign_key="argument.id", ondelete="CASCADE")
+
+
+class ModerationQueue(SQLModel, table=True):
+    """An argument not yet posted to its debate's moderation channel.
+
+    Only the round and the argument: no time, no author, and the key is the argument's own
+    random id, so the rows say nothing of the order arguments came in. Emptied into one
+    shuffled batch at each tick (see :meth:`bot.moderation.Moderation.post_batches`); the
+    rows of a round are deleted when it closes.
+    """
+
+    __tablename__ = "moderation_queue"
+    argument_id: int = Field(
+        sa_type=RowId,
+        foreign_key="argument.id",
+        ondelete="CASCADE",
+        primary_key=True,
+        sa_column_kwargs=_RANDOM_ID,
+    )
+    round_id: int = Field(foreign_key="round.id", ondelete="CASCADE", index=True)
+
+
+class ModerationBatch(SQLModel, table=True):
+    """The arguments of one moderation post owed (its outbox row), in their shuffled order.
+
+    Read when the post is delivered; deleted with the round's other rows when it closes.
+    """
+
+    __tablename__ = "moderation_batch"
+    outbox_id: int = Field(foreign_key="outbox.id", ondelete="CASCADE", primary_key=True)
+    round_id: int = Field(foreign_key="round.id", ondelete="CASCADE", index=True)
+    arguments: str = Field(sa_type=sa.Text)  # argument ids, space-separated, shuffled
 
 
 class RoundSummary(SQLModel, table=True):

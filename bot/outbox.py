@@ -103,9 +103,13 @@ class Publisher:
         if port is None or stale:
             await self._mark(row.id, True, None if stale else "platform not running")
             return False
-        key = (row.round_id, row.kind)
+        kind = PostKind(row.kind)
+        # A moderation post is its own batch: one per outbox row, not one per round.
+        key = (row.id, row.kind) if kind == PostKind.MODERATION else (row.round_id, row.kind)
         if key not in posts:
-            posts[key] = await self.engine.build_post(row.round_id, PostKind(row.kind))
+            posts[key] = await self.engine.build_post(
+                row.round_id, kind, outbox_id=row.id, platform=platform
+            )
         post = posts[key]
         if post is None:
             await self._mark(row.id, True, "round has no such post")

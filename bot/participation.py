@@ -32,6 +32,8 @@ class MyPosition:
     round_code: str
     stance: str | None
     arguments: tuple[tuple[int, str], ...]
+    # The numbers of those still awaiting a moderator's review (``moderation: pre``).
+    pending: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,9 @@ class Participation:
         """
         number = _random_number({num for num, _, _ in r.arguments.values()})
         limit = self.core.config.limits.arguments_per_participant
+        debate = self.core.debate_or_none(r.debate_id)
+        held = debate is not None and debate.moderation == "pre"
+        queued = debate is not None and debate.moderation_channel is not None
 
         def insert(conn: Connection) -> tuple[int, int, bool]:
             # Raising rolls this write's savepoint back: a refused argument leaves no stance.
@@ -183,7 +188,11 @@ class Participation:
                     return row.id, row.number, False
             if len(mine) >= limit:
                 raise EngineError("too_many_arguments", max=limit)
-            return store.insert_argument(conn, r.id, participant, number, text), number, True
+            arg_id = store.insert_argument(conn, r.id, participant, number, text, pending=held)
+            if queued:
+                # In the argument's own transaction: acknowledged means it will be posted.
+                store.queue_for_moderation(conn, r.id, arg_id)
+            return arg_id, number, True
 
         # Reserve the number now so a concurrent insert cannot pick it too.
         r.arguments[-number] = (number, participant, True)
@@ -195,6 +204,8 @@ class Participation:
             r.arguments.pop(-number, None)
         if created:
             r.arguments[arg_id] = (stored_number, participant, False)
+            if held:
+                r.pending.add(arg_id)
         return stored_number
 
     async def withdraw(self, round_id: int, platform: str, user_id: str) -> bool:
@@ -208,6 +219,7 @@ class Participation:
         removed = await while_open(self.core.writer.call(delete, round_id=r.id))
         for arg_id in [k for k, (_, author, _) in r.arguments.items() if author == participant]:
             del r.arguments[arg_id]
+            r.pending.discard(arg_id)
         return removed > 0
 
     async def my_position(self, round_id: int, platform: str, user_id: str) -> MyPosition:
@@ -221,7 +233,12 @@ class Participation:
             )
 
         stance, args = await self.core.db.read(read)
-        return MyPosition(r.code, stance, tuple((a.number, a.text) for a in args))
+        return MyPosition(
+            r.code,
+            stance,
+            tuple((a.number, a.text) for a in args),
+            tuple(a.number for a in args if a.pending),
+        )
 
     async def next_argument(
         self, round_id: int, platform: str, user_id: str
@@ -236,7 +253,11 @@ class Participation:
         choices = [
             arg_id
             for arg_id, (_, author, hidden) in r.arguments.items()
-            if arg_id > 0 and not hidden and author != participant and arg_id not in voted
+            if arg_id > 0
+            and not hidden
+            and arg_id not in r.pending
+            and author != participant
+            and arg_id not in voted
         ]
         if not choices:
             return None
@@ -290,7 +311,7 @@ class Participation:
         self._require_voting(r)
         participant = self.participant(r, platform, user_id)
         info = r.arguments.get(argument_id)
-        if info is None or info[2] or argument_id < 0:
+        if info is None or info[2] or argument_id < 0 or argument_id in r.pending:
             number = info[0] if info is not None else "?"
             raise EngineError("unknown_argument", number=number, code=r.code)
         if info[1] == participant:

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot import store
 from bot.core import Core, OpenRound, RoundInfo, fold
 from bot.events import Attachment, PostKind, RoundPost
 from bot.participation import MyPosition
@@ -39,16 +40,34 @@ class Posts:
             lines = [m("my_position", code=r.code, stance=label)]
         if mine.arguments:
             lines.append(m("my_arguments"))
-            lines.extend(f"• {n} — {escape(t)}" for n, t in mine.arguments)
+            waiting = " " + m("my_argument_pending")
+            lines.extend(
+                f"• {n} — {escape(t)}{waiting if n in mine.pending else ''}"
+                for n, t in mine.arguments
+            )
         return "\n".join(lines)
 
-    async def build_post(self, round_id: int, kind: PostKind) -> RoundPost | None:
+    async def build_post(
+        self,
+        round_id: int,
+        kind: PostKind,
+        *,
+        outbox_id: int | None = None,
+        platform: str | None = None,
+    ) -> RoundPost | None:
+        """A round's post of ``kind``; a moderation post is the batch of outbox row
+        ``outbox_id``, its commands as typed on ``platform``."""
         info = await self.core.round_info(round_id)
         if info is None:
             return None
         attachments: tuple[Attachment, ...] = ()
         participation: int | None = None
-        if kind == PostKind.SUMMARY:
+        if kind == PostKind.MODERATION:
+            moderation = await self._moderation_text(info, outbox_id, platform)
+            if moderation is None:
+                return None
+            text = moderation
+        elif kind == PostKind.SUMMARY:
             summary = await self.core.summary(round_id)
             if summary is None:
                 return None
@@ -83,6 +102,33 @@ class Posts:
             statement_voting=self.core.statement_voting(info.debate_id),
             argument_max_chars=self.core.argument_limit(info.debate_id),
         )
+
+    async def _moderation_text(
+        self, info: RoundInfo, outbox_id: int | None, platform: str | None
+    ) -> str | None:
+        """One batch for the moderation channel: numbers and texts, never who or when.
+
+        None once the batch is gone (its round closed) or every argument in it was withdrawn.
+        """
+        if outbox_id is None:
+            return None
+        batch = await self.core.db.read(lambda conn: store.moderation_batch(conn, outbox_id))
+        if not batch:
+            return None
+        m = self.core.messages
+        # The words moderators type there: Discord's slash command, the others' text one.
+        command = ("/" if platform == "discord" else "!") + m("command_debat")
+        lines = [m("moderation_batch_title", code=info.code)]
+        for a in batch:
+            text = escape_markdown(a.text).replace("\n", " ")
+            line = f"n° {a.number} — {text}"
+            if a.hidden:
+                line += " " + m("moderation_list_hidden")
+            elif a.pending:
+                line += " " + m("moderation_batch_pending", debat=command, number=a.number)
+            lines.append(line)
+        lines.append(m("moderation_batch_hide", debat=command, code=info.code))
+        return "\n".join(lines)
 
     def _text(self, info: RoundInfo, kind: PostKind) -> str:
         """The text of a post other than the summary."""

@@ -56,6 +56,8 @@ class Rounds:
             opened = self.core.open_round_from_row(row.round, row.salt)
             for arg in row.arguments:
                 opened.arguments[arg.id] = (arg.number, arg.author, arg.hidden)
+                if arg.pending:
+                    opened.pending.add(arg.id)
             self.core.open[opened.id] = opened
 
     # ------------------------------------------------------------------ creating
@@ -198,6 +200,7 @@ class Rounds:
         def then(conn: Connection) -> bool:
             store.delete_salt(conn, round_id)
             store.delete_pending_votes(conn, round_id)
+            store.delete_moderation_rows(conn, round_id)
             # Pseudonyms become random tokens: a salt recovered later matches nothing.
             rekey_round(conn, round_id, rename=True)
             return True

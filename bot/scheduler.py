@@ -5,6 +5,10 @@ the engine at the right moments. Every job calls :meth:`Engine.reconcile`, which
 whatever is due, so a missed or duplicated wake-up is harmless. A minute tick also reconciles
 (catching anything a job missed), refreshes participation counts and delivers the outbox.
 
+Each debate with a ``moderation_channel`` has a job of its own at fixed ticks (multiples of its
+``moderation_batch`` since a fixed epoch, never "so long after the first argument"): it posts
+the arguments queued since the last tick, shuffled, so the time of a post names no author.
+
 One scheduler per deployment: APScheduler 3 does not support two schedulers sharing a job
 store, and we keep none (no pickled jobs) — they are rebuilt from config + database.
 """
@@ -25,6 +29,9 @@ from bot.models import RoundState
 
 log = logging.getLogger(__name__)
 UTC = ZoneInfo("UTC")
+# Moderation batches fall on multiples of their interval counted from here.
+BATCH_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+BATCH_JOB = "moderation-"
 
 
 class Scheduler:
@@ -78,8 +85,9 @@ class Scheduler:
                 if r.reminder_at is not None and not r.reminder_sent:
                     wanted[f"remind-{r.id}"] = r.reminder_at
         for job in self.aps.get_jobs():
-            if job.id != "tick" and job.id not in wanted:
+            if job.id != "tick" and not job.id.startswith(BATCH_JOB) and job.id not in wanted:
                 job.remove()
+        self._batch_jobs()
         for job_id, moment in wanted.items():
             self.aps.add_job(
                 self._wake,
@@ -88,6 +96,38 @@ class Scheduler:
                 id=job_id,
                 replace_existing=True,
             )
+
+    def _batch_jobs(self) -> None:
+        """One job per debate with a moderation channel, every ``moderation_batch``."""
+        wanted = {
+            f"{BATCH_JOB}{d.id}": d
+            for d in self.engine.config.debates
+            if d.moderation_channel is not None
+        }
+        for job in self.aps.get_jobs():
+            if job.id.startswith(BATCH_JOB) and job.id not in wanted:
+                job.remove()
+        for job_id, debate in wanted.items():
+            seconds = debate.moderation_batch.total_seconds()
+            job = self.aps.get_job(job_id)
+            if job is not None and job.trigger.interval.total_seconds() == seconds:
+                continue  # the same ticks: left as they are
+            self.aps.add_job(
+                self._post_batches,
+                "interval",
+                seconds=seconds,
+                start_date=BATCH_EPOCH,
+                id=job_id,
+                replace_existing=True,
+                args=[debate.id],
+            )
+
+    async def _post_batches(self, debate_id: str) -> None:
+        try:
+            await self.engine.post_moderation_batches(debate_id)
+            await self.on_tick()
+        except Exception:
+            log.exception("the moderation batch failed; its arguments wait for the next tick")
 
     def request_rebuild(self) -> None:
         if self._started:

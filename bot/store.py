@@ -64,6 +64,7 @@ class ArgumentRow:
     author: str
     text: str
     hidden: bool
+    pending: bool = False  # held for a moderator's approval
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,9 @@ class OutboxRow:
 
 
 def _argument(row: Any) -> ArgumentRow:
-    return ArgumentRow(int(row.id), int(row.number), row.author, row.text, bool(row.hidden))
+    return ArgumentRow(
+        int(row.id), int(row.number), row.author, row.text, bool(row.hidden), bool(row.pending)
+    )
 
 
 # ---------------------------------------------------------------------- rounds
@@ -389,11 +392,25 @@ def arguments_by(conn: Connection, round_id: int, author: str) -> list[ArgumentR
     return [_argument(row) for row in rows]
 
 
-def insert_argument(conn: Connection, round_id: int, author: str, number: int, text: str) -> int:
+def insert_argument(
+    conn: Connection,
+    round_id: int,
+    author: str,
+    number: int,
+    text: str,
+    *,
+    pending: bool = False,
+) -> int:
     arg_id = random_id()
     conn.execute(
         sa.insert(table("argument")).values(
-            id=arg_id, round_id=round_id, author=author, number=number, text=text, hidden=False
+            id=arg_id,
+            round_id=round_id,
+            author=author,
+            number=number,
+            text=text,
+            hidden=False,
+            pending=pending,
         )
     )
     return arg_id
@@ -414,6 +431,17 @@ def argument_text(conn: Connection, argument_id: int) -> str:
 def set_hidden(conn: Connection, argument_id: int, hidden: bool) -> None:
     a = table("argument")
     conn.execute(sa.update(a).where(a.c.id == argument_id).values(hidden=hidden))
+
+
+def approve_argument(conn: Connection, argument_id: int) -> bool:
+    """Release an argument held for approval; False if it was not held (or is hidden)."""
+    a = table("argument")
+    res = conn.execute(
+        sa.update(a)
+        .where(a.c.id == argument_id, a.c.pending.is_(True), a.c.hidden.is_(False))
+        .values(pending=False)
+    )
+    return bool(res.rowcount == 1)
 
 
 def voted_arguments(conn: Connection, round_id: int, voter: str) -> set[int]:
@@ -463,6 +491,8 @@ def delete_participant(conn: Connection, round_id: int, participant: str) -> int
             sa.or_(w.c.participant == participant, w.c.argument_id.in_(own)),
         )
     )
+    q = table("moderation_queue")
+    conn.execute(sa.delete(q).where(q.c.round_id == round_id, q.c.argument_id.in_(own)))
     n = conn.execute(
         sa.delete(v).where(
             v.c.round_id == round_id,
@@ -476,6 +506,74 @@ def delete_participant(conn: Connection, round_id: int, participant: str) -> int
         sa.delete(p).where(p.c.round_id == round_id, p.c.participant == participant)
     ).rowcount
     return int(n)
+
+
+# ---------------------------------------------------------------------- moderation channel
+
+
+def queue_for_moderation(conn: Connection, round_id: int, argument_id: int) -> None:
+    """Queue a new argument for the next batch of its debate's moderation channel."""
+    conn.execute(
+        sa.insert(table("moderation_queue")).values(argument_id=argument_id, round_id=round_id)
+    )
+
+
+def take_moderation_queue(conn: Connection, round_id: int) -> list[int]:
+    """The round's queued argument ids, the queue emptied (in the caller's transaction)."""
+    q = table("moderation_queue")
+    ids = [
+        int(x)
+        for x in conn.execute(sa.select(q.c.argument_id).where(q.c.round_id == round_id)).scalars()
+    ]
+    if ids:
+        conn.execute(sa.delete(q).where(q.c.round_id == round_id))
+    return ids
+
+
+def insert_moderation_batch(
+    conn: Connection, round_id: int, channel: str, argument_ids: list[int], created_at: datetime
+) -> int:
+    """Owe ``channel`` one moderation post of these arguments, in this order; its outbox id."""
+    pk = conn.execute(
+        sa.insert(table("outbox")).values(
+            round_id=round_id,
+            kind="moderation",
+            channel=channel,
+            delivered=False,
+            attempts=0,
+            created_at=created_at,
+        )
+    ).inserted_primary_key
+    assert pk is not None
+    outbox_id = int(pk[0])
+    conn.execute(
+        sa.insert(table("moderation_batch")).values(
+            outbox_id=outbox_id,
+            round_id=round_id,
+            arguments=" ".join(str(i) for i in argument_ids),
+        )
+    )
+    return outbox_id
+
+
+def moderation_batch(conn: Connection, outbox_id: int) -> list[ArgumentRow] | None:
+    """The arguments of a moderation post, in its order (those since withdrawn left out)."""
+    b, a = table("moderation_batch"), table("argument")
+    ids = conn.execute(sa.select(b.c.arguments).where(b.c.outbox_id == outbox_id)).scalar()
+    if ids is None:
+        return None
+    wanted = [int(x) for x in str(ids).split()]
+    rows = {
+        int(row.id): _argument(row) for row in conn.execute(sa.select(a).where(a.c.id.in_(wanted)))
+    }
+    return [rows[i] for i in wanted if i in rows]
+
+
+def delete_moderation_rows(conn: Connection, round_id: int) -> None:
+    """A closing round posts nothing more to the moderation channel."""
+    for name in ("moderation_queue", "moderation_batch"):
+        t = table(name)
+        conn.execute(sa.delete(t).where(t.c.round_id == round_id))
 
 
 # ---------------------------------------------------------------------- summaries
@@ -510,7 +608,11 @@ def collect(
     positions = {
         x.participant: x.stance for x in conn.execute(sa.select(p).where(p.c.round_id == round_id))
     }
-    arguments = conn.execute(sa.select(a).where(a.c.round_id == round_id)).all()
+    # An argument no moderator approved (``moderation: pre``) was never put to anyone: it is
+    # left out of the summary and its exports, as if it had not been written.
+    arguments = conn.execute(
+        sa.select(a).where(a.c.round_id == round_id, a.c.pending.is_(False))
+    ).all()
     votes = conn.execute(
         sa.select(v.c.argument_id, v.c.voter, v.c.value).where(v.c.round_id == round_id)
     ).all()
@@ -613,6 +715,8 @@ def purge_rounds(conn: Connection, cutoff: datetime, *, dry_run: bool) -> int:
     )
     if ids and not dry_run:
         for name in (
+            "moderation_queue",
+            "moderation_batch",
             "pending_vote",
             "vote",
             "argument",

@@ -1,4 +1,4 @@
-"""What moderators use: open, close, extend, export, and hide or restore arguments.
+"""What moderators use: open, close, extend, export, and hide, restore or approve arguments.
 
 A command or a moderation button acts on a round (or opens a round of a debate) only for a
 moderator *of the guild holding one of that round's (or debate's) channels*: the interaction
@@ -207,7 +207,9 @@ class ModerationCog(DebatCog, name="ModerationCog"):
             await interaction.response.defer()
             await self.set_hidden(interaction, moderated, number, hidden)
 
-    def status(self, hidden: bool) -> str:
+    def status(self, hidden: bool, pending: bool = False) -> str:
+        if pending and not hidden:
+            return self.t("moderation_pending")
         return self.t("moderation_hidden" if hidden else "moderation_visible")
 
     def list_page(
@@ -220,7 +222,7 @@ class ModerationCog(DebatCog, name="ModerationCog"):
         lines = []
         options = []
         for argument in arguments[page * PER_PAGE : (page + 1) * PER_PAGE]:
-            number, status = argument.number, self.status(argument.hidden)
+            number, status = argument.number, self.status(argument.hidden, argument.pending)
             flat = " ".join(argument.text.split())
             lines.append(f"• **{number}** ({status}) — {escape_member_text(fit(flat, 120))}")
             options.append(
@@ -275,7 +277,11 @@ class ModerationCog(DebatCog, name="ModerationCog"):
             await refuse(interaction, err)
             return
         body = (
-            self.t("moderation_argument", number=number, status=self.status(found.hidden))
+            self.t(
+                "moderation_argument",
+                number=number,
+                status=self.status(found.hidden, found.pending),
+            )
             + "\n> "
             + escape_member_text(fit(found.text, 1500)).replace("\n", "\n> ")
         )
@@ -403,6 +409,24 @@ class ModerationCog(DebatCog, name="ModerationCog"):
             await refuse(interaction, err)
             return
         await answer(interaction, exported.text, files=[exported.attachment])
+
+    @subcommand(
+        "approve",
+        {"number": "number", "code": "round"},
+        autocomplete={"code": _round_choices},
+    )
+    async def approve(
+        self,
+        interaction: discord.Interaction[Any],
+        number: app_commands.Range[int, 1, 999_999_999],
+        code: app_commands.Range[str, 1, 16] | None = None,
+    ) -> None:
+        """Put an argument held for approval (``moderation: pre``) to the vote."""
+
+        async def act(moderated: RoundModeration) -> str:
+            return (await moderated.approve(number)).text
+
+        await self._on_round(interaction, code, act)
 
     @subcommand("moderation", {"code": "round"}, autocomplete={"code": _round_choices})
     async def moderation(

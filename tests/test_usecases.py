@@ -127,6 +127,7 @@ async def test_rights_are_asked_about_the_rounds_channels_not_where_typed(
     mallory = local.actor("mallory", moderator=True, channel=ELSEWHERE)
     not_moderator = FR("not_moderator")
     assert await refused(local_close(cases, mallory, code)) == not_moderator
+    assert await refused(local_approve(cases, mallory, code)) == not_moderator
     assert await refused(cases.debate(mallory, DEBATE)) == not_moderator
     assert all(GENERAL in asked for asked in local.asked)
     assert cases.open_round(round_id).code == code  # still open
@@ -144,6 +145,10 @@ async def test_rights_are_asked_about_the_rounds_channels_not_where_typed(
 
 async def local_close(cases: UseCases, actor: Actor, code: str) -> None:
     await (await cases.moderated_round(actor, code)).close()
+
+
+async def local_approve(cases: UseCases, actor: Actor, code: str) -> None:
+    await (await cases.moderated_round(actor, code)).approve(1)
 
 
 async def test_scope_by_rights_means_a_round_the_actor_moderates(

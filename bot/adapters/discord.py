@@ -734,6 +734,9 @@ class DiscordAdapter:
                 await self._remind(delivery)
             elif post.kind == PostKind.SUMMARY:
                 await self._summarise(delivery)
+            elif post.kind == PostKind.MODERATION:
+                for index, chunk in enumerate(split_message(post.text)):
+                    await delivery.send(index, content=chunk)
             else:
                 await self._close(delivery)
         except discord.Forbidden as exc:

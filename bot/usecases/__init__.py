@@ -17,6 +17,7 @@ from bot.usecases.moderation import (
 )
 from bot.usecases.results import (
     Actor,
+    ApproveResult,
     ArgumentForm,
     ArgumentResult,
     Choice,
@@ -46,6 +47,7 @@ class UseCases(MemberCases, ModerationCases):
 
 __all__ = [
     "Actor",
+    "ApproveResult",
     "ArgumentForm",
     "ArgumentResult",
     "Choice",

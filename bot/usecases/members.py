@@ -113,7 +113,7 @@ class MemberCases(CaseBase):
         label = self.engine.stance_label(r.debate_id, stance)
         lines = [self.m("position_recorded", stance=label, code=r.code)]
         if number is not None:
-            lines.append(self.m("argument_recorded", number=number))
+            lines.append(self.recorded(r, number))
         return PositionResult(r, stance, label, number, self.voting(r), "\n".join(lines))
 
     def _stance_id(self, r: OpenRound, word: str) -> str:
@@ -153,7 +153,13 @@ class MemberCases(CaseBase):
     async def argument(self, actor: Actor, round_id: int, text: str) -> ArgumentResult:
         r = self.open_round(round_id)
         number = await self.engine.add_argument(round_id, actor.platform, actor.user_id, text)
-        return ArgumentResult(r, number, self.m("argument_recorded", number=number))
+        return ArgumentResult(r, number, self.recorded(r, number))
+
+    def recorded(self, r: OpenRound, number: int) -> str:
+        """What a member hears of their new argument: recorded, or held for review."""
+        if r.is_pending(number):
+            return self.m("argument_pending", number=number)
+        return self.m("argument_recorded", number=number)
 
     async def mine(
         self, actor: Actor, round_id: int, escape: Callable[[str], str] = escape_markdown

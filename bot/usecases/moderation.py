@@ -1,4 +1,4 @@
-"""What moderators do: open, close, extend, export, and hide or restore arguments.
+"""What moderators do: open, close, extend, export, and hide, restore or approve arguments.
 
 The moderator decision is made here, once, from the one fact the platform supplies
 (:attr:`Actor.moderates`): rights are asked about the target's own channels (a round's, or a
@@ -25,6 +25,7 @@ from bot.text import escape_markdown
 from bot.usecases.members import CHOICES_MAX, CaseBase, wanted_code
 from bot.usecases.results import (
     Actor,
+    ApproveResult,
     Choice,
     CloseResult,
     ExportResult,
@@ -77,7 +78,10 @@ class RoundModeration:
     async def arguments(self) -> ModerationListResult:
         r = self.round
         rows = await self.engine.list_arguments(r.id)
-        return ModerationListResult(r, tuple(ModeratedArgument(n, t, h) for n, t, h in rows))
+        pending = self.engine.pending_numbers(r.id)
+        return ModerationListResult(
+            r, tuple(ModeratedArgument(n, t, h, n in pending) for n, t, h in rows)
+        )
 
     async def arguments_page(self, page: int = 1) -> str:
         """The round's arguments with their numbers, hidden ones marked, one page of them."""
@@ -90,6 +94,8 @@ class RoundModeration:
         lines = [self.m("moderation_list_title", code=r.code, page=page, pages=pages)]
         for a in listed[(page - 1) * LIST_PAGE : page * LIST_PAGE]:
             mark = " " + self.m("moderation_list_hidden") if a.hidden else ""
+            if a.pending and not a.hidden:
+                mark = " " + self.m("moderation_list_pending")
             text = escape_markdown(a.text).replace("\n", " ")
             lines.append(f"• n° {a.number}{mark} — {text}")
         if page < pages:
@@ -110,6 +116,14 @@ class RoundModeration:
         await self.engine.set_hidden(self.round_id, number, hidden)
         text = self.m("argument_hidden" if hidden else "argument_restored", number=number)
         return HideResult(self.round_id, number, hidden, text)
+
+    async def approve(self, number: int | None) -> ApproveResult:
+        """Put the argument with this public number, held for approval, to the vote."""
+        if number is None:
+            raise EngineError("missing_argument_number", action="approuver")
+        await self.engine.approve(self.round_id, number)
+        log.info("an argument of round %s was approved", self.round_id)
+        return ApproveResult(self.round_id, number, self.m("argument_approved", number=number))
 
 
 class DebateModeration:

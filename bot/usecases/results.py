@@ -188,10 +188,18 @@ class HideResult:
 
 
 @dataclass(frozen=True)
+class ApproveResult:
+    round_id: int
+    number: int
+    text: str
+
+
+@dataclass(frozen=True)
 class ModeratedArgument:
     number: int
     text: str
     hidden: bool
+    pending: bool = False  # awaiting a moderator's approval (``moderation: pre``)
 
 
 @dataclass(frozen=True)

@@ -78,11 +78,13 @@ def assert_refused(app: App, outcome: Outcome) -> None:
 
 
 async def snapshot(app: App) -> tuple[Any, ...]:
-    """Everything a moderator command could change: rounds, close times, hidden flags."""
+    """Everything a moderator command could change: rounds, close times, hidden flags, the
+    arguments awaiting approval."""
     rounds = [(r.id, r.state, r.opens_at, r.closes_at) for r in await app.engine.list_rounds()]
     live = [(r.id, r.closes_at) for r in app.engine.open_rounds()]
     arguments = [await app.engine.list_arguments(r.id) for r in app.engine.open_rounds()]
-    return rounds, live, arguments
+    pending = [sorted(app.engine.pending_numbers(r.id)) for r in app.engine.open_rounds()]
+    return rounds, live, arguments, pending
 
 
 async def announced(fake: FakeDiscord, code: str, channel_id: int = CHANNEL_ID) -> None:
@@ -102,7 +104,9 @@ async def test_moderators_of_another_guild_cannot_act_on_a_round(
     members: dict[str, Member],
     outsiders: dict[str, Member],
 ) -> None:
-    app = await launch(two_guilds_config(tmp_path / "data"))
+    # Guild A's debate is pre-moderated: its arguments await a moderator's approval.
+    config = two_guilds_config(tmp_path / "data", debates=[debate(moderation="pre"), b_debate()])
+    app = await launch(config)
     modo = members["modo"]  # guild A, by its moderator role
 
     # --- opening: the debate's channel is in guild A -------------------------------------------
@@ -139,15 +143,18 @@ async def test_moderators_of_another_guild_cannot_act_on_a_round(
             ("fermer", {"tour": code}),
             ("prolonger", {"duree": "1h", "tour": code.lower()}),
             ("moderation", {"tour": code}),
+            ("approuver", {"numero": number, "tour": code}),
             ("ouvrir", {"debat-id": DEBATE}),
         ):
             assert_refused(app, await outsider.slash(command, **options))
         # Without a code a command means a round of the caller's guild: there is none open.
-        for command, options in (
+        without_code: tuple[tuple[str, dict[str, Any]], ...] = (
             ("fermer", {}),
             ("prolonger", {"duree": "1h"}),
             ("moderation", {}),
-        ):
+            ("approuver", {"numero": number}),
+        )
+        for command, options in without_code:
             nothing = await outsider.slash(command, **options)
             assert nothing.ephemeral and nothing.text == app.engine.messages("no_open_round")
         assert_refused(app, await outsider.click(panel_message, pick, values=[str(number)]))
@@ -167,6 +174,10 @@ async def test_moderators_of_another_guild_cannot_act_on_a_round(
     extended = await modo.slash("prolonger", duree="1h", tour=code)
     assert "prolongé jusqu'au" in extended.content
     assert app.engine.open_rounds()[0].closes_at == closes + timedelta(hours=1)
+    assert number in app.engine.pending_numbers(rid)
+    approved = await modo.slash("approuver", numero=number, tour=code)
+    assert approved.text == app.engine.messages("argument_approved", number=number)
+    assert number not in app.engine.pending_numbers(rid)
     hidden = await modo.click(argument_message, hide)
     assert f"Argument n° {number} masqué." in hidden.content
     assert [n for n, _, h in await app.engine.list_arguments(rid) if h] == [number]

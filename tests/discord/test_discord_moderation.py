@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from discord_support import DEBATE, Launch, discord_config
-from fake_discord import CHANNEL_ID, FakeDiscord, Member
+from discord_support import DEBATE, FR, Launch, debate, discord_config
+from fake_discord import CHANNEL_ID, OTHER_CHANNEL_ID, FakeDiscord, Member
 
 from bot.app import App
 from bot.config import Config
@@ -21,13 +22,18 @@ async def opened(app: App, fake: FakeDiscord) -> int:
     return info.id
 
 
-@pytest.mark.parametrize("command", ["fermer", "moderation", "exporter", "prolonger"])
+@pytest.mark.parametrize("command", ["fermer", "moderation", "exporter", "prolonger", "approuver"])
 async def test_members_are_refused_every_moderator_command(
     fake: FakeDiscord, launch: Launch, config: Config, members: dict[str, Member], command: str
 ) -> None:
     app = await launch(config)
     round_id = await opened(app, fake)
-    options = {"exporter": {"format": "md"}, "prolonger": {"duree": "1h"}}.get(command, {})
+    every: dict[str, dict[str, Any]] = {
+        "exporter": {"format": "md"},
+        "prolonger": {"duree": "1h"},
+        "approuver": {"numero": 1},
+    }
+    options = every.get(command, {})
     outcome = await members["alice"].slash(command, **options)
     assert outcome.ephemeral
     assert NOT_MODERATOR in outcome.content
@@ -110,3 +116,49 @@ async def test_autocomplete_offers_debates_and_the_round_stances(
     rounds = await members["alice"].autocomplete("voter", "tour", tour="")
     assert [c["value"] for c in rounds] == [r.code]
     assert r.id == round_id
+
+
+async def test_pre_moderation_and_the_moderation_channel(
+    fake: FakeDiscord, launch: Launch, tmp_path: Path, members: dict[str, Member]
+) -> None:
+    held = debate(
+        moderation="pre",
+        moderation_batch="1m",
+        moderation_channel={"platform": "discord", "channel_id": OTHER_CHANNEL_ID},
+    )
+    app = await launch(discord_config(tmp_path / "data", debates=[held]))
+    round_id = await opened(app, fake)
+    alice, bob, modo = members["alice"], members["bob"], members["modo"]
+    text = "Un argument à relire avant le vote."
+    written = await alice.slash("position", position="profit", argument=text)
+    assert written.ephemeral
+    (r,) = app.engine.open_rounds()
+    [number] = [n for n, t, _ in await app.engine.list_arguments(round_id) if t == text]
+    assert FR("argument_pending", number=number) in written.content
+    assert FR("vote_none_left") in (await bob.slash("voter")).text
+
+    # The moderation channel gets the batch at the tick: the number and text, no one's name.
+    start = len(fake.calls)
+    await app.engine.post_moderation_batches()
+    await app.publisher.deliver()
+    (post,) = fake.channel_posts(OTHER_CHANNEL_ID, after=start)
+    body = post.body["content"]
+    assert body.splitlines()[0] == FR("moderation_batch_title", code=r.code)
+    assert f"n° {number} — {text} " in body
+    assert FR("moderation_batch_pending", debat="/debat", number=number) in body
+    for member in members.values():
+        assert member.name not in body and member.display_name not in body
+    assert post.body["allowed_mentions"] == {"parse": []}
+
+    # Only a moderator approves it; then it is put to the vote.
+    refused = await bob.slash("approuver", numero=number)
+    assert refused.ephemeral and NOT_MODERATOR in refused.content
+    assert FR("vote_none_left") in (await bob.slash("voter")).text
+    unknown = await modo.slash("approuver", numero=123456)
+    assert FR("unknown_argument", number=123456, code=r.code) in unknown.content
+    approved = await modo.slash("approuver", numero=number, tour=r.code)
+    assert approved.ephemeral
+    assert approved.content == FR("argument_approved", number=number)
+    again = await modo.slash("approuver", numero=number)
+    assert again.content == FR("approve_not_pending", number=number)
+    assert f"n° {number}" in (await bob.slash("voter")).text

@@ -102,8 +102,11 @@ async def test_commands_are_localised_in_french_and_english(
         "prolonger",
         "exporter",
         "moderation",
+        "approuver",
     }
     assert subcommands["ma-position"]["name_localizations"]["en-GB"] == "my-position"
+    assert subcommands["approuver"]["name_localizations"]["en-US"] == "approve"
+    assert [o["name"] for o in subcommands["approuver"]["options"]] == ["numero", "tour"]
     assert subcommands["ouvrir"]["options"][0]["name_localizations"]["en-US"] == "debate"
     for node in _localisable(root):
         for key in ("name", "description"):

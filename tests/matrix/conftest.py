@@ -77,8 +77,15 @@ async def members(
 
 
 def bot_config(
-    data_dir: Path, homeserver: str, bot_id: str, channel: str, **matrix: Any
+    data_dir: Path,
+    homeserver: str,
+    bot_id: str,
+    channel: str,
+    *,
+    debates: list[dict[str, Any]] | None = None,
+    **matrix: Any,
 ) -> Config:
+    """The bot's config: the test debate posted in ``channel`` (or ``debates``)."""
     return Config.model_validate(
         {
             **base_config_data(data_dir),
@@ -94,7 +101,8 @@ def bot_config(
                     **matrix,
                 },
             },
-            "debates": [
+            "debates": debates
+            or [
                 {
                     "id": DEBATE,
                     "title": "Plateformes",
@@ -125,6 +133,7 @@ class Bots:
         data: str = "bot",
         adapter: Callable[[MatrixAdapter], None] | None = None,
         homeserver: str | None = None,
+        debates: list[dict[str, Any]] | None = None,
         **matrix: Any,
     ) -> App:
         config = bot_config(
@@ -132,6 +141,7 @@ class Bots:
             homeserver or self.synapse.url,
             self.users.ids["bot"],
             channel,
+            debates=debates,
             **matrix,
         )
 

@@ -136,6 +136,7 @@ async def test_moderation_is_decided_in_the_rounds_room(
     await refused_everywhere(f"!debat fermer {code}")
     await refused_everywhere(f"!debat prolonger 1h {code}")
     await refused_everywhere(f"!debat masquer {number} {code}")
+    await refused_everywhere(f"!debat approuver {number} {code}")
     assert not argument_hidden(app, info.id, number)
     assert [r.id for r in app.engine.open_rounds()] == [info.id]
     round_now = await app.engine.round_info(info.id)

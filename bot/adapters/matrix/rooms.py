@@ -103,8 +103,8 @@ class Rooms:
         keys = {
             channel.key
             for debate in adapter.debates()
-            for channel in debate.channels
-            if channel.platform == PLATFORM
+            for channel in (*debate.channels, debate.moderation_channel)
+            if channel is not None and channel.platform == PLATFORM
         }
         for r in adapter.rounds.open_rounds():
             keys.update(c.channel for c in r.channels if c.platform == PLATFORM)
