@@ -295,6 +295,8 @@ class DebateConfig(_Model):
     )
     argument_max_chars: int = Field(1000, ge=10, le=4000)
     statement_voting: bool = True
+    # Each round opens with the previous round's common-ground and divisive arguments to vote on.
+    follow_up: bool = False
     channels: list[ChannelConfig] = Field(default_factory=list)
 
     @field_validator("id", "pack")

@@ -76,8 +76,16 @@ class RoundModeration:
 
     async def arguments(self) -> ModerationListResult:
         r = self.round
-        rows = await self.engine.list_arguments(r.id)
-        return ModerationListResult(r, tuple(ModeratedArgument(n, t, h) for n, t, h in rows))
+        rows = await self.engine.argument_rows(r.id)
+        return ModerationListResult(
+            r,
+            tuple(
+                ModeratedArgument(
+                    a.number, a.text, a.hidden, a.carried["round"] if a.carried else None
+                )
+                for a in rows
+            ),
+        )
 
     async def arguments_page(self, page: int = 1) -> str:
         """The round's arguments with their numbers, hidden ones marked, one page of them."""
@@ -90,6 +98,8 @@ class RoundModeration:
         lines = [self.m("moderation_list_title", code=r.code, page=page, pages=pages)]
         for a in listed[(page - 1) * LIST_PAGE : page * LIST_PAGE]:
             mark = " " + self.m("moderation_list_hidden") if a.hidden else ""
+            if a.carried_from is not None:
+                mark += " " + self.m("moderation_list_carried", code=a.carried_from)
             text = escape_markdown(a.text).replace("\n", " ")
             lines.append(f"• n° {a.number}{mark} — {text}")
         if page < pages:

@@ -192,6 +192,7 @@ class ModeratedArgument:
     number: int
     text: str
     hidden: bool
+    carried_from: str | None = None  # the earlier round's code, for a carried-over argument
 
 
 @dataclass(frozen=True)
