@@ -128,6 +128,19 @@ async def open_round(app: App) -> int:
 async def play_first_round(app: App) -> tuple[int, set[str], Summary]:
     """Round 1, closed: its id, every name its members had (pseudonyms while open, tokens
     after the close), and its summary."""
+    round_id = await answer_first_round(app)
+    r = app.engine.open_rounds()[0]
+    names = {app.engine.pseudonym_for(round_id, "console", u) or "" for u in CAMP_A + CAMP_B}
+    assert await say(app, f"@alice !debat fermer {r.code}") == FR("round_closing", code=r.code)
+    for name, column in (("position", "participant"), ("argument", "author"), ("vote", "voter")):
+        names |= {row[column] for row in rows_of(app, name, round_id)}
+    summary = await app.engine.summary(round_id)
+    assert summary is not None
+    return round_id, names - {"", CARRIED_OVER}, summary
+
+
+async def answer_first_round(app: App) -> int:
+    """Round 1 opened, answered and voted on by both camps (one argument hidden)."""
     round_id = await open_round(app)
     assert rows_of(app, "argument", round_id) == []  # a first round: nothing to carry
     r = app.engine.open_rounds()[0]
@@ -141,13 +154,7 @@ async def play_first_round(app: App) -> tuple[int, set[str], Summary]:
     )
     for user in CAMP_A + CAMP_B:
         await vote_through(app, user, camp_answer(user))
-    names = {app.engine.pseudonym_for(round_id, "console", u) or "" for u in CAMP_A + CAMP_B}
-    assert await say(app, f"@alice !debat fermer {r.code}") == FR("round_closing", code=r.code)
-    for name, column in (("position", "participant"), ("argument", "author"), ("vote", "voter")):
-        names |= {row[column] for row in rows_of(app, name, round_id)}
-    summary = await app.engine.summary(round_id)
-    assert summary is not None
-    return round_id, names - {"", CARRIED_OVER}, summary
+    return round_id
 
 
 def expected_carried(summary: Summary) -> list[tuple[int, str]]:
@@ -236,6 +243,11 @@ async def test_a_follow_up_round_carries_over_common_ground_and_division(
     # Nine voters (a0 withdrew) and b7: the carried-over arguments count as nobody.
     assert summary2["participants"] == len(voters) - 1 + 1
     assert summary2["hidden_arguments"] == 1
+    # Re-keyed at the close, the carried-over rows are still nobody's; `rounds` counts alike.
+    closed = rows_of(app, "argument", second)
+    assert sorted(a["author"] for a in closed if a["carried_over"]) == [CARRIED_OVER] * len(rows)
+    info = await app.engine.round_info(second)
+    assert info is not None and info.participants == summary2["participants"]
     numbers2 = {a["number"]: a for a in rows}
     movement = summary2["carried_over"]
     assert sorted(e["number"] for e in movement) == sorted(
@@ -316,6 +328,32 @@ async def test_a_failure_while_seeding_leaves_the_round_unopened(
     await app.engine.reconcile()  # the next tick opens it, seeded whole
     assert len(rows_of(app, "argument", scheduled.id)) == len(wanted)
     assert len(app.engine.open_rounds()[0].arguments) == len(wanted)
+
+
+async def test_a_round_opening_as_the_last_one_closes_follows_up_on_it(
+    config_factory: Any, app_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One tick closes round 1 and opens round 2 (a schedule with back-to-back rounds): the
+    close, and its summary, come first, whatever order the database lists the rounds in."""
+    app, _ = await app_factory(config_factory(debates=[debate(follow_up=True)]))
+    first = await answer_first_round(app)
+    later = app.engine.clock() + timedelta(hours=2)
+    app.engine.clock = lambda: later
+    config = app.engine.config.debate("capitalisme-numerique")
+    second = await app.engine._create_round(config, later, opened_by="schedule")
+    rounds = app.engine.rounds
+    listed = rounds.due_rounds
+
+    async def opening_first() -> Any:
+        return sorted(await listed(), key=lambda t: t.id != second)
+
+    monkeypatch.setattr(rounds, "due_rounds", opening_first)
+    applied = await app.engine.reconcile()
+    assert [(first, "close"), (second, "open")] == [(i, a.value) for i, a in applied][:2]
+    assert rows_of(app, "argument", second) != []
+    summary1 = await app.engine.summary(first)
+    assert summary1 is not None
+    assert len(rows_of(app, "argument", second)) == len(expected_carried(summary1))
 
 
 def test_the_carried_over_marker_can_never_be_a_pseudonym() -> None:
