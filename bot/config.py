@@ -327,6 +327,14 @@ class DebateConfig(_Model):
             raise ValueError("reminder_before_close must be shorter than round_duration")
         return self
 
+    @model_validator(mode="after")
+    def _follow_up(self) -> DebateConfig:
+        if self.follow_up and not self.statement_voting:
+            raise ValueError(
+                "follow_up needs statement_voting: carried-over arguments are voted on"
+            )
+        return self
+
 
 class Config(_Model):
     """The whole configuration file."""

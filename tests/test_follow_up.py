@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ import sqlalchemy as sa
 from bot import store
 from bot.anonymity import new_salt, pseudonym
 from bot.app import App
+from bot.config import ConfigError, load_config
 from bot.erasure import new_token
 from bot.i18n import Messages
 from bot.models import CARRIED_OVER, RoundState, table
@@ -363,3 +365,18 @@ def test_the_carried_over_marker_can_never_be_a_pseudonym() -> None:
         assert hex32.fullmatch(pseudonym(b"s" * 32, new_salt(), "console", user))
     assert hex32.fullmatch(new_token())
     assert not hex32.fullmatch(CARRIED_OVER) and CARRIED_OVER
+
+
+def test_follow_up_without_voting_is_refused_with_its_reason(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "debates:\n  - id: d\n    title: T\n    pack: progressive-alliance-2018\n"
+        "    statement_voting: false\n    follow_up: true\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert "debates[0]" in str(info.value)
+    assert "follow_up needs statement_voting" in str(info.value)
+    path.write_text(path.read_text().replace("follow_up: true", "follow_up: false"))
+    assert not load_config(path).debates[0].follow_up
