@@ -295,6 +295,8 @@ class DebateConfig(_Model):
     )
     argument_max_chars: int = Field(1000, ge=10, le=4000)
     statement_voting: bool = True
+    # Each round opens with the previous round's common-ground and divisive arguments to vote on.
+    follow_up: bool = False
     channels: list[ChannelConfig] = Field(default_factory=list)
     # Where moderators read new arguments (text and number only), posted in shuffled batches
     # at fixed ticks every ``moderation_batch``, so that a post's time names no author.
@@ -338,6 +340,14 @@ class DebateConfig(_Model):
     def _reminder(self) -> DebateConfig:
         if self.reminder_before_close and self.reminder_before_close >= self.round_duration:
             raise ValueError("reminder_before_close must be shorter than round_duration")
+        return self
+
+    @model_validator(mode="after")
+    def _follow_up(self) -> DebateConfig:
+        if self.follow_up and not self.statement_voting:
+            raise ValueError(
+                "follow_up needs statement_voting: carried-over arguments are voted on"
+            )
         return self
 
 

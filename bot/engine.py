@@ -47,7 +47,7 @@ from bot.participation import (
 )
 from bot.posts import Posts
 from bot.rounds import Rounds
-from bot.store import load_summary
+from bot.store import ArgumentRow, load_summary
 from bot.summary.model import Summary
 from bot.text import escape_markdown
 from bot.writer import GroupWriter
@@ -260,6 +260,10 @@ class Engine:
     @guarded("read")
     async def list_arguments(self, round_id: int) -> list[tuple[int, str, bool]]:
         return await self.moderation.list_arguments(round_id)
+
+    @guarded("read")
+    async def argument_rows(self, round_id: int) -> list[ArgumentRow]:
+        return await self.moderation.argument_rows(round_id)
 
     @guarded("write")
     async def set_hidden(self, round_id: int, number: int, hidden: bool) -> None:

@@ -29,7 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from bot.models import random_id, table
+from bot.models import CARRIED_OVER, random_id, table
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,10 @@ def rekey_round(conn: Connection, round_id: int, *, rename: bool) -> int:
     tokens: dict[str, str] = {}
 
     def name(old: str) -> str:
-        return tokens.setdefault(old, new_token()) if rename else old
+        # A carried-over argument's marker names nobody: it stays what it is.
+        if not rename or old == CARRIED_OVER:
+            return old
+        return tokens.setdefault(old, new_token())
 
     new_argument_id = {row["id"]: random_id() for row in arguments}
     for row in positions:

@@ -106,6 +106,12 @@ CATALOGUES: dict[str, dict[str, str]] = {
             "Répondez `1` (d'accord), `2` (pas d'accord) ou `3` (passer) ; `oui`, `non` et"
             " `passer` comptent aussi."
         ),
+        "vote_prompt_carried": (
+            "Argument n° {number}, repris du tour {code} : il n'est celui d'aucun membre"
+            " ({remaining} restant(s)) :\n> {text}\n"
+            "Répondez `1` (d'accord), `2` (pas d'accord) ou `3` (passer) ; `oui`, `non` et"
+            " `passer` comptent aussi."
+        ),
         "vote_unreadable": ("Je n'ai pas compris : répondez 1, 2 ou 3. Rien n'a été enregistré."),
         "vote_none_left": "Vous avez voté sur tous les arguments disponibles. Merci !",
         "vote_recorded": "Vote enregistré.",
@@ -129,6 +135,7 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "unknown_argument": "Aucun argument n° {number} dans le tour {code}.",
         "moderation_list_title": "Arguments du tour {code} (page {page}/{pages}) :",
         "moderation_list_hidden": "(masqué)",
+        "moderation_list_carried": "(repris du tour {code})",
         "moderation_list_more": "Page suivante : `!debat arguments {code} {next}`",
         "moderation_list_empty": "Le tour {code} n'a encore aucun argument.",
         "missing_argument_number": "Indiquez le numéro de l'argument : `!debat {action} <n>`.",
@@ -182,6 +189,10 @@ CATALOGUES: dict[str, dict[str, str]] = {
             " tout moment."
         ),
         "discord_vote_prompt": "**Argument n° {number}** ({remaining} restant(s)) :",
+        "discord_vote_prompt_carried": (
+            "**Argument n° {number}**, repris du tour {code} : il n'est celui d'aucun membre"
+            " ({remaining} restant(s)) :"
+        ),
         "discord_vote_recorded": "Vote enregistré.",
         "discord_withdraw_confirm": (
             "Retirer votre position, vos arguments et vos votes du tour {code} ? C'est définitif."
@@ -196,6 +207,7 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "discord_moderation_visible": "visible",
         "discord_moderation_hidden": "masqué",
         "discord_moderation_pending": "en attente d'approbation",
+        "discord_moderation_carried": "repris du tour {code}",
         "discord_moderation_argument": "**Argument n° {number}** ({status}) :",
         "discord_summary_more": (
             "… La synthèse complète est dans l'export : `/debat exporter` (modération)."
@@ -399,6 +411,12 @@ CATALOGUES: dict[str, dict[str, str]] = {
             "Answer `1` (agree), `2` (disagree) or `3` (pass); `yes`, `no` and `skip` work"
             " too."
         ),
+        "vote_prompt_carried": (
+            "Argument #{number}, carried over from round {code}: it is no member's"
+            " ({remaining} left):\n> {text}\n"
+            "Answer `1` (agree), `2` (disagree) or `3` (pass); `yes`, `no` and `skip` work"
+            " too."
+        ),
         "vote_unreadable": "I did not understand: answer 1, 2 or 3. Nothing was recorded.",
         "vote_none_left": "You have voted on every available argument. Thank you!",
         "vote_recorded": "Vote recorded.",
@@ -422,6 +440,7 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "unknown_argument": "No argument #{number} in round {code}.",
         "moderation_list_title": "Arguments of round {code} (page {page}/{pages}):",
         "moderation_list_hidden": "(hidden)",
+        "moderation_list_carried": "(carried over from round {code})",
         "moderation_list_more": "Next page: `!debate arguments {code} {next}`",
         "moderation_list_empty": "Round {code} has no argument yet.",
         "missing_argument_number": "Give the argument number: `!debat {action} <n>`.",
@@ -470,6 +489,10 @@ CATALOGUES: dict[str, dict[str, str]] = {
             "You can add an argument with “Add an argument” or change your stance at any time."
         ),
         "discord_vote_prompt": "**Argument #{number}** ({remaining} left):",
+        "discord_vote_prompt_carried": (
+            "**Argument #{number}**, carried over from round {code}: it is no member's"
+            " ({remaining} left):"
+        ),
         "discord_vote_recorded": "Vote recorded.",
         "discord_withdraw_confirm": (
             "Withdraw your stance, arguments and votes in round {code}? This cannot be undone."
@@ -484,6 +507,7 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "discord_moderation_visible": "visible",
         "discord_moderation_hidden": "hidden",
         "discord_moderation_pending": "awaiting approval",
+        "discord_moderation_carried": "carried over from round {code}",
         "discord_moderation_argument": "**Argument #{number}** ({status}):",
         "discord_summary_more": (
             "… The full summary is in the export: `/debat exporter` (moderators)."
@@ -720,6 +744,20 @@ SUMMARY_LABELS: dict[str, dict[str, str]] = {
         "common_ground_line": (
             "score de pont {intercept}, facteur {factor}, {votes} votes hors « passe »"
         ),
+        "carried": "Repris du tour précédent",
+        "carried_hint": (
+            "arguments que la synthèse du tour précédent a retenus comme terrain d'entente ou "
+            "comme ce qui divise, remis au vote dans ce tour : la part des votants d'accord "
+            "alors et maintenant (publiée à partir de {min} votants)"
+        ),
+        "carried_mark": "{num} (repris du tour {code})",
+        "carried_common_ground": "retenu comme terrain d'entente",
+        "carried_divisive": "retenu comme ce qui divise",
+        "carried_then": "{share} % des {votes} votants d'accord alors",
+        "carried_then_withheld": "trop peu de votes alors : {votes} votants",
+        "carried_now": "{share} % des {votes} votants d'accord maintenant",
+        "carried_now_withheld": "trop peu de votes pour l'instant : {votes} votants",
+        "carried_line": "{listed} ; {then} ; {now}",
         # ---- summary: numbers, dates, quotes, chart and export formats (bot.summary) ----
         "decimal_sep": ",",
         "percent": "{value} %",
@@ -834,6 +872,20 @@ SUMMARY_LABELS: dict[str, dict[str, str]] = {
         "common_ground_line": (
             "bridging score {intercept}, factor {factor}, {votes} votes (passes left out)"
         ),
+        "carried": "Carried over from the previous round",
+        "carried_hint": (
+            "arguments the previous round's summary listed as common ground or as what "
+            "divides, put to the vote again in this round: the share of voters who agreed then "
+            "and now (published from {min} voters)"
+        ),
+        "carried_mark": "{num} (carried over from round {code})",
+        "carried_common_ground": "listed as common ground",
+        "carried_divisive": "listed as what divides",
+        "carried_then": "{share}% of {votes} voters agreed then",
+        "carried_then_withheld": "too few votes then: {votes} voters",
+        "carried_now": "{share}% of {votes} voters agree now",
+        "carried_now_withheld": "too few votes yet: {votes} voters",
+        "carried_line": "{listed}; {then}; {now}",
         # ---- summary: numbers, dates, quotes, chart and export formats (bot.summary) ----
         "decimal_sep": ".",
         "percent": "{value}%",

@@ -21,6 +21,12 @@ RowId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 _RANDOM_ID = {"autoincrement": False}
 
 
+# The author of an argument carried over from an earlier round's summary (``follow_up``): it is
+# nobody's. Pseudonyms (bot.anonymity) and the tokens of closed rounds (bot.erasure) are 32
+# lowercase hex digits; this holds a dash and letters past f, so it can never equal one.
+CARRIED_OVER = "carried-over"
+
+
 def random_id() -> int:
     """A row id that carries no order: uniformly random in [1, 2**62]."""
     return secrets.randbelow(2**62) + 1
@@ -96,6 +102,10 @@ class Argument(SQLModel, table=True):
     hidden: bool = False
     # Held for a moderator's approval (``moderation: pre``): not put to the vote until then.
     pending: bool = False
+    # Carried over from an earlier round (author CARRIED_OVER): that round's code, the number
+    # and list its summary gave the argument, and its published vote counts there, as JSON
+    # (bot.summary.model.CarriedFrom). NULL for members' arguments.
+    carried_over: str | None = Field(default=None, sa_type=sa.Text)
 
 
 class Vote(SQLModel, table=True):

@@ -29,9 +29,12 @@ class Moderation:
 
     async def list_arguments(self, round_id: int) -> list[tuple[int, str, bool]]:
         """(number, text, hidden) of every argument of an open round, for moderators."""
+        return [(a.number, a.text, a.hidden) for a in await self.argument_rows(round_id)]
+
+    async def argument_rows(self, round_id: int) -> list[store.ArgumentRow]:
+        """Every argument of an open round, by number, carried-over ones with their origin."""
         r = self.core.require_open(round_id)
-        rows = await self.core.db.read(lambda conn: store.round_arguments(conn, r.id))
-        return [(a.number, a.text, a.hidden) for a in rows]
+        return await self.core.db.read(lambda conn: store.round_arguments(conn, r.id))
 
     def argument_id(self, round_id: int, number: int) -> int:
         """The id of the argument an open round shows as ``number``."""

@@ -42,6 +42,7 @@ class ArgumentToVote:
     number: int
     text: str
     remaining: int
+    carried_from: str | None = None  # the earlier round's code, for a carried-over argument
 
 
 class RateLimiter:
@@ -263,8 +264,9 @@ class Participation:
             return None
         arg_id = secrets.choice(choices)
         number = r.arguments[arg_id][0]
-        text = await self.core.db.read(lambda conn: store.argument_text(conn, arg_id))
-        return ArgumentToVote(arg_id, number, text, len(choices))
+        row = await self.core.db.read(lambda conn: store.argument(conn, arg_id))
+        origin = row.carried["round"] if row.carried else None
+        return ArgumentToVote(arg_id, number, row.text, len(choices), origin)
 
     async def remember_prompt(
         self, round_id: int, platform: str, user_id: str, argument_id: int | None

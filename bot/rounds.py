@@ -30,10 +30,11 @@ from bot.lifecycle import Action, RoundTimes
 from bot.models import RoundState
 from bot.outage import checkpoint
 from bot.outbox import enqueue_posts
-from bot.participation import RateLimiter, while_open
+from bot.participation import RateLimiter, _random_number, while_open
 from bot.posts import describe_changes
-from bot.store import RoundRow
+from bot.store import ArgumentRow, RoundRow
 from bot.summary import build_summary
+from bot.summary.carry import carried_arguments
 from bot.summary.model import RoundData
 from bot.writer import RoundNotOpen
 
@@ -177,18 +178,20 @@ class Rounds:
         salt = new_salt()
         announce = self._enqueue(round_id, PostKind.ANNOUNCEMENT)
 
-        def then(conn: Connection) -> RoundRow:
+        def then(conn: Connection) -> tuple[RoundRow, list[ArgumentRow]]:
             store.insert_salt(conn, round_id, salt)
             announce(conn)
             row = store.round_by_id(conn, round_id)
             assert row is not None
-            return row
+            return row, seed_follow_up(conn, row, self.core.debate_or_none(row.debate_id))
 
-        row = await self.transition(round_id, RoundState.SCHEDULED, RoundState.OPEN, then)
-        if row is None:
+        opened = await self.transition(round_id, RoundState.SCHEDULED, RoundState.OPEN, then)
+        if opened is None:
             return False
-        self.core.open[round_id] = self.core.open_round_from_row(row, salt)
-        log.info("round %s opened", round_id)
+        row, seeded = opened
+        r = self.core.open[round_id] = self.core.open_round_from_row(row, salt)
+        r.arguments.update((a.id, (a.number, a.author, a.hidden)) for a in seeded)
+        log.info("round %s opened (%d arguments carried over)", round_id, len(seeded))
         self.core.hooks.on_outbox()
         self.core.hooks.on_schedule_change()
         return True
@@ -310,8 +313,9 @@ class Rounds:
         now = self.core.clock()
         grace = self.core.config.late_open_grace
         applied = []
-        for times in await self.due_rounds():
-            action = lifecycle.due_action(times, now, grace)
+        due = [(t, lifecycle.due_action(t, now, grace)) for t in await self.due_rounds()]
+        # Closes first: a round opening now follows up on the one closing now (follow_up).
+        for times, action in sorted(due, key=lambda d: d[1] == Action.OPEN):
             if action is None:
                 continue
             if action == Action.SKIP:
@@ -430,3 +434,25 @@ class Rounds:
         if not await self.core.writer.call(update):
             return None
         return f"round {row.id} ({debate.id}) updated: {describe_changes(differs)}"
+
+
+def seed_follow_up(
+    conn: Connection, row: RoundRow, debate: DebateConfig | None
+) -> list[ArgumentRow]:
+    """Insert a follow-up round's carried-over arguments, in the transaction that opens it.
+
+    With ``follow_up`` (read at opening), the arguments the summary of the debate's most
+    recent summarised round showed as common ground and as what divides
+    (:func:`bot.summary.carry.carried_arguments`), each with a fresh random number; none
+    without ``follow_up`` or without such a round (a first round, or the others purged).
+    """
+    if debate is None or not debate.follow_up:
+        return []
+    previous = store.previous_summary(conn, row.debate_id, row.id)
+    if previous is None:
+        return []
+    seeded: list[ArgumentRow] = []
+    for carried in carried_arguments(previous):
+        number = _random_number({a.number for a in seeded})
+        seeded.append(store.insert_carried(conn, row.id, number, carried.text, carried.origin))
+    return seeded

@@ -18,8 +18,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from bot.lifecycle import RoundTimes
-from bot.models import RoundState, random_id, table
-from bot.summary.model import RoundData, Summary
+from bot.models import CARRIED_OVER, RoundState, random_id, table
+from bot.summary.model import ArgumentRow as CollectedArgument
+from bot.summary.model import CarriedFrom, RoundData, Summary
 
 if TYPE_CHECKING:
     from bot.core import RoundTexts
@@ -65,6 +66,7 @@ class ArgumentRow:
     text: str
     hidden: bool
     pending: bool = False  # held for a moderator's approval
+    carried: CarriedFrom | None = None  # where a carried-over argument comes from
 
 
 @dataclass(frozen=True)
@@ -97,8 +99,15 @@ class OutboxRow:
 
 
 def _argument(row: Any) -> ArgumentRow:
+    carried: CarriedFrom | None = json.loads(row.carried_over) if row.carried_over else None
     return ArgumentRow(
-        int(row.id), int(row.number), row.author, row.text, bool(row.hidden), bool(row.pending)
+        int(row.id),
+        int(row.number),
+        row.author,
+        row.text,
+        bool(row.hidden),
+        bool(row.pending),
+        carried,
     )
 
 
@@ -189,7 +198,8 @@ def _people(round_id: int | None = None) -> sa.Select[Any]:
     p, a, v = table("position"), table("argument"), table("vote")
     parts = [
         sa.select(p.c.round_id, p.c.participant.label("who")),
-        sa.select(a.c.round_id, a.c.author.label("who")),
+        # A carried-over argument is nobody's: its author marker is not a person.
+        sa.select(a.c.round_id, a.c.author.label("who")).where(a.c.carried_over.is_(None)),
         sa.select(v.c.round_id, v.c.voter.label("who")),
     ]
     if round_id is not None:
@@ -202,6 +212,27 @@ def participation(conn: Connection, round_id: int) -> int:
     """How many people took part in the round so far (as its summary will count them)."""
     found = conn.execute(_people(round_id)).first()
     return 0 if found is None else int(found.n)
+
+
+def previous_summary(conn: Connection, debate_id: str, round_id: int) -> Summary | None:
+    """The summary of the debate's most recent summarised round other than ``round_id``
+    (None when there is none: a first round, or the earlier ones purged)."""
+    r, s = table("round"), table("round_summary")
+    data = conn.execute(
+        sa.select(s.c.data)
+        .select_from(r.join(s, s.c.round_id == r.c.id))
+        .where(
+            r.c.debate_id == debate_id,
+            r.c.id != round_id,
+            r.c.state == RoundState.SUMMARISED.value,
+        )
+        .order_by(r.c.closes_at.desc(), r.c.id.desc())
+        .limit(1)
+    ).scalar()
+    if data is None:
+        return None
+    loaded: Summary = json.loads(data)
+    return loaded
 
 
 def latest_summarised(conn: Connection, channel: str | None) -> int | None:
@@ -416,11 +447,36 @@ def insert_argument(
     return arg_id
 
 
+def insert_carried(
+    conn: Connection, round_id: int, number: int, text: str, origin: CarriedFrom
+) -> ArgumentRow:
+    """Store an argument carried over from an earlier round: nobody's (author
+    :data:`~bot.models.CARRIED_OVER`), with where it comes from."""
+    arg_id = random_id()
+    conn.execute(
+        sa.insert(table("argument")).values(
+            id=arg_id,
+            round_id=round_id,
+            author=CARRIED_OVER,
+            number=number,
+            text=text,
+            hidden=False,
+            carried_over=json.dumps(origin, ensure_ascii=False, sort_keys=True),
+        )
+    )
+    return ArgumentRow(arg_id, number, CARRIED_OVER, text, False, False, origin)
+
+
 def round_arguments(conn: Connection, round_id: int) -> list[ArgumentRow]:
     """Every argument of a round, by number."""
     a = table("argument")
     rows = conn.execute(sa.select(a).where(a.c.round_id == round_id).order_by(a.c.number))
     return [_argument(row) for row in rows]
+
+
+def argument(conn: Connection, argument_id: int) -> ArgumentRow:
+    a = table("argument")
+    return _argument(conn.execute(sa.select(a).where(a.c.id == argument_id)).one())
 
 
 def argument_text(conn: Connection, argument_id: int) -> str:
@@ -619,7 +675,8 @@ def collect(
     texts = round_texts(row)
     # Pseudonyms are replaced by opaque per-summary indexes before the data leaves here.
     aliases: dict[str, str] = {}
-    for name in list(positions) + [x.author for x in arguments] + [x.voter for x in votes]:
+    authors = [x.author for x in arguments if x.carried_over is None]
+    for name in list(positions) + authors + [x.voter for x in votes]:
         aliases.setdefault(name, f"p{len(aliases)}")
     return {
         "round": {
@@ -639,19 +696,25 @@ def collect(
         "stance_labels": dict(texts.stances),
         "min_group_size": min_group_size,
         "positions": {aliases[k]: s for k, s in positions.items()},
-        "arguments": [
-            {
-                "id": x.id,
-                "number": x.number,
-                "text": x.text,
-                "author": aliases[x.author],
-                "hidden": bool(x.hidden),
-            }
-            for x in arguments
-        ],
+        "arguments": [_collected_argument(x, aliases) for x in arguments],
         "votes": [[x.argument_id, aliases[x.voter], int(x.value)] for x in votes],
         "seed": row.id,
     }
+
+
+def _collected_argument(row: Any, aliases: dict[str, str]) -> CollectedArgument:
+    """One argument for the summary: its author's alias, or no author and where it comes
+    from for an argument carried over from an earlier round."""
+    out: CollectedArgument = {
+        "id": row.id,
+        "number": row.number,
+        "text": row.text,
+        "author": "" if row.carried_over else aliases[row.author],
+        "hidden": bool(row.hidden),
+    }
+    if row.carried_over:
+        out["carried_over"] = json.loads(row.carried_over)
+    return out
 
 
 # ---------------------------------------------------------------------- outbox

@@ -372,12 +372,16 @@ class DebateCog(DebatCog, name="DebateCog"):
             await answer(interaction, head + prompt.text)
             return
         quoted = "> " + escape_member_text(fit(nxt.text, 1500)).replace("\n", "\n> ")
-        text = (
-            head
-            + self.t("vote_prompt", number=nxt.number, remaining=nxt.remaining)
-            + "\n"
-            + quoted
-        )
+        if nxt.carried_from is None:
+            title = self.t("vote_prompt", number=nxt.number, remaining=nxt.remaining)
+        else:  # nobody's argument, from an earlier round's summary
+            title = self.t(
+                "vote_prompt_carried",
+                number=nxt.number,
+                remaining=nxt.remaining,
+                code=nxt.carried_from,
+            )
+        text = head + title + "\n" + quoted
         view = discord.ui.View(timeout=None)
         for value in ("agree", "disagree", "pass"):
             view.add_item(

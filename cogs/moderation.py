@@ -223,6 +223,8 @@ class ModerationCog(DebatCog, name="ModerationCog"):
         options = []
         for argument in arguments[page * PER_PAGE : (page + 1) * PER_PAGE]:
             number, status = argument.number, self.status(argument.hidden, argument.pending)
+            if argument.carried_from is not None:
+                status += ", " + self.t("moderation_carried", code=argument.carried_from)
             flat = " ".join(argument.text.split())
             lines.append(f"• **{number}** ({status}) — {escape_member_text(fit(flat, 120))}")
             options.append(

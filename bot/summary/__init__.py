@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING
 from bot.summary.model import (
     Analysis,
     ArgumentRow,
+    CarriedOver,
     CommonGround,
     Consensus,
     Group,
@@ -80,7 +81,9 @@ log = logging.getLogger(__name__)
 # 5: "most supported" lists only arguments a majority of at least TOP_MIN_VOTERS voters agreed
 # with, and arguments whose author took no stance (`stance: null`); a representative argument
 # carries its group's counts (`voters`, `agree`, `disagree`).
-SUMMARY_SCHEMA_VERSION = 5
+# 6: `carried_over`: how agreement moved on the arguments carried over from the previous round
+# (`follow_up`); those arguments are left out of "most supported" (they have no author).
+SUMMARY_SCHEMA_VERSION = 6
 TOP_PER_STANCE = 3
 # "Most supported" needs this many voters on the argument (and never fewer than min_group_size,
 # below which its counts are withheld), a strict majority of whom agreed.
@@ -126,15 +129,12 @@ def build_summary(data: RoundData) -> Summary:
     stances: list[str] = list(data["stances"])
     labels: dict[str, str] = data.get("stance_labels", {})
     arguments, votes = _visible_votes(data)
-    people = set(positions) | {a["author"] for a in data["arguments"]} | {v[1] for v in votes}
+    people = set(positions) | _authors(data) | {v[1] for v in votes}
     tally_visible = len(positions) >= min_size
     analysis, assignment_label = _analysis(votes, min_size, seed)
     per_arg = _count_votes(votes, assignment_label)
     group_labels = [g["label"] for g in analysis["groups"]] if analysis is not None else []
-    shares = {
-        number: _group_shares(counted, group_labels, min_size)
-        for number, counted in per_arg.items()
-    }
+    shares = {n: _group_shares(c, group_labels, min_size) for n, c in per_arg.items()}
     gac: dict[int, float] = {}
     bridging_version = None
     if analysis is not None:
@@ -153,8 +153,8 @@ def build_summary(data: RoundData) -> Summary:
         )
         for arg in arguments
     ]
-    divisive = set(analysis["divisive"]) if analysis is not None else set()
-    top = _top_arguments(published, stances if tally_visible else [], labels, divisive)
+    unlisted = set(analysis["divisive"] if analysis else []) | _carried_numbers(arguments)
+    top = _top_arguments(published, stances if tally_visible else [], labels, unlisted)
     # Submission order could be matched against chat activity: publish in a random order.
     random.SystemRandom().shuffle(published)
     hidden = len(data["arguments"]) - len(arguments)
@@ -172,6 +172,7 @@ def build_summary(data: RoundData) -> Summary:
         "votes": len(votes),
         "vote_sign": dict(VOTE_SIGN),
         "top_arguments": top,
+        "carried_over": _carried_over(arguments, per_arg, min_size),
         "themes": extract_themes([(int(a["number"]), str(a["text"])) for a in arguments]),
         "analysis": analysis,
         "reproducibility": _reproducibility(
@@ -189,6 +190,52 @@ def _visible_votes(data: RoundData) -> tuple[list[ArgumentRow], list[tuple[int, 
         (number_of[int(v[0])], str(v[1]), int(v[2])) for v in data["votes"] if v[0] in number_of
     ]
     return arguments, votes
+
+
+def _authors(data: RoundData) -> set[str]:
+    """The aliases of the arguments' authors: a carried-over argument is nobody's."""
+    return {a["author"] for a in data["arguments"] if "carried_over" not in a}
+
+
+def _carried_numbers(arguments: list[ArgumentRow]) -> set[int]:
+    """The numbers of the arguments carried over from an earlier round: nobody's, so they
+    have no stance and are not "most supported"; their own section lists them."""
+    return {int(a["number"]) for a in arguments if "carried_over" in a}
+
+
+def _carried_over(
+    arguments: list[ArgumentRow], per_arg: dict[int, _Counts], min_size: int
+) -> list[CarriedOver]:
+    """How agreement moved on each visible argument carried over from an earlier round, by
+    number: its support there, as that round's summary published it, and here, withheld
+    below ``max(TOP_MIN_VOTERS, min_size)`` voters (the "most supported" minimum)."""
+    needed = max(TOP_MIN_VOTERS, min_size)
+    out: list[CarriedOver] = []
+    for arg in arguments:
+        origin = arg.get("carried_over")
+        if origin is None:
+            continue
+        counted = per_arg[int(arg["number"])]
+        then_agree = origin["agree"]
+        out.append(
+            {
+                "number": int(arg["number"]),
+                "round": origin["round"],
+                "round_number": int(origin["number"]),
+                "listed_as": origin["listed_as"],
+                "votes_then": int(origin["votes"]),
+                "support_then": (
+                    _share(then_agree, origin["votes"]) if then_agree is not None else None
+                ),
+                "votes_now": counted.voters,
+                "support_now": (
+                    _share(counted.overall[0], counted.voters)
+                    if counted.voters >= needed
+                    else None
+                ),
+            }
+        )
+    return sorted(out, key=lambda c: c["number"])
 
 
 def _reproducibility(
@@ -312,13 +359,14 @@ def _top_arguments(
     published: list[PublishedArgument],
     stances: list[str],
     labels: dict[str, str],
-    divisive: set[int],
+    unlisted: set[int],
 ) -> list[TopArguments]:
     """Per stance of the author, the most supported arguments (:func:`_supported`), best
     agree share among voters first (ties: more votes), at most :data:`TOP_PER_STANCE`.
 
-    An argument listed as divisive is not: its majority is one group's, which "what divides"
-    says, and the same argument under both headings would contradict itself.
+    The ``unlisted`` arguments are not: those listed as divisive (their majority is one
+    group's, which "what divides" says, and the same argument under both headings would
+    contradict itself) and those carried over from an earlier round (nobody's: no stance).
 
     Every stance has its entry, even empty; the arguments of authors who took no stance (or
     all of them, when ``stances`` is empty because the tally is withheld) come last, under
@@ -330,7 +378,7 @@ def _top_arguments(
             (
                 a
                 for a in published
-                if a["stance"] == stance and _supported(a) and a["number"] not in divisive
+                if a["stance"] == stance and _supported(a) and a["number"] not in unlisted
             ),
             key=lambda a: (-(a["agree"] or 0) / a["votes"], -a["votes"], a["number"]),
         )

@@ -75,6 +75,7 @@ CSV_COLUMNS = (
     "common_ground",
     "common_ground_intercept",
     "common_ground_factor",
+    "carried_from",
 )
 
 
@@ -132,7 +133,8 @@ def _csv_writer(out: io.StringIO) -> Callable[[list[object]], None]:
 def render_csv(summary: Summary) -> str:
     """One row per argument; no pseudonym or participant identifier of any kind.
 
-    Columns: :data:`CSV_COLUMNS`, then ``agree_share_<group>`` for each published group.
+    Columns: :data:`CSV_COLUMNS`, then ``agree_share_<group>`` for each published group;
+    ``carried_from`` is the code of the round an argument was carried over from, if it was.
     Withheld figures are empty cells, and so are the bridging intercept and factor of an
     argument that is not common ground (they are published for those arguments only). A
     factor can be negative: :func:`_csv_cell` writes it with a minus sign, never "-".
@@ -175,6 +177,7 @@ def render_csv(summary: Summary) -> str:
                 int(number in common),
                 blank(common[number]["intercept"] if number in common else None),
                 blank(common[number]["factor"] if number in common else None),
+                v.carried_from(number) or "",
                 *(blank(shares.get(label)) for label in groups),
             ]
         )

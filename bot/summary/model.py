@@ -32,15 +32,33 @@ class SummaryRound(TypedDict):
     closes_at: str
 
 
+# Where an argument carried over from an earlier round comes from (``follow_up``), as stored
+# with it: that round's code, the number and the list ("common_ground" or "divisive") its
+# summary gave it, and its vote counts there as published (aggregates, never a voter).
+CarriedFrom = TypedDict(
+    "CarriedFrom",
+    {
+        "round": str,
+        "number": int,
+        "listed_as": str,
+        "votes": int,
+        "agree": int | None,
+        "disagree": int | None,
+        "pass": int | None,
+    },
+)
+
+
 class ArgumentRow(TypedDict):
     """One argument as stored: its database id and its author's alias never leave the
-    summary builder."""
+    summary builder. A carried-over argument has no author (``""``) and ``carried_over``."""
 
     id: int
     number: int
     text: str
     author: str
     hidden: bool
+    carried_over: NotRequired[CarriedFrom]
 
 
 # [argument database id, voter alias, value (+1 agree, -1 disagree, 0 pass)]
@@ -173,6 +191,21 @@ class Analysis(TypedDict):
     map: list[MapPoint]
 
 
+class CarriedOver(TypedDict):
+    """How agreement moved on an argument carried over from an earlier round: its agree share
+    among voters there (as that summary published it) and here (withheld below
+    ``max(TOP_MIN_VOTERS, min_group_size)`` voters)."""
+
+    number: int  # in this round
+    round: str  # the earlier round's code
+    round_number: int  # its number there
+    listed_as: str  # "common_ground" | "divisive"
+    votes_then: int
+    support_then: float | None
+    votes_now: int
+    support_now: float | None
+
+
 class Reproducibility(TypedDict):
     schema_version: int
     analysis_version: str | None
@@ -204,6 +237,7 @@ class Summary(TypedDict):
     votes: int
     vote_sign: dict[str, int]
     top_arguments: list[TopArguments]
+    carried_over: list[CarriedOver]
     themes: Themes
     analysis: Analysis | None
     reproducibility: Reproducibility

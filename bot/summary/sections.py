@@ -203,6 +203,7 @@ def summary_document(summary: Summary) -> Document:
         _consensus(v),
         _common_ground(v),
         _divisive(v),
+        _carried(v),
         _groups(v),
         _themes(v),
     ]
@@ -241,7 +242,12 @@ def chart_text(v: SummaryView) -> tuple[str, str]:
 
 
 def _cite(v: SummaryView, number: int) -> Cite:
-    return Cite(number, v.num(number), str(v.by_number[number]["text"]))
+    """An argument quoted with its number, marked when it is carried over."""
+    origin = v.carried_from(number)
+    label = v.num(number)
+    if origin is not None:
+        label = v.w("carried_mark", num=label, code=origin)
+    return Cite(number, label, str(v.by_number[number]["text"]))
 
 
 def _participation(v: SummaryView) -> Section:
@@ -313,6 +319,16 @@ def _divisive(v: SummaryView) -> Section | None:
         return None
     listed = ArgList([Item(_cite(v, n)) for n in divisive], chat_limit=CHAT_LIMIT)
     return Section("divisive", v.w("divisive"), [listed])
+
+
+def _carried(v: SummaryView) -> Section | None:
+    """How agreement moved on the arguments carried over from the previous round."""
+    carried = v.carried()
+    if not carried:
+        return None
+    items = [Item(_cite(v, e["number"]), v.carried_line(e)) for e in carried]
+    hint = Para(v.w("carried_hint", min=v.top_min()), "hint")
+    return Section("carried-over", v.w("carried"), [hint, ArgList(items)])
 
 
 def _group_entry(v: SummaryView, group: Group) -> GroupEntry:

@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.i18n import SUMMARY_LABELS, Messages
 from bot.summary.model import (
+    CarriedOver,
     CommonGround,
     Group,
     MapPoint,
@@ -150,6 +151,31 @@ class SummaryView:
         """The common-ground entries (schema 4), best first."""
         found = self.analysis.get("common_ground") if self.analysis else None
         return [e for e in found or [] if e["number"] in self.by_number]
+
+    def carried(self) -> list[CarriedOver]:
+        """The arguments carried over from an earlier round (schema 6), by number."""
+        found = self.s.get("carried_over") or []
+        return [e for e in found if e["number"] in self.by_number]
+
+    def carried_from(self, number: int) -> str | None:
+        """The earlier round's code, for an argument carried over from it."""
+        for entry in self.carried():
+            if entry["number"] == number:
+                return str(entry["round"])
+        return None
+
+    def carried_line(self, entry: CarriedOver) -> str:
+        """ "listed as common ground; 62% of 21 voters agreed then; 71% of 17 voters agree
+        now", a rate withheld saying so."""
+        then, now = entry["support_then"], entry["support_now"]
+        then_key = "carried_then" if then is not None else "carried_then_withheld"
+        now_key = "carried_now" if now is not None else "carried_now_withheld"
+        return self.w(
+            "carried_line",
+            listed=self.w(f"carried_{entry['listed_as']}"),
+            then=self.w(then_key, share=self.pct(then), votes=entry["votes_then"]),
+            now=self.w(now_key, share=self.pct(now), votes=entry["votes_now"]),
+        )
 
     def common_ground_hint(self) -> str:
         from bot.summary.bridging import MAX_FACTOR, MIN_INTERCEPT

@@ -181,7 +181,11 @@ class MemberCases(CaseBase):
         if nxt is None:
             return VotePrompt(round_id, None, self.m("vote_none_left"))
         quoted = escape_markdown(nxt.text).replace("\n", "\n> ")
-        text = self.m("vote_prompt", number=nxt.number, remaining=nxt.remaining, text=quoted)
+        shown = {"number": nxt.number, "remaining": nxt.remaining, "text": quoted}
+        if nxt.carried_from is None:
+            text = self.m("vote_prompt", **shown)
+        else:  # nobody's argument, from an earlier round's summary
+            text = self.m("vote_prompt_carried", code=nxt.carried_from, **shown)
         return VotePrompt(round_id, nxt, text)
 
     async def await_answer(self, actor: Actor, round_id: int, argument_id: int | None) -> None:

@@ -77,10 +77,19 @@ class RoundModeration:
 
     async def arguments(self) -> ModerationListResult:
         r = self.round
-        rows = await self.engine.list_arguments(r.id)
-        pending = self.engine.pending_numbers(r.id)
+        rows = await self.engine.argument_rows(r.id)
         return ModerationListResult(
-            r, tuple(ModeratedArgument(n, t, h, n in pending) for n, t, h in rows)
+            r,
+            tuple(
+                ModeratedArgument(
+                    a.number,
+                    a.text,
+                    a.hidden,
+                    a.pending,
+                    a.carried["round"] if a.carried else None,
+                )
+                for a in rows
+            ),
         )
 
     async def arguments_page(self, page: int = 1) -> str:
@@ -96,6 +105,8 @@ class RoundModeration:
             mark = " " + self.m("moderation_list_hidden") if a.hidden else ""
             if a.pending and not a.hidden:
                 mark = " " + self.m("moderation_list_pending")
+            if a.carried_from is not None:
+                mark += " " + self.m("moderation_list_carried", code=a.carried_from)
             text = escape_markdown(a.text).replace("\n", " ")
             lines.append(f"• n° {a.number}{mark} — {text}")
         if page < pages:

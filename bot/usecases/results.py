@@ -200,6 +200,7 @@ class ModeratedArgument:
     text: str
     hidden: bool
     pending: bool = False  # awaiting a moderator's approval (``moderation: pre``)
+    carried_from: str | None = None  # the earlier round's code, for a carried-over argument
 
 
 @dataclass(frozen=True)

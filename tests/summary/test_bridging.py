@@ -311,7 +311,7 @@ def test_the_summary_lists_the_common_ground() -> None:
         assert abs(entry["factor"]) < 0.5
         arg = args[entry["number"]]
         assert entry["votes"] == known(arg["agree"]) + known(arg["disagree"])
-    assert summary["schema_version"] == SUMMARY_SCHEMA_VERSION == 5
+    assert summary["schema_version"] == SUMMARY_SCHEMA_VERSION == 6
     assert summary["reproducibility"]["bridging_version"] == bridging_module.BRIDGING_VERSION
     jsonschema.validate(summary, documented_schema(), cls=jsonschema.Draft202012Validator)
 

@@ -74,10 +74,11 @@ def check_typed_dict(schema: dict[str, Any], node: dict[str, Any], typed: Any, p
 
 def test_the_typed_dicts_match_the_documented_schema() -> None:
     schema = documented_schema()
-    # Summary, round, stances, tally, arguments, top arguments, themes (and their terms,
-    # themes and quotes), analysis (groups, representative arguments, consensus, common
-    # ground) and reproducibility: every object of the schema has its TypedDict.
-    assert check_typed_dict(schema, schema, Summary, "summary") == 16
+    # Summary, round, stances, tally, arguments, top arguments, carried-over arguments, themes
+    # (and their terms, themes and quotes), analysis (groups, representative arguments,
+    # consensus, common ground) and reproducibility: every object of the schema has its
+    # TypedDict.
+    assert check_typed_dict(schema, schema, Summary, "summary") == 17
 
 
 def test_the_round_data_carries_the_summary_round() -> None:
