@@ -28,7 +28,7 @@ import json
 import logging
 import os
 import traceback
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -521,7 +521,7 @@ class DebateTree(app_commands.CommandTree["DebateBot"]):
 class DebateBot(commands.Bot):
     """The discord.py client: guilds intent only, no message cache, mentions disabled."""
 
-    def __init__(self, adapter: DiscordAdapter) -> None:
+    def __init__(self, adapter: DiscordAdapter, **shards: Any) -> None:
         # The bot never joins a voice channel: no warning about missing voice libraries.
         discord.VoiceClient.warn_nacl = False
         discord.VoiceClient.warn_dave = False
@@ -536,8 +536,14 @@ class DebateBot(commands.Bot):
             max_messages=None,
             member_cache_flags=discord.MemberCacheFlags.none(),
             chunk_guilds_at_startup=False,
+            **shards,
         )
         self.adapter = adapter
+
+    @property
+    def holds_shard_zero(self) -> bool:
+        """Whether this process holds shard 0 (Discord's shard for DMs), or is not sharded."""
+        return True
 
     async def setup_hook(self) -> None:
         # Runs once per login, never on reconnects: the right place for the command sync
@@ -545,7 +551,38 @@ class DebateBot(commands.Bot):
         await self.tree.set_translator(CommandTranslator())
         for extension in EXTENSIONS:
             await self.load_extension(extension)
-        await self.adapter.sync_commands()
+        if self.holds_shard_zero:
+            # With several processes, one registers the commands (they are the same for all).
+            await self.adapter.sync_commands()
+
+
+class ShardedDebateBot(DebateBot, commands.AutoShardedBot):
+    """The same client over several gateway connections (``shard_count``, ``shard_ids``):
+    discord.py routes each server's events, and its members' clicks, to the shard holding it."""
+
+    # Discord lets a bot IDENTIFY once per 5 s (per concurrency bucket): discord.py waits that
+    # long before each shard after the first.
+    identify_delay = 5.0
+
+    @property
+    def holds_shard_zero(self) -> bool:
+        return 0 in (self.shard_ids or [0])
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        if not initial:
+            await asyncio.sleep(self.identify_delay)
+
+
+def make_bot(adapter: DiscordAdapter, env: Mapping[str, str]) -> tuple[DebateBot, str | None]:
+    """The client for this process, sharded when ``shard_count`` is set; and what is wrong
+    with the environment's shard ids, if anything (the start fails with it)."""
+    try:
+        count, ids = adapter.settings.shards(env)
+    except ValueError as exc:
+        return DebateBot(adapter), str(exc)
+    if count is None:
+        return DebateBot(adapter), None
+    return ShardedDebateBot(adapter, shard_count=count, shard_ids=ids), None
 
 
 # ---------------------------------------------------------------------------------- adapter
@@ -563,7 +600,7 @@ class DiscordAdapter:
         self.cases = context.cases
         self.announcements = AnnouncementStore(context.data_dir / ANNOUNCEMENTS_FILE)
         self.sent = SentPosts(context.data_dir / SENT_FILE)
-        self.bot = DebateBot(self)
+        self.bot, self._shard_error = make_bot(self, os.environ)
         self._gateway: asyncio.Task[None] | None = None
         # channel id -> guild id, for channels fetched over REST (a channel never moves to
         # another guild, so a found guild stays true; a failed lookup is not remembered).
@@ -613,6 +650,8 @@ class DiscordAdapter:
         Logging in first makes a bad token fail the start loudly; the gateway connection
         reconnects by itself for as long as the bot runs.
         """
+        if self._shard_error is not None:
+            raise DiscordConfigError(self._shard_error)
         try:
             await self.bot.login(self.token())
         except Exception:

@@ -21,7 +21,7 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -37,7 +37,8 @@ MODERATOR_ROLE_ID = 1400000000000000005
 BOT_ROLE_ID = 1400000000000000006
 OWNER_ID = 1500000000000000007
 # A second guild the bot is in, with its own channel and its own moderator role.
-GUILD_B_ID = 1200000000000000012
+# Created a millisecond after guild A: with two shards, each guild is on its own shard.
+GUILD_B_ID = 1200000000004194316
 CHANNEL_B_ID = 1300000000000000013
 MODERATOR_ROLE_B_ID = 1400000000000000015
 BOT_ROLE_B_ID = 1400000000000000016
@@ -279,6 +280,10 @@ class FakeDiscord:
         self._ids = itertools.count(1600000000000000000)
         self._seq = 0
         self._ws: web.WebSocketResponse | None = None
+        # Sharded bots: the connection holding each shard, and each connection's sequence.
+        self.shard_count = 1
+        self.shards: dict[int, web.WebSocketResponse] = {}
+        self._seqs: dict[int, int] = {}
         self._sockets: list[web.WebSocketResponse] = []
         app = web.Application()
         app.router.add_get("/gateway", self._gateway)
@@ -368,10 +373,23 @@ class FakeDiscord:
 
     # ------------------------------------------------------------------ gateway
 
-    async def dispatch(self, event: str, data: dict[str, Any]) -> None:
-        assert self._ws is not None, "the bot is not connected to the gateway"
-        self._seq += 1
-        await self._ws.send_str(json.dumps({"op": 0, "t": event, "s": self._seq, "d": data}))
+    def shard_of(self, guild_id: int | str) -> int:
+        """The shard Discord gives a guild: ``(guild_id >> 22) % shard_count``."""
+        return (int(guild_id) >> 22) % self.shard_count
+
+    async def dispatch(
+        self, event: str, data: dict[str, Any], ws: web.WebSocketResponse | None = None
+    ) -> None:
+        """Send an event on the connection that holds its guild's shard (shard 0 without one)."""
+        if ws is None and self.shard_count > 1:
+            guild = data.get("guild_id")
+            ws = self.shards.get(self.shard_of(guild) if guild else 0)
+        ws = ws or self._ws
+        assert ws is not None, "the bot is not connected to the gateway"
+        key = id(ws)
+        self._seqs[key] = self._seqs.get(key, 0) + 1
+        self._seq = self._seqs[key]
+        await ws.send_str(json.dumps({"op": 0, "t": event, "s": self._seq, "d": data}))
 
     async def reconnect(self) -> None:
         """Ask the bot to reconnect (op 7), as Discord does when it moves a session."""
@@ -393,24 +411,32 @@ class FakeDiscord:
                 await ws.send_str(json.dumps({"op": 11}))
             elif op == 2:
                 self.identifies.append(payload["d"])
+                shard, count = payload["d"].get("shard") or (0, 1)
+                self.shard_count = count
+                self.shards[shard] = ws
                 self._ws = ws
-                self._seq = 0
-                await self.dispatch("READY", self._ready_payload())
-                for spec in GUILDS:
-                    await self.dispatch("GUILD_CREATE", guild_create(spec))
+                self._seqs[id(ws)] = 0
+                held = [g for g in GUILDS if self.shard_of(g.id) == shard]
+                await self.dispatch("READY", self._ready_payload(shard, held), ws)
+                for spec in held:
+                    await self.dispatch("GUILD_CREATE", guild_create(spec), ws)
                 self.ready.set()
             elif op == 6:
                 self.resumes.append(payload["d"])
                 self._ws = ws
-                await self.dispatch("RESUMED", {})
+                await self.dispatch("RESUMED", {}, ws)
                 self.ready.set()
         return ws
 
-    def _ready_payload(self) -> dict[str, Any]:
+    def _ready_payload(
+        self, shard: int = 0, guilds: Iterable[GuildSpec] = GUILDS
+    ) -> dict[str, Any]:
+        sharded = {"shard": [shard, self.shard_count]} if self.shard_count > 1 else {}
         return {
+            **sharded,
             "v": 10,
             "user": BOT_USER,
-            "guilds": [{"id": str(g.id), "unavailable": True} for g in GUILDS],
+            "guilds": [{"id": str(g.id), "unavailable": True} for g in guilds],
             "session_id": "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
             "session_type": "normal",
             "resume_gateway_url": self.gateway_url,
