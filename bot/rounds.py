@@ -22,10 +22,11 @@ from sqlalchemy.engine import Connection
 from bot import lifecycle, store
 from bot.anonymity import new_round_code, new_salt
 from bot.config import Config, DebateConfig, ManualSchedule
-from bot.core import Core
+from bot.core import Core, EngineError
 from bot.erasure import rekey_round, scrub_storage
 from bot.events import PostKind
 from bot.i18n import Messages
+from bot.leader import holds_lease
 from bot.lifecycle import Action, RoundTimes
 from bot.models import RoundState
 from bot.outage import checkpoint
@@ -74,7 +75,11 @@ class Rounds:
             **self.core.live_texts(debate.id, question_id).to_columns(),
         }
 
+        fence = self.core.fence()
+
         def insert(conn: Connection) -> int:
+            if fence is not None and not holds_lease(conn, fence):
+                raise EngineError("not_leader")  # a deposed leader must not add a round
             for _ in range(10):
                 code = new_round_code()
                 if not store.code_taken(conn, code):
@@ -147,10 +152,11 @@ class Rounds:
         reminder stays in its state (open) and applies once (see :func:`store.transition`).
         """
         assert lifecycle.can_transition(source, target) or (reminder and source == target)
+        fence = self.core.fence()  # a follower (or a lapsed leader) is refused here
 
         def update(conn: Connection) -> T | None:
             applied = store.transition(
-                conn, round_id, source, target, ended_at=ended_at, reminder=reminder
+                conn, round_id, source, target, ended_at=ended_at, reminder=reminder, fence=fence
             )
             return then(conn) if applied else None
 
@@ -325,7 +331,9 @@ class Rounds:
 
     async def ensure_scheduled(self) -> list[int]:
         """Make sure each scheduled debate has its next round in the database."""
-        created = []
+        created: list[int] = []
+        if not self.core.leading:
+            return created  # the leader adds them
         now = self.core.clock()
         for debate in self.core.config.debates:
             if isinstance(debate.schedule, ManualSchedule) or debate.pack not in self.core.packs:
@@ -364,6 +372,8 @@ class Rounds:
         opening; its duration, reminder, channels and texts follow the config. Open rounds
         keep their terms: moderators extend or close them.
         """
+        if not self.core.leading:
+            return []  # the leader reconciles (every process is to have the same config)
         now = self.core.clock()
 
         def read(conn: Connection) -> tuple[list[RoundRow], dict[str, datetime]]:
