@@ -51,6 +51,7 @@ class Publisher:
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._absent: set[str] = set()  # platforms whose posts this leader leaves for another
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="publisher")
@@ -102,6 +103,14 @@ class Publisher:
         """Deliver one row (``posts`` caches the posts built); whether it was posted now."""
         platform, _, channel = row.channel.partition(":")
         port = self.ports.get(platform)
+        leadership = self.engine.core.leadership
+        if port is None and not stale and leadership is not None and leadership.shared:
+            # Several processes: the platform may run in another one, which delivers the post
+            # when it leads; this one must not give the post up.
+            if platform not in self._absent:
+                self._absent.add(platform)
+                log.warning("posts to %s wait for a leader that runs %s", platform, platform)
+            return False
         if port is None or stale:
             await self._mark(row.id, True, None if stale else "platform not running")
             return False

@@ -285,3 +285,19 @@ async def test_a_deposed_leader_stops_its_scheduler_and_outbox_at_once(
     assert not one.leading and not one.scheduler._started
     assert one.publisher._task is None
     assert await _healthz_role(one) == "follower"
+
+
+async def test_a_leader_without_the_platform_leaves_its_posts_owed(
+    tmp_path: Path, pg_url: str, config_factory: Any, app_factory: Any
+) -> None:
+    app, _ = await app_factory(_shared(config_factory, tmp_path, pg_url, "one"))
+    assert app.leading
+    round_id = _round(app.db)
+    o = table("outbox")
+    app.db.write_sync(
+        lambda conn: conn.execute(sa.update(o).values(channel="matrix:!elsewhere:example.org"))
+    )
+    assert await app.publisher.deliver() == 0
+    # Another process may run Matrix and lead later: the post is not given up here.
+    (row,) = app.db.read_sync(lambda conn: store.pending_outbox(conn))
+    assert (row.round_id, row.attempts) == (round_id, 0)
