@@ -185,9 +185,10 @@ class App:
     async def _lease_tick(self) -> None:
         """Every renewal: each process sees the rounds (and arguments) the others changed;
         the leader re-plans for what followers changed (an extended round)."""
-        if self.leadership.shared:
-            async with self.engine.core.lock:
-                await self.engine.rounds.load_open_rounds()
+        if not self.leadership.shared:
+            return  # SQLite: this is the only process, nothing changes behind its back
+        async with self.engine.core.lock:
+            await self.engine.rounds.load_open_rounds()
         if self.succession.acting:
             self.scheduler.request_rebuild()
             self.publisher.poke()
