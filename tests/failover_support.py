@@ -124,6 +124,8 @@ class Report:
     kills: int = 0
     pauses: int = 0
     failovers: list[float] = field(default_factory=list)
+    pause_failovers: list[float] = field(default_factory=list)
+    kill_modes: list[str] = field(default_factory=list)  # the fault of each of failovers
     rounds: int = 0
     double_transitions: int = 0
     double_posts: int = 0
@@ -138,13 +140,21 @@ class Report:
 
     @property
     def max_failover(self) -> float:
-        return max(self.failovers, default=0.0)
+        return max(self.failovers + self.pause_failovers, default=0.0)
+
+    def _slowest(self) -> str:
+        if not self.failovers:
+            return ""
+        worst = max(range(len(self.failovers)), key=self.failovers.__getitem__)
+        return f" (slowest: a kill {self.kill_modes[worst]})"
 
     def lines(self) -> list[str]:
         return [
             f"kills: {self.kills} (SIGKILL of the leader), pauses: {self.pauses} (SIGSTOP)",
-            f"time to a new leader: max {self.max_failover:.2f} s, "
-            f"mean {sum(self.failovers) / max(1, len(self.failovers)):.2f} s",
+            f"time to a new leader after a kill: max {max(self.failovers, default=0):.2f} s, "
+            f"mean {sum(self.failovers) / max(1, len(self.failovers)):.2f} s"
+            f"{self._slowest()}; after a pause: "
+            f"max {max(self.pause_failovers, default=0):.2f} s",
             f"rounds: {self.rounds}, double transitions: {self.double_transitions}",
             f"double posts: {self.double_posts}, posts printed again after their printer was "
             f"killed (same key): {self.reprinted_after_kill}, delivered posts never printed: "
@@ -167,6 +177,7 @@ class Drill:
         self.report = Report()
         self._sent: dict[str, tuple[Proc, float]] = {}
         self._resumed: list[tuple[Proc, float]] = []
+        self._paused_at: list[float] = []
         self._feeding = threading.Event()
         self._feeder: threading.Thread | None = None
         self._random = random.Random(int(os.environ.get("FAILOVER_SEED", "0")) or None)
@@ -266,6 +277,7 @@ class Drill:
         self.report.kills += 1
         self.wait_leader(other_than=pid, within=self.lease + 30)
         self.report.failovers.append(time.monotonic() - killed_at)
+        self.report.kill_modes.append(mode)
         self.spawn()
 
     def pause_leader(self) -> tuple[Proc, float]:
@@ -276,8 +288,9 @@ class Drill:
         leader.paused = True
         leader.proc.send_signal(signal.SIGSTOP)
         stopped_at = time.monotonic()
+        self._paused_at.append(stopped_at)
         self.wait_leader(other_than=pid, within=self.lease + 30)
-        self.report.failovers.append(time.monotonic() - stopped_at)
+        self.report.pause_failovers.append(time.monotonic() - stopped_at)
         time.sleep(self.lease)
         resumed_at = time.monotonic()
         leader.proc.send_signal(signal.SIGCONT)
@@ -285,6 +298,10 @@ class Drill:
         self.report.pauses += 1
         self._resumed.append((leader, resumed_at))
         return leader, resumed_at
+
+    def _next_pause(self, after: float) -> float:
+        later = [moment for moment in self._paused_at if moment > after]
+        return min(later, default=float("inf"))
 
     def settle(self, within: float = 60.0) -> None:
         """Wait for a quiet moment: no round open or closing, every post delivered."""
@@ -357,9 +374,13 @@ class Drill:
                 else:
                     report.double_posts += 1
                     report.problems.append(f"outbox row {row} printed again by a live process")
-        for proc, resumed_at in self._resumed:
+        pauses = [(proc, resumed, self._next_pause(resumed)) for proc, resumed in self._resumed]
+        for proc, resumed_at, until in pauses:
             for moment, line in proc.lines:
-                if moment >= resumed_at and (line.startswith("[general] ") or KEY.match(line)):
+                # Until the next leader is paused in turn: then it may lead again, rightly.
+                if not resumed_at <= moment < until:
+                    continue
+                if line.startswith("[general] ") or KEY.match(line):
                     report.acted_after_pause += 1
                     report.problems.append(f"{proc.name} posted after it resumed: {line}")
         for row in sorted(delivered - set(printed)):
