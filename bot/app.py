@@ -16,18 +16,19 @@ from bot.config import Config
 from bot.db import Database, InstanceLock
 from bot.engine import Engine, EngineHooks
 from bot.files import private_dir
+from bot.leader import Leadership, Succession, node_id
 from bot.outbox import Publisher
 from bot.platforms import AdapterContext, AdapterFactory, PlatformSettings
 from bot.ports import ChatPort, ModeratorCheck
 from bot.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
-LOCK_CHECK_SECONDS = 5.0
 # Settings a reload cannot change under a running bot: where its data lives, the secret,
 # which platforms it is connected to, its logging.
 RESTART_ONLY = (
     "data_dir",
     "database_url",
+    "leader_lease",
     "packs_dir",
     "anonymity",
     "platforms",
@@ -85,13 +86,18 @@ class App:
             if isinstance(adapter, ModeratorCheck):
                 self.commands.moderator_checks[name] = adapter
         self.publisher = Publisher(self.engine, dict(self.adapters))
+        self.tick_seconds = tick_seconds
         self.scheduler = Scheduler(self.engine, self._after_tick, tick_seconds=tick_seconds)
+        # Several processes may share a PostgreSQL database: the one holding the lease runs
+        # the scheduler and the outbox (see bot.leader); on SQLite this one always does.
+        self.leadership = Leadership(self.db, config.leader_lease)
+        self.engine.core.leadership = self.leadership
+        self.succession = Succession(
+            self.leadership, self._take_up, self._stand_down, self._lease_tick
+        )
+        self._scheduled_before = False
         self._started = False
-        # Set when another process took over the database: this one must stop serving.
-        self.lost_lock = asyncio.Event()
-        self.instance_lock_lost = False
-        self.lock_check_seconds = LOCK_CHECK_SECONDS
-        self._watchdog: asyncio.Task[None] | None = None
+        self._lease_task: asyncio.Task[None] | None = None
         self._running: list[str] = []  # adapters started, in order
         # The optional /healthz and /metrics listener (observability.listen; off by default).
         self.observability: Observability | None = None
@@ -112,6 +118,11 @@ class App:
             data_dir=self.config.data_dir,
             debates=lambda: self.config.debates,
         )
+
+    @property
+    def leading(self) -> bool:
+        """Whether this process runs the leader's duties (the scheduler and the outbox)."""
+        return self.succession.acting and self.leadership.leading
 
     @property
     def export_dir(self) -> Path:
@@ -136,8 +147,9 @@ class App:
                 raise
         await asyncio.to_thread(self.db.migrate)
         await self.engine.start()
-        # Edits made to config.yaml while the bot was stopped reach the rounds not yet open.
-        await self.engine.reconcile_config()
+        # Named by the data directory: a lease left by this directory's dead process is
+        # taken over at once on a restart (see bot.leader.take_lease).
+        self.leadership.name_node(node_id(self.config.data_dir))
         for name, adapter in self.adapters.items():
             log.info("starting the %s adapter", name)
             try:
@@ -145,14 +157,46 @@ class App:
             except Exception as exc:
                 raise PlatformStartError(name, exc) from exc
             self._running.append(name)
-        await self.scheduler.start()
-        self.publisher.start()
-        self._watchdog = asyncio.create_task(self._watch_lock(), name="instance-lock")
+        # The first step at once: a lone process (or the first of several) leads from here.
+        await self.succession.step()
+        self._lease_task = asyncio.create_task(self._keep_lease(), name="leader-lease")
         self._started = True
         # What start made (config, packs, the platforms' caches) lives as long as the process:
         # the garbage collector stops scanning it, which takes a fifth of the CPU a member's
         # click costs under load (benchmarks/front_door.py).
         gc.freeze()
+
+    async def _keep_lease(self) -> None:
+        await asyncio.sleep(self.leadership.renew_every.total_seconds())
+        await self.succession.run()
+
+    async def _take_up(self) -> None:
+        """This process now leads: catch up with the database, then schedule and deliver."""
+        async with self.engine.core.lock:
+            await self.engine.rounds.load_open_rounds()
+        if self._scheduled_before:  # an APScheduler is not restarted: a new one
+            self.scheduler = Scheduler(self.engine, self._after_tick, self.tick_seconds)
+        self._scheduled_before = True
+        # Edits made to config.yaml while no process led reach the rounds not yet open.
+        await self.engine.reconcile_config()
+        await self.scheduler.start()
+        self.publisher.start()
+
+    async def _stand_down(self) -> None:
+        """The lease is lost: nothing more is scheduled or posted from this process."""
+        await self.scheduler.stop()
+        await self.publisher.stop()
+
+    async def _lease_tick(self) -> None:
+        """Every renewal: each process sees the rounds (and arguments) the others changed;
+        the leader re-plans for what followers changed (an extended round)."""
+        if not self.leadership.shared:
+            return  # SQLite: this is the only process, nothing changes behind its back
+        async with self.engine.core.lock:
+            await self.engine.rounds.load_open_rounds()
+        if self.succession.acting:
+            self.scheduler.request_rebuild()
+            self.publisher.poke()
 
     async def reload(self, path: Path) -> bool:
         """Re-read and validate the config file; apply it if valid (SIGHUP, ``reload``).
@@ -186,33 +230,17 @@ class App:
         log.info("config reloaded from %s: %d scheduled round(s) changed", path, len(changes))
         return True
 
-    async def _watch_lock(self) -> None:
-        while True:
-            await asyncio.sleep(self.lock_check_seconds)
-            if await asyncio.to_thread(self.instance_lock.verify):
-                continue
-            log.error(
-                "another debate-bot process took over this database while the connection "
-                "was lost; this one stops serving"
-            )
-            # Nothing more may be scheduled or posted from here: the other process does it.
-            self.instance_lock_lost = True
-            await self.scheduler.stop()
-            await self.publisher.stop()
-            self.lost_lock.set()
-            return
-
     async def stop(self) -> None:
         """Stop taking input, flush every acknowledged write, close the database."""
         if self.observability is not None:
             await self.observability.stop()
-        if self._watchdog is not None:
-            self._watchdog.cancel()
+        if self._lease_task is not None:
+            self._lease_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._watchdog
-            self._watchdog = None
+                await self._lease_task
+            self._lease_task = None
         await self.scheduler.stop()
-        if self._started and not self.instance_lock_lost:
+        if self._started and self.succession.acting:
             # Flush owed posts while the adapters are still connected.
             try:
                 await asyncio.wait_for(self.publisher.deliver(), timeout=10)
@@ -226,6 +254,12 @@ class App:
                 log.exception("adapter did not stop cleanly")
         self._running = []
         await self.engine.stop()
+        if self.succession.acting:
+            self.succession.acting = False
+            try:  # a follower takes over at once rather than when the lease expires
+                await asyncio.to_thread(self.leadership.resign)
+            except Exception:
+                log.warning("the lease could not be given up; it expires by itself")
         self.instance_lock.release()
         self.db.close()
         self._started = False

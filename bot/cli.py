@@ -429,8 +429,6 @@ async def cmd_run(
 
     app = App(config, adapters=adapters)
     stop = asyncio.Event()
-    # Losing the database to another process ends the run as a stop request does.
-    app.lost_lock = stop
     reloads: set[asyncio.Task[bool]] = set()
     _handle_signals(app, stop, config_path, reloads)
     failed = await _start(app)
@@ -443,13 +441,6 @@ async def cmd_run(
     finally:
         stopping.cancel()
         await app.stop()
-    if app.instance_lock_lost:
-        print(
-            "error: another debate-bot process took over this database (the connection was "
-            "lost and the lock taken meanwhile); this one stopped",
-            file=sys.stderr,
-        )
-        return EXIT_ERROR
     return code
 
 

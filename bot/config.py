@@ -360,6 +360,8 @@ class Config(_Model):
     database_url: str | None = None
     packs_dir: Path | None = None
     late_open_grace: timedelta = timedelta(hours=1)
+    # Several processes on one PostgreSQL: how long the leader's lease lasts (renewed every third).
+    leader_lease: timedelta = timedelta(seconds=15)
     # Closed rounds older than this are deleted with everything in them (None: keep).
     retention: timedelta | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -384,6 +386,14 @@ class Config(_Model):
     @classmethod
     def _dur(cls, value: Any) -> timedelta | None:
         return None if value is None else _duration(value)
+
+    @field_validator("leader_lease", mode="before")
+    @classmethod
+    def _lease(cls, value: Any) -> timedelta:
+        lease = _duration(value)
+        if lease < timedelta(seconds=1):
+            raise ValueError("the lease must last at least 1s")
+        return lease
 
     @field_validator("retention", mode="before")
     @classmethod

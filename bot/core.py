@@ -23,6 +23,7 @@ from bot.config import Config, DebateConfig
 from bot.db import Database
 from bot.events import ChannelRef
 from bot.i18n import Messages
+from bot.leader import Fence, Leadership
 from bot.packs import DEFAULT_STANCES, Pack, PackItem, source_line
 from bot.store import RoundRow
 from bot.summary.model import Summary
@@ -200,6 +201,24 @@ class Core:
         self.writer = GroupWriter(db)
         self.open: dict[int, OpenRound] = {}
         self.lock = asyncio.Lock()  # serialises lifecycle transitions in this process
+        # The lease, when the app runs one (see bot.leader): transitions are fenced by it.
+        self.leadership: Leadership | None = None
+
+    # ------------------------------------------------------------------ leadership
+
+    @property
+    def leading(self) -> bool:
+        """Whether this process may make transitions (always, without a lease)."""
+        return self.leadership is None or self.leadership.leading
+
+    def fence(self) -> Fence | None:
+        """The fence a transition carries; None without a lease; refused on a follower."""
+        if self.leadership is None:
+            return None
+        fence = self.leadership.fence()
+        if fence is None:
+            raise EngineError("not_leader")
+        return fence
 
     # ------------------------------------------------------------------ config and packs
 

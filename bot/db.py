@@ -111,47 +111,26 @@ def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
 
 
 class InstanceLockError(Exception):
-    """Another bot process already runs on this database."""
+    """Another bot process already runs with this data directory (or SQLite database)."""
 
 
 class InstanceLock:
-    """One bot process per database: a file lock for SQLite, an advisory lock for PostgreSQL.
+    """One bot process per data directory, and per database file on SQLite.
 
-    Two processes would each run a scheduler and deliver the same outbox (APScheduler 3 does
-    not support two schedulers on one deployment); transitions would still happen once, but
-    posts could be sent twice. The lock is released when the process exits, even on a crash.
+    The data directory holds the Matrix store and the exports: each process has its own. On
+    SQLite the database file is locked too, so a second process on it is refused (SQLite has
+    a single writer and no lease). Several processes on one PostgreSQL database are allowed:
+    one of them leads (see :mod:`bot.leader`). The locks are released when the process exits,
+    even on a crash.
     """
-
-    PG_KEY = 0x64656261  # "deba"
 
     def __init__(self, db: Database, data_dir: Path) -> None:
         self.db = db
         self.data_dir = data_dir
         self._files: list[int] = []
-        self._conn: Connection | None = None
 
     def acquire(self) -> None:
-        """Lock the data directory (it holds the Matrix store) and the database itself."""
-        self._acquire_files()
-        if self.db.dialect == "postgresql":
-            try:
-                self._acquire_pg()
-            except BaseException:
-                self._release_files()
-                raise
-
-    def _acquire_pg(self) -> None:
-        conn = self.db.engine.connect()
-        got = conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({self.PG_KEY})").scalar()
-        conn.commit()
-        if not got:
-            conn.close()
-            raise InstanceLockError(
-                "another debate-bot process is already running on this PostgreSQL database"
-            )
-        self._conn = conn
-
-    def _acquire_files(self) -> None:
+        """Lock the data directory and, on SQLite, the database file."""
         # SQLite: the database file itself is locked too (two configs may name one file from
         # two data directories).
         targets = [(self.data_dir / LOCK_FILE, f"with {self.data_dir}")]
@@ -173,44 +152,7 @@ class InstanceLock:
         os.ftruncate(handles[0], 0)
         os.pwrite(handles[0], f"{os.getpid()}\n".encode(), 0)
 
-    def verify(self) -> bool:
-        """Whether this process still holds the lock (PostgreSQL: re-taken if it was lost).
-
-        A PostgreSQL advisory lock lives as long as the session that took it: a server restart
-        or a dropped connection frees it silently, and a second process could start beside
-        this one. So the bot checks its lock connection regularly; if it is gone, it takes the
-        lock again on a new connection, and if another process holds it by then, this one must
-        stop serving (False). While the server cannot be reached nobody can take the lock, so
-        that counts as still held.
-        """
-        if self.db.dialect != "postgresql":
-            return True
-        if self._conn is not None:
-            try:
-                self._conn.exec_driver_sql("SELECT 1")
-                self._conn.commit()
-                return True
-            except sa.exc.DBAPIError:
-                with contextlib.suppress(Exception):
-                    self._conn.close()
-                self._conn = None
-                log.warning("the connection holding the instance lock was lost; taking it again")
-        try:
-            self._acquire_pg()
-        except InstanceLockError:
-            return False
-        except sa.exc.DBAPIError:
-            return True  # unreachable: nobody else can take it either; try again later
-        log.info("instance lock taken again")
-        return True
-
     def release(self) -> None:
-        if self._conn is not None:
-            self._conn.close()  # closing the session releases the advisory lock
-            self._conn = None
-        self._release_files()
-
-    def _release_files(self) -> None:
         for handle in self._files:
             os.close(handle)
         self._files = []

@@ -75,6 +75,11 @@ CATALOGUES: dict[str, dict[str, str]] = {
         ),
         "unknown_round": "Aucun tour ouvert ne porte le code {code}.",
         "round_closed": "Ce tour est fermé : les réponses ne sont plus acceptées.",
+        "not_leader": (
+            "Ce processus du bot est en réserve : ouvrir et fermer les tours revient au "
+            "processus principal. Réessayez dans quelques secondes ; si cela dure, voyez "
+            "l'équipe technique."
+        ),
         "rate_limited": "Trop de demandes en peu de temps. Réessayez dans une minute.",
         "db_unavailable": (
             "Le service est momentanément indisponible : rien n'a été enregistré. Réessayez"
@@ -380,6 +385,10 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "ambiguous_round": "Several rounds are open: give the code of the round.\n{codes}",
         "unknown_round": "No open round has the code {code}.",
         "round_closed": "This round is closed: answers are no longer accepted.",
+        "not_leader": (
+            "This bot process is on standby: opening and closing rounds is the main "
+            "process's job. Try again in a few seconds; if it lasts, ask the technical team."
+        ),
         "rate_limited": "Too many requests in a short time. Try again in a minute.",
         "db_unavailable": (
             "The service is temporarily unavailable: nothing was recorded. Please try again"

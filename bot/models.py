@@ -187,6 +187,21 @@ class Outbox(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_type=sa.Text)
 
 
+class LeaderLease(SQLModel, table=True):
+    """Which process leads (runs the scheduler and the outbox), under which epoch, until when.
+
+    One row per lease (``main``). ``holder`` names a process for operators (host, pid and a
+    random token); ``epoch`` grows at every change of holder and fences every transition and
+    outbox claim; ``expires_at`` is the database's clock (with time zone), never a process's.
+    """
+
+    __tablename__ = "leader_lease"
+    name: str = Field(max_length=32, primary_key=True)
+    holder: str = Field(max_length=200)
+    epoch: int = Field(sa_type=sa.BigInteger())
+    expires_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+
+
 def table(name: str) -> sa.Table:
     """The Core table behind a model, for bulk statements on the hot path."""
     return SQLModel.metadata.tables[name]

@@ -76,6 +76,7 @@ class Snapshot:
     platforms: dict[str, Status] = field(default_factory=dict)
     sync_ages: dict[str, float] = field(default_factory=dict)
     healthy: bool = False
+    leader: bool = False
 
 
 def _database_figures(conn: Connection) -> tuple[dict[str, int], dict[str, tuple[int, int, int]]]:
@@ -205,6 +206,10 @@ class _SnapshotCollector(Collector):
             "debate_bot_matrix_sync_age_seconds",
             "Seconds since the last successful Matrix sync.",
         )
+        leader = GaugeMetricFamily(
+            "debate_bot_leader",
+            "Whether this process leads (runs the scheduler and the outbox) (1/0).",
+        )
         if not describe:
             up.add_metric([], 1.0 if snap.database_up else 0.0)
             healthy.add_metric([], 1.0 if snap.healthy else 0.0)
@@ -218,7 +223,8 @@ class _SnapshotCollector(Collector):
                 connected.add_metric([platform], 1.0 if status.ok else 0.0)
             if "matrix" in snap.sync_ages:
                 sync_age.add_metric([], snap.sync_ages["matrix"])
-        yield from (up, healthy, rounds, pending, failing, abandoned, connected, sync_age)
+            leader.add_metric([], 1.0 if snap.leader else 0.0)
+        yield from (up, healthy, rounds, pending, failing, abandoned, connected, sync_age, leader)
 
 
 class Observability:
@@ -335,13 +341,8 @@ class Observability:
             "database": database.to_json(),
             "platforms": {name: status.to_json() for name, status in platforms.items()},
         }
-        if self.app.instance_lock_lost:
-            ok = False
-            body["status"] = "unavailable"
-            body["instance_lock"] = {
-                "ok": False,
-                "detail": "another process took over the database; this one stopped serving",
-            }
+        # Both are healthy: a follower serves members and takes over if the leader goes.
+        body["role"] = "leader" if self.app.leading else "follower"
         return ok, body
 
     async def refresh(self) -> Snapshot:
@@ -361,6 +362,7 @@ class Observability:
                 snap.sync_ages[name] = age
         database = Status(snap.database_up, "")
         snap.healthy, _ = self._verdict(database, snap.platforms)
+        snap.leader = self.app.leading
         self.snapshot = snap
         return snap
 

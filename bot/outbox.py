@@ -51,6 +51,7 @@ class Publisher:
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._absent: set[str] = set()  # platforms whose posts this leader leaves for another
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="publisher")
@@ -78,6 +79,8 @@ class Publisher:
     async def deliver(self) -> int:
         """Deliver what is pending; returns the number of posts delivered."""
         async with self._lock:
+            if not self.engine.core.leading:
+                return 0  # a follower owes nothing: the leader delivers the outbox
             rows = await self.engine.db.read(store.pending_outbox)
             posts: dict[tuple[int, str], RoundPost | None] = {}
             latest_progress: dict[tuple[int, str], int] = {}
@@ -100,6 +103,14 @@ class Publisher:
         """Deliver one row (``posts`` caches the posts built); whether it was posted now."""
         platform, _, channel = row.channel.partition(":")
         port = self.ports.get(platform)
+        leadership = self.engine.core.leadership
+        if port is None and not stale and leadership is not None and leadership.shared:
+            # Several processes: the platform may run in another one, which delivers the post
+            # when it leads; this one must not give the post up.
+            if platform not in self._absent:
+                self._absent.add(platform)
+                log.warning("posts to %s wait for a leader that runs %s", platform, platform)
+            return False
         if port is None or stale:
             await self._mark(row.id, True, None if stale else "platform not running")
             return False
@@ -123,8 +134,10 @@ class Publisher:
             retry=row.attempts > 0,
         )
         # Counted before posting: a crash between the post and its mark leaves a row whose
-        # next attempt knows the post may be out, and has the adapter check.
-        await self.engine.writer.call(lambda conn: store.begin_delivery(conn, row.id))
+        # next attempt knows the post may be out, and has the adapter check. The claim is
+        # fenced: a deposed leader (or a post another process claimed since) sends nothing.
+        if not await self._claim(row):
+            return False
         try:
             await port.publish(ChannelRef(platform, channel), replace(post, key=post_key))
         except Exception as exc:
@@ -139,6 +152,17 @@ class Publisher:
             return False
         await self._mark(row.id, True, None)
         return True
+
+    async def _claim(self, row: OutboxRow) -> bool:
+        leadership = self.engine.core.leadership
+        fence = None if leadership is None else leadership.fence()
+        if leadership is not None and fence is None:
+            return False  # not the leader (any more): the leader delivers it
+
+        def claim(conn: Connection) -> bool:
+            return store.begin_delivery(conn, row.id, row.attempts, fence)
+
+        return await self.engine.writer.call(claim)
 
     async def _mark(self, outbox_id: int, delivered: bool, error: str | None) -> None:
         await self.engine.writer.call(

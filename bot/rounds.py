@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
@@ -22,14 +22,16 @@ from sqlalchemy.engine import Connection
 from bot import lifecycle, store
 from bot.anonymity import new_round_code, new_salt
 from bot.config import Config, DebateConfig, ManualSchedule
-from bot.core import Core
+from bot.core import Core, EngineError
 from bot.erasure import rekey_round, scrub_storage
 from bot.events import PostKind
 from bot.i18n import Messages
+from bot.leader import holds_lease
 from bot.lifecycle import Action, RoundTimes
 from bot.models import RoundState
 from bot.outage import checkpoint
 from bot.outbox import enqueue_posts
+from bot.packs import Pack
 from bot.participation import RateLimiter, _random_number, while_open
 from bot.posts import describe_changes
 from bot.store import ArgumentRow, RoundRow
@@ -64,7 +66,9 @@ class Rounds:
     # ------------------------------------------------------------------ creating
 
     async def create_round(self, debate: DebateConfig, opens_at: datetime, opened_by: str) -> int:
-        question_id, seq = await self.core.db.read(lambda conn: self.pick_question(conn, debate))
+        question_id, seq = await self.core.db.read(
+            lambda conn: pick_question(conn, debate, self.core.packs)
+        )
         values = {
             "debate_id": debate.id,
             "seq": seq,
@@ -77,7 +81,11 @@ class Rounds:
             **self.core.live_texts(debate.id, question_id).to_columns(),
         }
 
+        fence = self.core.fence()
+
         def insert(conn: Connection) -> int:
+            if fence is not None and not holds_lease(conn, fence):
+                raise EngineError("not_leader")  # a deposed leader must not add a round
             for _ in range(10):
                 code = new_round_code()
                 if not store.code_taken(conn, code):
@@ -105,16 +113,6 @@ class Rounds:
             "reminder_at": reminder_at,
             "channels": channels,
         }
-
-    def pick_question(self, conn: Connection, debate: DebateConfig) -> tuple[str, int]:
-        pack = self.core.packs[debate.pack]
-        pool = list(debate.questions) or pack.item_ids()
-        used, seq = store.question_history(conn, debate.id)
-        cycle_used = used[len(used) - len(used) % len(pool) :] if pool else []
-        remaining = [q for q in pool if q not in cycle_used] or pool
-        if debate.order == "sequential":
-            return remaining[0], seq
-        return random.SystemRandom().choice(remaining), seq
 
     # ------------------------------------------------------------------ transitions
 
@@ -150,10 +148,11 @@ class Rounds:
         reminder stays in its state (open) and applies once (see :func:`store.transition`).
         """
         assert lifecycle.can_transition(source, target) or (reminder and source == target)
+        fence = self.core.fence()  # a follower (or a lapsed leader) is refused here
 
         def update(conn: Connection) -> T | None:
             applied = store.transition(
-                conn, round_id, source, target, ended_at=ended_at, reminder=reminder
+                conn, round_id, source, target, ended_at=ended_at, reminder=reminder, fence=fence
             )
             return then(conn) if applied else None
 
@@ -332,7 +331,9 @@ class Rounds:
 
     async def ensure_scheduled(self) -> list[int]:
         """Make sure each scheduled debate has its next round in the database."""
-        created = []
+        created: list[int] = []
+        if not self.core.leading:
+            return created  # the leader adds them
         now = self.core.clock()
         for debate in self.core.config.debates:
             if isinstance(debate.schedule, ManualSchedule) or debate.pack not in self.core.packs:
@@ -371,6 +372,8 @@ class Rounds:
         opening; its duration, reminder, channels and texts follow the config. Open rounds
         keep their terms: moderators extend or close them.
         """
+        if not self.core.leading:
+            return []  # the leader reconciles (every process is to have the same config)
         now = self.core.clock()
 
         def read(conn: Connection) -> tuple[list[RoundRow], dict[str, datetime]]:
@@ -418,7 +421,9 @@ class Rounds:
     ) -> str | None:
         question_id = row.question_id
         if self.core.question(debate.id, question_id) is None:  # gone from the pack
-            question_id, _ = await self.core.db.read(lambda conn: self.pick_question(conn, debate))
+            question_id, _ = await self.core.db.read(
+                lambda conn: pick_question(conn, debate, self.core.packs)
+            )
         wanted = {
             **self.terms(debate, opens_at),
             "question_id": question_id,
@@ -434,6 +439,19 @@ class Rounds:
         if not await self.core.writer.call(update):
             return None
         return f"round {row.id} ({debate.id}) updated: {describe_changes(differs)}"
+
+
+def pick_question(
+    conn: Connection, debate: DebateConfig, packs: Mapping[str, Pack]
+) -> tuple[str, int]:
+    """The debate's next question (each once per cycle, in order or at random) and seq."""
+    pool = list(debate.questions) or packs[debate.pack].item_ids()
+    used, seq = store.question_history(conn, debate.id)
+    cycle_used = used[len(used) - len(used) % len(pool) :] if pool else []
+    remaining = [q for q in pool if q not in cycle_used] or pool
+    if debate.order == "sequential":
+        return remaining[0], seq
+    return random.SystemRandom().choice(remaining), seq
 
 
 def seed_follow_up(

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from bot.leader import Fence, fence_clause
 from bot.lifecycle import RoundTimes
 from bot.models import CARRIED_OVER, RoundState, random_id, table
 from bot.summary.model import ArgumentRow as CollectedArgument
@@ -334,14 +335,18 @@ def transition(
     *,
     ended_at: datetime | None = None,
     reminder: bool = False,
+    fence: Fence | None = None,
 ) -> bool:
     """Move a round from ``source`` to ``target`` if it is still in ``source``.
 
     ``ended_at`` records an early close (a close time after it becomes it); ``reminder``
-    applies only if the reminder was not sent yet, and marks it sent.
+    applies only if the reminder was not sent yet, and marks it sent. With a ``fence``, only
+    while that leader's epoch holds the lease (checked in the same statement).
     """
     r = table("round")
     where = [r.c.id == round_id, r.c.state == source.value]
+    if fence is not None:
+        where.append(fence_clause(conn, fence))
     values: dict[str, Any] = {"state": target.value}
     if ended_at is not None:
         values["closes_at"] = sa.case((r.c.closes_at > ended_at, ended_at), else_=r.c.closes_at)
@@ -750,9 +755,20 @@ def pending_outbox(conn: Connection) -> list[OutboxRow]:
     return [OutboxRow(row.id, row.round_id, row.kind, row.channel, row.attempts) for row in rows]
 
 
-def begin_delivery(conn: Connection, outbox_id: int) -> None:
+def begin_delivery(
+    conn: Connection, outbox_id: int, attempts: int, fence: Fence | None = None
+) -> bool:
+    """Claim a post for one delivery attempt; False if it is no longer this caller's to send.
+
+    It applies only if the row is still undelivered with ``attempts`` as read, and, with a
+    ``fence``, only while that leader's epoch holds the lease (in the same statement).
+    """
     o = table("outbox")
-    conn.execute(sa.update(o).where(o.c.id == outbox_id).values(attempts=o.c.attempts + 1))
+    where = [o.c.id == outbox_id, o.c.delivered.is_(False), o.c.attempts == attempts]
+    if fence is not None:
+        where.append(fence_clause(conn, fence))
+    res = conn.execute(sa.update(o).where(*where).values(attempts=o.c.attempts + 1))
+    return bool(res.rowcount == 1)
 
 
 def mark_delivery(conn: Connection, outbox_id: int, delivered: bool, error: str | None) -> None:

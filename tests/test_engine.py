@@ -284,7 +284,7 @@ async def test_reminder_and_extend(db_url: str, config_factory: Any, app_factory
     assert again is not None and again.state == RoundState.SUMMARISED
 
 
-async def test_one_process_per_database(
+async def test_one_process_per_data_directory(
     db_url: str, config_factory: Any, app_factory: Any
 ) -> None:
     import pytest
@@ -482,49 +482,6 @@ async def test_a_stance_with_its_argument_is_one_transaction(
     # ...but re-sending one already stored is still answered with its number.
     _, same = await app.engine.submit_position(r.id, "console", "bob", first, "un argument")
     assert same == number
-
-
-def _drop_lock_sessions(pg_url: str) -> int:
-    """What a PostgreSQL restart does to the bot's lock: its session is gone."""
-    import psycopg
-
-    with psycopg.connect(pg_url.replace("+psycopg", ""), autocommit=True) as admin:
-        rows = admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_locks "
-            "WHERE locktype = 'advisory' AND database = "
-            "(SELECT oid FROM pg_database WHERE datname = current_database())"
-        ).fetchall()
-    return len(rows)
-
-
-async def test_a_lost_postgresql_lock_is_taken_again_or_the_bot_stops(
-    pg_url: str, config_factory: Any, app_factory: Any, tmp_path: Any
-) -> None:
-    from bot.db import InstanceLockError
-
-    config = config_factory(database_url=pg_url)
-    one, _ = await app_factory(config)
-    # Nobody else wants it: the lock is simply taken again on a new connection.
-    assert _drop_lock_sessions(pg_url) == 1
-    assert await asyncio.to_thread(one.instance_lock.verify)
-    # Other processes (on other machines: other data directories) share the database.
-    elsewhere = config_factory(database_url=pg_url, data_dir=str(tmp_path / "elsewhere"))
-    intruder, _ = await app_factory(elsewhere, start=False)
-    with pytest.raises(InstanceLockError, match="PostgreSQL"):
-        await intruder.start()
-    intruder.db.close()
-
-    # Another process took it meanwhile: this one stops serving, and says so.
-    assert _drop_lock_sessions(pg_url) == 1
-    two, _ = await app_factory(elsewhere)
-    assert two.instance_lock.verify()
-    assert one._watchdog is not None
-    one._watchdog.cancel()
-    one.lock_check_seconds = 0.1
-    one._watchdog = asyncio.create_task(one._watch_lock())
-    await asyncio.wait_for(one.lost_lock.wait(), timeout=10)
-    assert one.instance_lock_lost
-    assert two.instance_lock.verify()  # the other one serves on
 
 
 async def test_participants_positions_and_voters_are_counted_alike_everywhere(

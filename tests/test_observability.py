@@ -42,6 +42,7 @@ EXPECTED = {
     "debate_bot_build_info",
     "debate_bot_database_up",
     "debate_bot_healthy",
+    "debate_bot_leader",
     "debate_bot_rounds",
     "debate_bot_outbox_pending",
     "debate_bot_outbox_failing",
@@ -135,6 +136,7 @@ async def test_healthz_and_metrics_of_a_running_app(config_factory: Any, app_fac
         "status": "ok",
         "database": {"ok": True, "detail": "answers"},
         "platforms": {"console": {"ok": True, "detail": "no connection to check"}},
+        "role": "leader",
     }
 
     status, content_type, text = await get(app, "/metrics")
@@ -145,6 +147,7 @@ async def test_healthz_and_metrics_of_a_running_app(config_factory: Any, app_fac
     before = samples(text)
     assert before[("debate_bot_rounds", (("state", "open"),))] == 0
     assert before[("debate_bot_healthy", ())] == 1
+    assert before[("debate_bot_leader", ())] == 1
     assert before[("debate_bot_platform_connected", (("platform", "console"),))] == 1
     assert before[("debate_bot_outbox_pending", (("platform", "console"),))] == 0
 
@@ -215,16 +218,6 @@ async def test_healthz_says_when_the_database_does_not_answer(
     assert found[("debate_bot_database_up", ())] == 0
     assert found[("debate_bot_healthy", ())] == 0
     assert not any(name == "debate_bot_rounds" for name, _ in found)  # nothing stale
-
-
-async def test_healthz_fails_once_the_instance_lock_is_lost(
-    config_factory: Any, app_factory: Any
-) -> None:
-    app, _ = await app_factory(observed(config_factory))
-    app.instance_lock_lost = True
-    status, _, text = await get(app, "/healthz")
-    assert status == 503
-    assert json.loads(text)["instance_lock"]["ok"] is False
 
 
 async def test_a_taken_port_fails_the_start_and_releases_the_lock(
