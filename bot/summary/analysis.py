@@ -72,6 +72,8 @@ from scipy.sparse.linalg import eigsh
 from scipy.spatial.distance import cdist
 from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
+from bot.summary.replay_pca import WarmPCA
+
 ANALYSIS_VERSION = "polis-1.0"
 
 FloatArray = npt.NDArray[np.float64]
@@ -547,12 +549,13 @@ def _weighted_centres(
 
 
 def _clean_start(
-    x: FloatArray, labels: IntArray, k: int, weights: FloatArray | None, distinct: int
+    x: FloatArray, labels: IntArray, k: int, weights: FloatArray | None, distinct: int | None
 ) -> tuple[IntArray, FloatArray]:
     """clusters.clj ``clean-start-clusters``: previous clusters recentred on their members,
     identical centres merged, then the most distal point split off until there are
     min(k, distinct points) clusters. ``labels`` holds the previous cluster id of each row
-    (-1 for rows that belonged to none); ``distinct`` is the number of distinct rows of x.
+    (-1 for rows that belonged to none); ``distinct`` is the number of distinct rows of x
+    (None: counted if needed).
     Returns (ids, initial centres)."""
     member = labels >= 0
     ids = np.unique(labels[member])
@@ -578,7 +581,9 @@ def _clean_start(
         ids = np.unique(labels[member])
         pos = np.searchsorted(ids, labels[member])
         centres, _ = _weighted_centres(x[member], pos, ids.size, wm)
-    possible = min(k, distinct)
+    # No split is needed when there are k clusters already, whatever the distinct rows.
+    counted = k if ids.size >= k or distinct is not None else _distinct_count(x)
+    possible = min(k, counted if distinct is None else distinct)
     while ids.size < possible:
         dist = cdist(x, centres).min(axis=1)
         far = int(np.argmax(dist))
@@ -633,16 +638,21 @@ def _sorted_rows(a: FloatArray) -> FloatArray:
 
 
 def _update(
-    state: _State, snap: _Snapshot, in_conv: BoolArray, seed: int, polls: int = 1
+    state: _State,
+    snap: _Snapshot,
+    in_conv: BoolArray,
+    seed: int,
+    polls: int = 1,
+    warm: WarmPCA | None = None,
 ) -> _Outcome:
     """One Polis conversation update (conversation.clj small-conv-update-graph).
 
     ``polls`` is the number of Polis poll windows this update stands for in a batched
-    replay: the group-k smoother counts it as that many consecutive wins of its best k."""
-    active = ~snap.mod
-    comps, proj = _pca(snap, active, state.comps, seed)
+    replay: the group-k smoother counts it as that many consecutive wins of its best k.
+    ``warm`` is a replay's PCA kept from the previous update (then ``snap`` need not carry
+    the votes: only its sizes and ``mod`` are read)."""
+    comps, proj, n_votes = _map_of(state, snap, seed, warm)
     state.comps = comps
-    n_votes = np.bincount(snap.rows[active[snap.cols]], minlength=snap.n_rows)
     # Zeroed (moderated) columns count as voted for everybody (named_matrix zero-out-columns).
     n_votes = n_votes + int(snap.mod.sum())
     proj *= np.sqrt(snap.n_cols / np.maximum(n_votes, 1))[:, None]
@@ -666,6 +676,26 @@ def _update(
     return _Outcome(proj, ic_rows, base, chosen, silhouettes)
 
 
+def _map_of(
+    state: _State, snap: _Snapshot, seed: int, warm: WarmPCA | None
+) -> tuple[FloatArray, FloatArray, IntArray]:
+    """Principal components, unscaled projection and each row's number of votes on
+    statements not moderated out: from the snapshot, or from a replay's warm PCA."""
+    if warm is None:
+        active = ~snap.mod
+        comps, proj = _pca(snap, active, state.comps, seed)
+        return comps, proj, np.bincount(snap.rows[active[snap.cols]], minlength=snap.n_rows)
+    n_votes = warm.votes_per_row(snap.n_rows)
+    comps = np.zeros((2, snap.n_cols))
+    if snap.n_rows < 2 or not np.any(warm.counts > 0):
+        return comps, np.zeros((snap.n_rows, 2)), n_votes
+    w, vecs, used_pos = warm.components(state.comps, snap.n_rows, seed, _leading_eigenvectors)
+    used = warm.columns[used_pos]
+    basis = _signed_basis(w, vecs, used, state.comps)
+    comps[:, used] = basis.T
+    return comps, warm.project(basis, used_pos, snap.n_rows), n_votes
+
+
 def _base_clusters(state: _State, x: FloatArray, ic_rows: IntArray, n_rows: int) -> _Clusters:
     """The base clusters of the in-conversation rows' projections ``x``, started from the
     previous update's; ``state.base`` gets their labels over all ``n_rows`` rows."""
@@ -673,7 +703,7 @@ def _base_clusters(state: _State, x: FloatArray, ic_rows: IntArray, n_rows: int)
         prev_labels = np.full(n_rows, -1, np.int64)
         old = state.base.labels
         prev_labels[: old.size] = old[:n_rows]
-        ids, init = _clean_start(x, prev_labels[ic_rows], BASE_K, None, _distinct_count(x))
+        ids, init = _clean_start(x, prev_labels[ic_rows], BASE_K, None, None)
     else:
         idx = _first_distinct(x, BASE_K)
         ids, init = np.arange(idx.size, dtype=np.int64), x[idx]
@@ -698,7 +728,6 @@ def _groupings(state: _State, base: _Clusters, comps: FloatArray) -> dict[int, _
     max_k = min(MAX_K, 2 + n_base // 12, n_base - 1)
     if np.count_nonzero(np.any(comps != 0.0, axis=0)) < 2:
         max_k = 0
-    distinct_base = _distinct_count(base.centres)
     groupings: dict[int, _Grouping] = {}
     for k in range(2, max_k + 1):
         if n_base < 2:
@@ -707,7 +736,7 @@ def _groupings(state: _State, base: _Clusters, comps: FloatArray) -> dict[int, _
         if prev is not None:
             at = np.minimum(np.searchsorted(prev.base_ids, base.ids), prev.base_ids.size - 1)
             prev_g = np.where(prev.base_ids[at] == base.ids, prev.group_ids[at], -1)
-            gids, ginit = _clean_start(base.centres, prev_g, k, weights, distinct_base)
+            gids, ginit = _clean_start(base.centres, prev_g, k, weights, None)
         else:
             idx = _first_distinct(base.centres, k)
             gids, ginit = np.arange(idx.size, dtype=np.int64), base.centres[idx]
@@ -1131,19 +1160,6 @@ def _schedule(
     return sorted(set(windows.tolist()) | forced), restarts
 
 
-def _snapshot_of(
-    seen: BoolArray,
-    rows: IntArray,
-    cols: IntArray,
-    vals: FloatArray,
-    n_rows: int,
-    n_cols: int,
-    data: _Votes,
-) -> _Snapshot:
-    live = np.flatnonzero(seen)
-    return _Snapshot(n_rows, n_cols, rows[live], cols[live], vals[live], data.mod[:n_cols])
-
-
 def replay(
     votes: Iterable[Vote],
     *,
@@ -1215,14 +1231,40 @@ class _Slots:
             np.zeros(len(data.participants), np.int64),
         )
 
-    def apply(self, data: _Votes, lo: int, hi: int) -> None:
-        """Votes lo..hi-1 arrive; a slot's latest vote wins."""
+    def apply(self, data: _Votes, lo: int, hi: int) -> tuple[IntArray, BoolArray]:
+        """Votes lo..hi-1 arrive; a slot's latest vote wins. Returns the slots voted and
+        which of them were voted for the first time."""
         s_idx = self.index[lo:hi]
         touched, last = np.unique(s_idx[::-1], return_index=True)
-        fresh = touched[~self.seen[touched]]
+        is_fresh = ~self.seen[touched]
+        fresh = touched[is_fresh]
         self.seen[fresh] = True
         self.counts[:] += np.bincount(self.rows[fresh], minlength=self.counts.size)
         self.val[touched] = data.vals[lo:hi][::-1][last]
+        return touched, is_fresh
+
+
+def _warm_pca(data: _Votes) -> WarmPCA | None:
+    """A replay's warm-started PCA, when the cold analysis's PCA would be dense."""
+    n_rows, active = len(data.participants), ~data.mod
+    m = int(active.sum())
+    if n_rows * m > DENSE_PCA_MAX_CELLS or m > DENSE_EIGH_MAX_COLUMNS:
+        return None
+    return WarmPCA(n_rows, len(data.statements), active)
+
+
+def _snapshot_of(
+    slots: _Slots, n_rows: int, n_cols: int, data: _Votes, votes: bool = True
+) -> _Snapshot:
+    """The rating matrix of the first n_rows x n_cols so far (without its votes when
+    ``votes`` is false: a warm replay update reads only the sizes)."""
+    if not votes:
+        none = np.zeros(0, np.int64)
+        return _Snapshot(n_rows, n_cols, none, none, np.zeros(0), data.mod[:n_cols])
+    live = np.flatnonzero(slots.seen)
+    return _Snapshot(
+        n_rows, n_cols, slots.rows[live], slots.cols[live], slots.val[live], data.mod[:n_cols]
+    )
 
 
 def _run_replay(
@@ -1230,12 +1272,12 @@ def _run_replay(
 ) -> tuple[_Snapshot, _Outcome, _State]:
     points, restarts, windows = _replay_plan(data, batch, time_unit)
     slots = _Slots.of(data)
+    warm = _warm_pca(data)
     counts = slots.counts
     max_row = np.maximum.accumulate(data.rows)
     max_col = np.maximum.accumulate(data.cols)
     state = _State()
     in_conv = np.zeros(0, np.bool_)
-    snap: _Snapshot | None = None
     outcome: _Outcome | None = None
     update_at = set(points)
     # Early on, in-conv changes at every poll (top-ups to 15 participants, fewer than 7
@@ -1244,14 +1286,16 @@ def _run_replay(
     events = sorted(update_at | set(windows.tolist()))
     poll_ends = set(windows.tolist())
     early = True
-    applied = 0
+    applied = n_rows = n_cols = 0
     polls_since = 0  # poll windows closed since the previous update
     for end in events:
         if end in poll_ends:
             polls_since += 1
         if not early and end not in update_at:
             continue
-        slots.apply(data, applied, end)
+        touched, fresh = slots.apply(data, applied, end)
+        if warm is not None:
+            warm.apply(slots.rows[touched], slots.cols[touched], slots.val[touched], fresh)
         applied = end
         n_rows, n_cols = int(max_row[end - 1]) + 1, int(max_col[end - 1]) + 1
         if early:
@@ -1266,11 +1310,11 @@ def _run_replay(
             continue
         if in_conv.size < n_rows:  # an update inside an early poll window
             in_conv = _sticky_in_conv(in_conv, counts[:n_rows], n_cols)
-        snap = _snapshot_of(slots.seen, slots.rows, slots.cols, slots.val, n_rows, n_cols, data)
-        outcome = _update(state, snap, in_conv, seed, max(polls_since, 1))
+        snap = _snapshot_of(slots, n_rows, n_cols, data, votes=warm is None)
+        outcome = _update(state, snap, in_conv, seed, max(polls_since, 1), warm)
         polls_since = 0
         if end in restarts:
             _restart(state)
-            outcome = _update(state, snap, in_conv, seed)  # recompute on load
-    assert snap is not None and outcome is not None
-    return snap, outcome, state
+            outcome = _update(state, snap, in_conv, seed, 1, warm)  # recompute on load
+    assert outcome is not None
+    return _snapshot_of(slots, n_rows, n_cols, data), outcome, state
