@@ -45,10 +45,13 @@ Two entry points:
   clusters, group-k smoother, PCA signs). Polis's published groups depend on that history.
 
 Numerics: the PCA is an eigendecomposition of ``Xc^T Xc`` (NumPy/SciPy LAPACK, ARPACK for very
-many statements). Polis's k-means differs from scikit-learn's (empty clusters are dropped
-rather than relocated, Polis's convergence rule and warm start), so its Lloyd loop is written
-here with SciPy distances and NumPy sums; the silhouette is computed from one distance matrix
-for all k because it runs at every update (tests check it against scikit-learn's).
+many statements). A replay keeps ``Xc^T Xc`` from one update to the next and refines the
+previous components instead (:mod:`bot.summary.replay_pca`: warm-started like Polis's
+``powerit-pca``, but to convergence, so its groups are those of the from-scratch PCA).
+Polis's k-means differs from scikit-learn's (empty clusters are dropped rather than
+relocated, Polis's convergence rule and warm start), so its Lloyd loop is written here with
+SciPy distances and NumPy sums; the silhouette is computed from one distance matrix for all
+k because it runs at every update (tests check it against scikit-learn's).
 
 Polis also zeroes "meta" statements (``is_meta``, e.g. demographic questions) exactly like
 moderated-out ones; CSV exports do not carry that flag, so pass such statements in
@@ -238,12 +241,13 @@ class ReplayBatching:
     The Polis math worker polls for new votes every second (``poller.clj``,
     ``:polling-interval 1000``) and runs one conversation update on everything that arrived
     since its previous update (``conv_man.clj`` takes all queued vote batches at once). A busy
-    conversation therefore gets an update every second or so -- thousands of updates, some
-    hundred times the cost of one analysis. By default the replay keeps Polis's batching rule
-    but slows the poller down uniformly: the poll period is the smallest
-    ``poll_seconds * 1.5**i`` that gives at most ``max_updates`` updates, so bursts of activity
-    still get more updates than quiet periods and each update takes in exactly what a slower
-    Polis poller would have seen. :data:`EVERY_POLL` replays Polis's own cadence instead.
+    conversation therefore gets an update every second or so -- thousands of updates
+    (``benchmarks/replay.py`` times them against one analysis). By default the replay keeps
+    Polis's batching rule but slows the poller down uniformly: the poll period is the
+    smallest ``poll_seconds * 1.5**i`` that gives at most ``max_updates`` updates, so bursts
+    of activity still get more updates than quiet periods and each update takes in exactly
+    what a slower Polis poller would have seen. :data:`EVERY_POLL` replays Polis's own
+    cadence instead.
 
     * The sticky in-conv set is evaluated at every ``poll_seconds`` window whatever the update
       schedule: it needs only vote counts, and participants topped up early stay in for good.
@@ -558,14 +562,13 @@ def _clean_start(
     (None: counted if needed).
     Returns (ids, initial centres)."""
     member = labels >= 0
-    ids = np.unique(labels[member])
-    if ids.size == 0:
+    if not member.any():
         idx = _first_distinct(x, k)
         return np.arange(idx.size, dtype=np.int64), x[idx]
     # Recentre (clusters without members vanish), then merge clusters with identical centres;
     # the merged cluster keeps the id of the larger one.
     labels = labels.copy()
-    pos = np.searchsorted(ids, labels[member])
+    ids, pos = _ids_and_positions(labels[member])
     wm = None if weights is None else weights[member]
     centres, _ = _weighted_centres(x[member], pos, ids.size, wm)
     order, groups = _row_groups(centres)
@@ -597,6 +600,14 @@ def _clean_start(
         wm = None if weights is None else weights[member]
         centres, _ = _weighted_centres(x[member], pos, ids.size, wm)
     return ids, centres
+
+
+def _ids_and_positions(labels: IntArray) -> tuple[IntArray, IntArray]:
+    """The distinct (non-negative) labels, sorted, and each label's position among them:
+    ``np.unique(labels, return_inverse=True)`` for small ids, without the sort."""
+    present = np.bincount(labels) > 0
+    ids = np.flatnonzero(present).astype(np.int64)
+    return ids, (np.cumsum(present) - 1)[labels]
 
 
 def _kmeans(
@@ -755,8 +766,9 @@ def _silhouettes(points: FloatArray, labelings: dict[int, IntArray]) -> dict[int
     n = points.shape[0]
     out: dict[int, float] = {}
     for k, labels in labelings.items():
-        uniq, lab = np.unique(labels, return_inverse=True)
-        m = uniq.size
+        present = np.bincount(labels) > 0  # group ids are small non-negative ints
+        lab = (np.cumsum(present) - 1)[labels]  # np.unique's inverse, without the sort
+        m = int(np.count_nonzero(present))
         if m < 2:
             out[k] = -1.0
             continue

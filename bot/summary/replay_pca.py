@@ -38,6 +38,8 @@ BoolArray = npt.NDArray[np.bool_]
 RESIDUAL_TOL = 1e-8  # refined when every ||C v - theta v|| <= this * theta_1
 KRYLOV_BLOCKS = 8  # blocks of two vectors in each Krylov space
 MAX_RESTARTS = 4
+# Below this many used columns a full eigendecomposition is as cheap as the refinement.
+REFINE_MIN_COLUMNS = 64
 GAP_MARGIN = 1e-6  # the third eigenvalue's bound must stay below theta_2 * (1 - this)
 
 # (cov over the used columns, n_comp, seed) -> (eigenvalues, eigenvectors), largest first
@@ -56,9 +58,10 @@ class WarmPCA:
         self.position = np.full(n_cols, -1, np.int64)
         self.position[self.columns] = np.arange(self.columns.size)
         m = self.columns.size
-        self.values = np.zeros((n_rows, m))
-        self.voted = np.zeros((n_rows, m))
-        self.centred = np.zeros((n_rows, m))
+        # Column-major: an update reads and rewrites whole columns.
+        self.values = np.zeros((n_rows, m), order="F")
+        self.voted = np.zeros((n_rows, m), order="F")
+        self.centred = np.zeros((n_rows, m), order="F")
         self.cov = np.zeros((m, m))
         self.counts = np.zeros(m)
         self.row_votes = np.zeros(n_rows, np.int64)
@@ -78,13 +81,13 @@ class WarmPCA:
         self.voted[rows, pos] = 1.0
         self.row_votes += np.bincount(rows[fresh], minlength=self.row_votes.size)
         touched = np.unique(pos)
-        counts = self.voted[:, touched].sum(axis=0)
-        sums = self.values[:, touched].sum(axis=0)
+        voted, values = self.voted[:, touched], self.values[:, touched]
+        counts = voted.sum(axis=0)
         self.counts[touched] = counts
-        mean = sums / counts
-        self.centred[:, touched] = (self.values[:, touched] - mean) * self.voted[:, touched]
+        changed = (values - values.sum(axis=0) / counts) * voted
+        self.centred[:, touched] = changed
         old = self.cov[touched]
-        new = self.centred[:, touched].T @ self.centred
+        new = changed.T @ self.centred
         self.cov[touched] = new
         self.cov[:, touched] = new.T
         diff = new - old
@@ -106,7 +109,7 @@ class WarmPCA:
         used_pos = np.flatnonzero(self.counts > 0)
         m = used_pos.size
         found = None
-        if prev is not None and m >= 3 and n_rows >= 3:
+        if prev is not None and m >= REFINE_MIN_COLUMNS and n_rows >= 3:
             start = np.zeros((self.columns.size, 2))
             inside = self.columns < prev.shape[1]
             start[inside] = prev[:, self.columns[inside]].T
@@ -133,7 +136,7 @@ class WarmPCA:
         cov = self.cov[np.ix_(used_pos, used_pos)]
         n_comp = min(2, m, n_rows)
         w, vecs = solve(cov, n_comp, seed)
-        if m >= 3:
+        if m >= REFINE_MIN_COLUMNS:
             third = scipy.linalg.eigvalsh(cov, subset_by_index=[m - 3, m - 3])
             self.third_bound = float(third[0])
         else:

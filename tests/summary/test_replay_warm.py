@@ -45,7 +45,10 @@ def from_scratch(votes: list[Vote], moderated: set[str]) -> AnalysisResult:
 
 
 def warm_counts(mp: pytest.MonkeyPatch) -> list[R.WarmPCA]:
-    """Collects the WarmPCA objects the replays create (to check the warm path ran)."""
+    """Collects the WarmPCA objects the replays create (to check the warm path ran), with
+    the refinement on from three statements (the small inputs here would otherwise all take
+    the full eigendecomposition)."""
+    mp.setattr(R, "REFINE_MIN_COLUMNS", 3)
     made: list[R.WarmPCA] = []
     original = A._warm_pca
 
@@ -123,11 +126,14 @@ def test_warm_replay_matches_from_scratch_on_synthetic_votes(
     assert len(replay(votes, moderated_out=moderated, batch=EVERY_POLL).groups) >= 2
 
 
-def test_components_follow_a_crossing_of_the_second_and_third_eigenvalues() -> None:
+def test_components_follow_a_crossing_of_the_second_and_third_eigenvalues(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Statement 2 gets ever more decided votes (passes turned to agree/disagree) until its
     spread passes statement 1's: the second component moves from one to the other. The
     refined components must follow (the gap guard falls back to a full solve near the
     crossing) and match the cold PCA at every step."""
+    monkeypatch.setattr(R, "REFINE_MIN_COLUMNS", 3)
     rng = np.random.default_rng(5)
     n_rows, n_cols = 60, 6
     values = rng.choice([-1.0, 1.0], size=(n_rows, n_cols))
