@@ -554,17 +554,18 @@ def _weighted_centres(
 
 def _clean_start(
     x: FloatArray, labels: IntArray, k: int, weights: FloatArray | None, distinct: int | None
-) -> tuple[IntArray, FloatArray]:
+) -> tuple[IntArray, FloatArray, IntArray | None]:
     """clusters.clj ``clean-start-clusters``: previous clusters recentred on their members,
     identical centres merged, then the most distal point split off until there are
     min(k, distinct points) clusters. ``labels`` holds the previous cluster id of each row
     (-1 for rows that belonged to none); ``distinct`` is the number of distinct rows of x
     (None: counted if needed).
-    Returns (ids, initial centres)."""
+    Returns (ids, initial centres, and when every row belongs to a cluster, the position in
+    ids of each row's cluster: the centres are then the means of those clusters)."""
     member = labels >= 0
     if not member.any():
         idx = _first_distinct(x, k)
-        return np.arange(idx.size, dtype=np.int64), x[idx]
+        return np.arange(idx.size, dtype=np.int64), x[idx], None
     # Recentre (clusters without members vanish), then merge clusters with identical centres;
     # the merged cluster keeps the id of the larger one.
     labels = labels.copy()
@@ -599,7 +600,7 @@ def _clean_start(
         pos = np.searchsorted(ids, labels[member])
         wm = None if weights is None else weights[member]
         centres, _ = _weighted_centres(x[member], pos, ids.size, wm)
-    return ids, centres
+    return ids, centres, pos if bool(member.all()) else None
 
 
 def _ids_and_positions(labels: IntArray) -> tuple[IntArray, IntArray]:
@@ -616,14 +617,23 @@ def _kmeans(
     centres: FloatArray,
     max_iters: int,
     weights: FloatArray | None,
+    start: IntArray | None = None,
 ) -> _Clusters:
     """clusters.clj ``kmeans``: Lloyd steps from the given centres; clusters left empty are
     dropped; stops when every (sorted) centre moved less than SAME_CLUSTERING or after
-    ``max_iters`` further steps. Returns ids and centres sorted by id, labels per row."""
+    ``max_iters`` further steps. Returns ids and centres sorted by id, labels per row.
+
+    ``start`` (from :func:`_clean_start`, ids sorted) says the centres are the (weighted)
+    means of the clusters of that assignment: if the first step keeps it, the centres do not
+    move and the loop stops there with them (returned without recomputing them)."""
     labels = np.zeros(x.shape[0], np.int64)
+    nearest = np.argmin(cdist(x, centres), axis=1)
+    if start is not None and np.array_equal(nearest, start):
+        return _Clusters(ids, centres, ids[nearest])
     old_sorted = _sorted_rows(centres)
     for step in range(max_iters + 1):
-        nearest = np.argmin(cdist(x, centres), axis=1)
+        if step:
+            nearest = np.argmin(cdist(x, centres), axis=1)
         new_centres, tot = _weighted_centres(x, nearest, ids.size, weights)
         alive = tot > 0
         if alive.all():
@@ -714,12 +724,12 @@ def _base_clusters(state: _State, x: FloatArray, ic_rows: IntArray, n_rows: int)
         prev_labels = np.full(n_rows, -1, np.int64)
         old = state.base.labels
         prev_labels[: old.size] = old[:n_rows]
-        ids, init = _clean_start(x, prev_labels[ic_rows], BASE_K, None, None)
+        ids, init, start = _clean_start(x, prev_labels[ic_rows], BASE_K, None, None)
     else:
         idx = _first_distinct(x, BASE_K)
-        ids, init = np.arange(idx.size, dtype=np.int64), x[idx]
+        ids, init, start = np.arange(idx.size, dtype=np.int64), x[idx], None
     if ids.size:
-        base = _kmeans(x, ids, init, BASE_ITERS, None)
+        base = _kmeans(x, ids, init, BASE_ITERS, None, start)
     else:
         base = _Clusters(ids, init, np.zeros(0, np.int64))
     full_labels = np.full(n_rows, -1, np.int64)
@@ -747,11 +757,11 @@ def _groupings(state: _State, base: _Clusters, comps: FloatArray) -> dict[int, _
         if prev is not None:
             at = np.minimum(np.searchsorted(prev.base_ids, base.ids), prev.base_ids.size - 1)
             prev_g = np.where(prev.base_ids[at] == base.ids, prev.group_ids[at], -1)
-            gids, ginit = _clean_start(base.centres, prev_g, k, weights, None)
+            gids, ginit, start = _clean_start(base.centres, prev_g, k, weights, None)
         else:
             idx = _first_distinct(base.centres, k)
-            gids, ginit = np.arange(idx.size, dtype=np.int64), base.centres[idx]
-        grouped = _kmeans(base.centres, gids, ginit, GROUP_ITERS, weights)
+            gids, ginit, start = np.arange(idx.size, dtype=np.int64), base.centres[idx], None
+        grouped = _kmeans(base.centres, gids, ginit, GROUP_ITERS, weights, start)
         groupings[k] = _Grouping(base.ids.copy(), grouped.labels)
     return groupings
 
