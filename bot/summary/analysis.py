@@ -100,6 +100,7 @@ MIN_DIVISIVE_VARIANCE = 0.01  # variance of the groups' agree probabilities (std
 DENSE_PCA_MAX_CELLS = 2_000_000  # up to this many matrix cells, the centred matrix is dense
 SMALL_EIGH_COLUMNS = 120  # up to this many statements, a full NumPy eigh
 DENSE_EIGH_MAX_COLUMNS = 3000  # above this many statements, ARPACK instead of LAPACK eigh
+WARM_MIN_UPDATES = 100  # a replay with this many updates keeps its PCA between them
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1266,11 +1267,14 @@ class _Slots:
         return touched, is_fresh
 
 
-def _warm_pca(data: _Votes) -> WarmPCA | None:
-    """A replay's warm-started PCA, when the cold analysis's PCA would be dense."""
+def _warm_pca(data: _Votes, updates: int) -> WarmPCA | None:
+    """A replay's warm-started PCA, when the cold analysis's PCA would be dense and the
+    updates are many (a replay of a few dozen updates far apart gains nothing from it)."""
     n_rows, active = len(data.participants), ~data.mod
     m = int(active.sum())
     if n_rows * m > DENSE_PCA_MAX_CELLS or m > DENSE_EIGH_MAX_COLUMNS:
+        return None
+    if updates < WARM_MIN_UPDATES:
         return None
     return WarmPCA(n_rows, len(data.statements), active)
 
@@ -1294,7 +1298,7 @@ def _run_replay(
 ) -> tuple[_Snapshot, _Outcome, _State]:
     points, restarts, windows = _replay_plan(data, batch, time_unit)
     slots = _Slots.of(data)
-    warm = _warm_pca(data)
+    warm = _warm_pca(data, len(points))
     counts = slots.counts
     max_row = np.maximum.accumulate(data.rows)
     max_col = np.maximum.accumulate(data.cols)

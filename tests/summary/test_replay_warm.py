@@ -37,7 +37,7 @@ def groups_of(result: AnalysisResult) -> dict[str, object]:
 def from_scratch(votes: list[Vote], moderated: set[str]) -> AnalysisResult:
     """The replay with every update's PCA computed from scratch (the cold analysis's)."""
     mp = pytest.MonkeyPatch()
-    mp.setattr(A, "_warm_pca", lambda data: None)
+    mp.setattr(A, "_warm_pca", lambda data, updates: None)
     try:
         return replay(votes, moderated_out=moderated, batch=EVERY_POLL)
     finally:
@@ -52,8 +52,8 @@ def warm_counts(mp: pytest.MonkeyPatch) -> list[R.WarmPCA]:
     made: list[R.WarmPCA] = []
     original = A._warm_pca
 
-    def spy(data: A._Votes) -> R.WarmPCA | None:
-        warm = original(data)
+    def spy(data: A._Votes, updates: int) -> R.WarmPCA | None:
+        warm = original(data, updates)
         if warm is not None:
             made.append(warm)
         return warm
@@ -124,6 +124,9 @@ def test_warm_replay_matches_from_scratch_on_synthetic_votes(
         assert groups_of(warm) == groups_of(cold), end
     assert made and sum(w.refined for w in made) > 0
     assert len(replay(votes, moderated_out=moderated, batch=EVERY_POLL).groups) >= 2
+    count = len(made)
+    replay(votes, moderated_out=moderated)  # a few dozen updates: PCA from scratch each time
+    assert len(made) == count
 
 
 def test_components_follow_a_crossing_of_the_second_and_third_eigenvalues(
