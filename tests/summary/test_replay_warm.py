@@ -166,3 +166,32 @@ def test_components_follow_a_crossing_of_the_second_and_third_eigenvalues(
         seconds.append(int(np.argmax(np.abs(cold_comps[1]))))
     assert seconds[0] == 1 and seconds[-1] == 2  # the crossing happened
     assert warm.refined > 0 and warm.full_solves > 1
+
+
+def test_refined_components_match_the_cold_pca_on_many_statements() -> None:
+    """150 statements (so the Krylov spaces are far from the whole space): a few votes
+    change at each step, and the refined components and projection must be the cold
+    PCA's to 1e-6 -- mostly without a full eigendecomposition."""
+    rng = np.random.default_rng(8)
+    n_rows, n_cols = 300, 150
+    camp = rng.integers(0, 3, n_rows)
+    leaning = rng.choice([-1.0, 1.0], size=(3, n_cols))
+    values = np.where(rng.random((n_rows, n_cols)) < 0.7, leaning[camp], 0.0)
+    values[rng.random((n_rows, n_cols)) < 0.2] *= -1.0
+    voted = rng.random((n_rows, n_cols)) < 0.6
+    warm = R.WarmPCA(n_rows, n_cols, np.ones(n_cols, np.bool_))
+    rows, cols = np.nonzero(voted)
+    warm.apply(rows, cols, values[rows, cols], np.ones(rows.size, np.bool_))
+    comps: np.ndarray | None = None
+    for _ in range(25):
+        snap = A._Snapshot(n_rows, n_cols, rows, cols, values[rows, cols], np.zeros(n_cols, bool))
+        cold_comps, cold_proj = A._pca(snap, ~snap.mod, comps, 0)
+        w, vecs, used_pos = warm.components(comps, n_rows, 0, A._leading_eigenvectors)
+        basis = A._signed_basis(w, vecs, warm.columns[used_pos], comps)
+        assert np.allclose(basis.T, cold_comps[:, warm.columns[used_pos]], atol=1e-6)
+        assert np.allclose(warm.project(basis, used_pos, n_rows), cold_proj, atol=1e-6)
+        comps = cold_comps
+        pick = rng.choice(rows.size, size=3, replace=False)  # three votes change
+        values[rows[pick], cols[pick]] = rng.choice([-1.0, 0.0, 1.0], size=3)
+        warm.apply(rows[pick], cols[pick], values[rows[pick], cols[pick]], np.zeros(3, bool))
+    assert warm.refined > 2 * warm.full_solves
