@@ -45,10 +45,13 @@ Two entry points:
   clusters, group-k smoother, PCA signs). Polis's published groups depend on that history.
 
 Numerics: the PCA is an eigendecomposition of ``Xc^T Xc`` (NumPy/SciPy LAPACK, ARPACK for very
-many statements). Polis's k-means differs from scikit-learn's (empty clusters are dropped
-rather than relocated, Polis's convergence rule and warm start), so its Lloyd loop is written
-here with SciPy distances and NumPy sums; the silhouette is computed from one distance matrix
-for all k because it runs at every update (tests check it against scikit-learn's).
+many statements). A replay keeps ``Xc^T Xc`` from one update to the next and refines the
+previous components instead (:mod:`bot.summary.replay_pca`: warm-started like Polis's
+``powerit-pca``, but to convergence, so its groups are those of the from-scratch PCA).
+Polis's k-means differs from scikit-learn's (empty clusters are dropped rather than
+relocated, Polis's convergence rule and warm start), so its Lloyd loop is written here with
+SciPy distances and NumPy sums; the silhouette is computed from one distance matrix for all
+k because it runs at every update (tests check it against scikit-learn's).
 
 Polis also zeroes "meta" statements (``is_meta``, e.g. demographic questions) exactly like
 moderated-out ones; CSV exports do not carry that flag, so pass such statements in
@@ -71,6 +74,8 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import eigsh
 from scipy.spatial.distance import cdist
 from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
+
+from bot.summary.replay_pca import WarmPCA
 
 ANALYSIS_VERSION = "polis-1.0"
 
@@ -95,6 +100,7 @@ MIN_DIVISIVE_VARIANCE = 0.01  # variance of the groups' agree probabilities (std
 DENSE_PCA_MAX_CELLS = 2_000_000  # up to this many matrix cells, the centred matrix is dense
 SMALL_EIGH_COLUMNS = 120  # up to this many statements, a full NumPy eigh
 DENSE_EIGH_MAX_COLUMNS = 3000  # above this many statements, ARPACK instead of LAPACK eigh
+WARM_MIN_UPDATES = 100  # a replay with this many updates keeps its PCA between them
 
 
 # ----------------------------------------------------------------------------------------------
@@ -236,12 +242,13 @@ class ReplayBatching:
     The Polis math worker polls for new votes every second (``poller.clj``,
     ``:polling-interval 1000``) and runs one conversation update on everything that arrived
     since its previous update (``conv_man.clj`` takes all queued vote batches at once). A busy
-    conversation therefore gets an update every second or so -- thousands of updates, some
-    hundred times the cost of one analysis. By default the replay keeps Polis's batching rule
-    but slows the poller down uniformly: the poll period is the smallest
-    ``poll_seconds * 1.5**i`` that gives at most ``max_updates`` updates, so bursts of activity
-    still get more updates than quiet periods and each update takes in exactly what a slower
-    Polis poller would have seen. :data:`EVERY_POLL` replays Polis's own cadence instead.
+    conversation therefore gets an update every second or so -- thousands of updates
+    (``benchmarks/replay.py`` times them against one analysis). By default the replay keeps
+    Polis's batching rule but slows the poller down uniformly: the poll period is the
+    smallest ``poll_seconds * 1.5**i`` that gives at most ``max_updates`` updates, so bursts
+    of activity still get more updates than quiet periods and each update takes in exactly
+    what a slower Polis poller would have seen. :data:`EVERY_POLL` replays Polis's own
+    cadence instead.
 
     * The sticky in-conv set is evaluated at every ``poll_seconds`` window whatever the update
       schedule: it needs only vote counts, and participants topped up early stay in for good.
@@ -547,22 +554,23 @@ def _weighted_centres(
 
 
 def _clean_start(
-    x: FloatArray, labels: IntArray, k: int, weights: FloatArray | None, distinct: int
-) -> tuple[IntArray, FloatArray]:
+    x: FloatArray, labels: IntArray, k: int, weights: FloatArray | None, distinct: int | None
+) -> tuple[IntArray, FloatArray, IntArray | None]:
     """clusters.clj ``clean-start-clusters``: previous clusters recentred on their members,
     identical centres merged, then the most distal point split off until there are
     min(k, distinct points) clusters. ``labels`` holds the previous cluster id of each row
-    (-1 for rows that belonged to none); ``distinct`` is the number of distinct rows of x.
-    Returns (ids, initial centres)."""
+    (-1 for rows that belonged to none); ``distinct`` is the number of distinct rows of x
+    (None: counted if needed).
+    Returns (ids, initial centres, and when every row belongs to a cluster, the position in
+    ids of each row's cluster: the centres are then the means of those clusters)."""
     member = labels >= 0
-    ids = np.unique(labels[member])
-    if ids.size == 0:
+    if not member.any():
         idx = _first_distinct(x, k)
-        return np.arange(idx.size, dtype=np.int64), x[idx]
+        return np.arange(idx.size, dtype=np.int64), x[idx], None
     # Recentre (clusters without members vanish), then merge clusters with identical centres;
     # the merged cluster keeps the id of the larger one.
     labels = labels.copy()
-    pos = np.searchsorted(ids, labels[member])
+    ids, pos = _ids_and_positions(labels[member])
     wm = None if weights is None else weights[member]
     centres, _ = _weighted_centres(x[member], pos, ids.size, wm)
     order, groups = _row_groups(centres)
@@ -578,7 +586,9 @@ def _clean_start(
         ids = np.unique(labels[member])
         pos = np.searchsorted(ids, labels[member])
         centres, _ = _weighted_centres(x[member], pos, ids.size, wm)
-    possible = min(k, distinct)
+    # No split is needed when there are k clusters already, whatever the distinct rows.
+    counted = k if ids.size >= k or distinct is not None else _distinct_count(x)
+    possible = min(k, counted if distinct is None else distinct)
     while ids.size < possible:
         dist = cdist(x, centres).min(axis=1)
         far = int(np.argmax(dist))
@@ -591,7 +601,15 @@ def _clean_start(
         pos = np.searchsorted(ids, labels[member])
         wm = None if weights is None else weights[member]
         centres, _ = _weighted_centres(x[member], pos, ids.size, wm)
-    return ids, centres
+    return ids, centres, pos if bool(member.all()) else None
+
+
+def _ids_and_positions(labels: IntArray) -> tuple[IntArray, IntArray]:
+    """The distinct (non-negative) labels, sorted, and each label's position among them:
+    ``np.unique(labels, return_inverse=True)`` for small ids, without the sort."""
+    present = np.bincount(labels) > 0
+    ids = np.flatnonzero(present).astype(np.int64)
+    return ids, (np.cumsum(present) - 1)[labels]
 
 
 def _kmeans(
@@ -600,14 +618,23 @@ def _kmeans(
     centres: FloatArray,
     max_iters: int,
     weights: FloatArray | None,
+    start: IntArray | None = None,
 ) -> _Clusters:
     """clusters.clj ``kmeans``: Lloyd steps from the given centres; clusters left empty are
     dropped; stops when every (sorted) centre moved less than SAME_CLUSTERING or after
-    ``max_iters`` further steps. Returns ids and centres sorted by id, labels per row."""
+    ``max_iters`` further steps. Returns ids and centres sorted by id, labels per row.
+
+    ``start`` (from :func:`_clean_start`, ids sorted) says the centres are the (weighted)
+    means of the clusters of that assignment: if the first step keeps it, the centres do not
+    move and the loop stops there with them (returned without recomputing them)."""
     labels = np.zeros(x.shape[0], np.int64)
+    nearest = np.argmin(cdist(x, centres), axis=1)
+    if start is not None and np.array_equal(nearest, start):
+        return _Clusters(ids, centres, ids[nearest])
     old_sorted = _sorted_rows(centres)
     for step in range(max_iters + 1):
-        nearest = np.argmin(cdist(x, centres), axis=1)
+        if step:
+            nearest = np.argmin(cdist(x, centres), axis=1)
         new_centres, tot = _weighted_centres(x, nearest, ids.size, weights)
         alive = tot > 0
         if alive.all():
@@ -633,16 +660,21 @@ def _sorted_rows(a: FloatArray) -> FloatArray:
 
 
 def _update(
-    state: _State, snap: _Snapshot, in_conv: BoolArray, seed: int, polls: int = 1
+    state: _State,
+    snap: _Snapshot,
+    in_conv: BoolArray,
+    seed: int,
+    polls: int = 1,
+    warm: WarmPCA | None = None,
 ) -> _Outcome:
     """One Polis conversation update (conversation.clj small-conv-update-graph).
 
     ``polls`` is the number of Polis poll windows this update stands for in a batched
-    replay: the group-k smoother counts it as that many consecutive wins of its best k."""
-    active = ~snap.mod
-    comps, proj = _pca(snap, active, state.comps, seed)
+    replay: the group-k smoother counts it as that many consecutive wins of its best k.
+    ``warm`` is a replay's PCA kept from the previous update (then ``snap`` need not carry
+    the votes: only its sizes and ``mod`` are read)."""
+    comps, proj, n_votes = _map_of(state, snap, seed, warm)
     state.comps = comps
-    n_votes = np.bincount(snap.rows[active[snap.cols]], minlength=snap.n_rows)
     # Zeroed (moderated) columns count as voted for everybody (named_matrix zero-out-columns).
     n_votes = n_votes + int(snap.mod.sum())
     proj *= np.sqrt(snap.n_cols / np.maximum(n_votes, 1))[:, None]
@@ -666,6 +698,26 @@ def _update(
     return _Outcome(proj, ic_rows, base, chosen, silhouettes)
 
 
+def _map_of(
+    state: _State, snap: _Snapshot, seed: int, warm: WarmPCA | None
+) -> tuple[FloatArray, FloatArray, IntArray]:
+    """Principal components, unscaled projection and each row's number of votes on
+    statements not moderated out: from the snapshot, or from a replay's warm PCA."""
+    if warm is None:
+        active = ~snap.mod
+        comps, proj = _pca(snap, active, state.comps, seed)
+        return comps, proj, np.bincount(snap.rows[active[snap.cols]], minlength=snap.n_rows)
+    n_votes = warm.votes_per_row(snap.n_rows)
+    comps = np.zeros((2, snap.n_cols))
+    if snap.n_rows < 2 or not np.any(warm.counts > 0):
+        return comps, np.zeros((snap.n_rows, 2)), n_votes
+    w, vecs, used_pos = warm.components(state.comps, snap.n_rows, seed, _leading_eigenvectors)
+    used = warm.columns[used_pos]
+    basis = _signed_basis(w, vecs, used, state.comps)
+    comps[:, used] = basis.T
+    return comps, warm.project(basis, used_pos, snap.n_rows), n_votes
+
+
 def _base_clusters(state: _State, x: FloatArray, ic_rows: IntArray, n_rows: int) -> _Clusters:
     """The base clusters of the in-conversation rows' projections ``x``, started from the
     previous update's; ``state.base`` gets their labels over all ``n_rows`` rows."""
@@ -673,12 +725,12 @@ def _base_clusters(state: _State, x: FloatArray, ic_rows: IntArray, n_rows: int)
         prev_labels = np.full(n_rows, -1, np.int64)
         old = state.base.labels
         prev_labels[: old.size] = old[:n_rows]
-        ids, init = _clean_start(x, prev_labels[ic_rows], BASE_K, None, _distinct_count(x))
+        ids, init, start = _clean_start(x, prev_labels[ic_rows], BASE_K, None, None)
     else:
         idx = _first_distinct(x, BASE_K)
-        ids, init = np.arange(idx.size, dtype=np.int64), x[idx]
+        ids, init, start = np.arange(idx.size, dtype=np.int64), x[idx], None
     if ids.size:
-        base = _kmeans(x, ids, init, BASE_ITERS, None)
+        base = _kmeans(x, ids, init, BASE_ITERS, None, start)
     else:
         base = _Clusters(ids, init, np.zeros(0, np.int64))
     full_labels = np.full(n_rows, -1, np.int64)
@@ -698,7 +750,6 @@ def _groupings(state: _State, base: _Clusters, comps: FloatArray) -> dict[int, _
     max_k = min(MAX_K, 2 + n_base // 12, n_base - 1)
     if np.count_nonzero(np.any(comps != 0.0, axis=0)) < 2:
         max_k = 0
-    distinct_base = _distinct_count(base.centres)
     groupings: dict[int, _Grouping] = {}
     for k in range(2, max_k + 1):
         if n_base < 2:
@@ -707,11 +758,11 @@ def _groupings(state: _State, base: _Clusters, comps: FloatArray) -> dict[int, _
         if prev is not None:
             at = np.minimum(np.searchsorted(prev.base_ids, base.ids), prev.base_ids.size - 1)
             prev_g = np.where(prev.base_ids[at] == base.ids, prev.group_ids[at], -1)
-            gids, ginit = _clean_start(base.centres, prev_g, k, weights, distinct_base)
+            gids, ginit, start = _clean_start(base.centres, prev_g, k, weights, None)
         else:
             idx = _first_distinct(base.centres, k)
-            gids, ginit = np.arange(idx.size, dtype=np.int64), base.centres[idx]
-        grouped = _kmeans(base.centres, gids, ginit, GROUP_ITERS, weights)
+            gids, ginit, start = np.arange(idx.size, dtype=np.int64), base.centres[idx], None
+        grouped = _kmeans(base.centres, gids, ginit, GROUP_ITERS, weights, start)
         groupings[k] = _Grouping(base.ids.copy(), grouped.labels)
     return groupings
 
@@ -726,8 +777,9 @@ def _silhouettes(points: FloatArray, labelings: dict[int, IntArray]) -> dict[int
     n = points.shape[0]
     out: dict[int, float] = {}
     for k, labels in labelings.items():
-        uniq, lab = np.unique(labels, return_inverse=True)
-        m = uniq.size
+        present = np.bincount(labels) > 0  # group ids are small non-negative ints
+        lab = (np.cumsum(present) - 1)[labels]  # np.unique's inverse, without the sort
+        m = int(np.count_nonzero(present))
         if m < 2:
             out[k] = -1.0
             continue
@@ -1131,19 +1183,6 @@ def _schedule(
     return sorted(set(windows.tolist()) | forced), restarts
 
 
-def _snapshot_of(
-    seen: BoolArray,
-    rows: IntArray,
-    cols: IntArray,
-    vals: FloatArray,
-    n_rows: int,
-    n_cols: int,
-    data: _Votes,
-) -> _Snapshot:
-    live = np.flatnonzero(seen)
-    return _Snapshot(n_rows, n_cols, rows[live], cols[live], vals[live], data.mod[:n_cols])
-
-
 def replay(
     votes: Iterable[Vote],
     *,
@@ -1215,14 +1254,43 @@ class _Slots:
             np.zeros(len(data.participants), np.int64),
         )
 
-    def apply(self, data: _Votes, lo: int, hi: int) -> None:
-        """Votes lo..hi-1 arrive; a slot's latest vote wins."""
+    def apply(self, data: _Votes, lo: int, hi: int) -> tuple[IntArray, BoolArray]:
+        """Votes lo..hi-1 arrive; a slot's latest vote wins. Returns the slots voted and
+        which of them were voted for the first time."""
         s_idx = self.index[lo:hi]
         touched, last = np.unique(s_idx[::-1], return_index=True)
-        fresh = touched[~self.seen[touched]]
+        is_fresh = ~self.seen[touched]
+        fresh = touched[is_fresh]
         self.seen[fresh] = True
         self.counts[:] += np.bincount(self.rows[fresh], minlength=self.counts.size)
         self.val[touched] = data.vals[lo:hi][::-1][last]
+        return touched, is_fresh
+
+
+def _warm_pca(data: _Votes, updates: int) -> WarmPCA | None:
+    """A replay's warm-started PCA, when the cold analysis's PCA would be dense and the
+    updates are many (a replay of a few dozen updates far apart gains nothing from it)."""
+    n_rows, active = len(data.participants), ~data.mod
+    m = int(active.sum())
+    if n_rows * m > DENSE_PCA_MAX_CELLS or m > DENSE_EIGH_MAX_COLUMNS:
+        return None
+    if updates < WARM_MIN_UPDATES:
+        return None
+    return WarmPCA(n_rows, len(data.statements), active)
+
+
+def _snapshot_of(
+    slots: _Slots, n_rows: int, n_cols: int, data: _Votes, votes: bool = True
+) -> _Snapshot:
+    """The rating matrix of the first n_rows x n_cols so far (without its votes when
+    ``votes`` is false: a warm replay update reads only the sizes)."""
+    if not votes:
+        none = np.zeros(0, np.int64)
+        return _Snapshot(n_rows, n_cols, none, none, np.zeros(0), data.mod[:n_cols])
+    live = np.flatnonzero(slots.seen)
+    return _Snapshot(
+        n_rows, n_cols, slots.rows[live], slots.cols[live], slots.val[live], data.mod[:n_cols]
+    )
 
 
 def _run_replay(
@@ -1230,12 +1298,12 @@ def _run_replay(
 ) -> tuple[_Snapshot, _Outcome, _State]:
     points, restarts, windows = _replay_plan(data, batch, time_unit)
     slots = _Slots.of(data)
+    warm = _warm_pca(data, len(points))
     counts = slots.counts
     max_row = np.maximum.accumulate(data.rows)
     max_col = np.maximum.accumulate(data.cols)
     state = _State()
     in_conv = np.zeros(0, np.bool_)
-    snap: _Snapshot | None = None
     outcome: _Outcome | None = None
     update_at = set(points)
     # Early on, in-conv changes at every poll (top-ups to 15 participants, fewer than 7
@@ -1244,14 +1312,16 @@ def _run_replay(
     events = sorted(update_at | set(windows.tolist()))
     poll_ends = set(windows.tolist())
     early = True
-    applied = 0
+    applied = n_rows = n_cols = 0
     polls_since = 0  # poll windows closed since the previous update
     for end in events:
         if end in poll_ends:
             polls_since += 1
         if not early and end not in update_at:
             continue
-        slots.apply(data, applied, end)
+        touched, fresh = slots.apply(data, applied, end)
+        if warm is not None:
+            warm.apply(slots.rows[touched], slots.cols[touched], slots.val[touched], fresh)
         applied = end
         n_rows, n_cols = int(max_row[end - 1]) + 1, int(max_col[end - 1]) + 1
         if early:
@@ -1266,11 +1336,11 @@ def _run_replay(
             continue
         if in_conv.size < n_rows:  # an update inside an early poll window
             in_conv = _sticky_in_conv(in_conv, counts[:n_rows], n_cols)
-        snap = _snapshot_of(slots.seen, slots.rows, slots.cols, slots.val, n_rows, n_cols, data)
-        outcome = _update(state, snap, in_conv, seed, max(polls_since, 1))
+        snap = _snapshot_of(slots, n_rows, n_cols, data, votes=warm is None)
+        outcome = _update(state, snap, in_conv, seed, max(polls_since, 1), warm)
         polls_since = 0
         if end in restarts:
             _restart(state)
-            outcome = _update(state, snap, in_conv, seed)  # recompute on load
-    assert snap is not None and outcome is not None
-    return snap, outcome, state
+            outcome = _update(state, snap, in_conv, seed, 1, warm)  # recompute on load
+    assert outcome is not None
+    return _snapshot_of(slots, n_rows, n_cols, data), outcome, state

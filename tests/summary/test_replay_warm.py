@@ -1,0 +1,197 @@
+"""The replay's warm-started PCA (``bot.summary.replay_pca``) gives the groups of a replay that
+recomputes every update's PCA from scratch: at the final update and at intermediate ones, on a
+real Polis conversation and on synthetic votes. Speed is measured by ``benchmarks/replay.py``,
+not here."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.summary import analysis as A
+from bot.summary import replay_pca as R
+from bot.summary.analysis import EVERY_POLL, AnalysisResult, Vote, replay
+from bot.summary.polis_io import load_polis_comments, load_polis_votes
+
+DATA = Path(
+    os.environ.get(
+        "DEBATE_BOT_POLIS_DATA",
+        Path(__file__).resolve().parents[2].parent / "shared" / "polis-opendata",
+    )
+)
+
+
+def groups_of(result: AnalysisResult) -> dict[str, object]:
+    """Everything of a result but the map coordinates (those agree to rounding only)."""
+    data = result.to_json()
+    for group in data["groups"]:  # type: ignore[attr-defined]
+        group.pop("centre")
+    data.pop("coords")
+    return data
+
+
+def from_scratch(votes: list[Vote], moderated: set[str]) -> AnalysisResult:
+    """The replay with every update's PCA computed from scratch (the cold analysis's)."""
+    mp = pytest.MonkeyPatch()
+    mp.setattr(A, "_warm_pca", lambda data, updates: None)
+    try:
+        return replay(votes, moderated_out=moderated, batch=EVERY_POLL)
+    finally:
+        mp.undo()
+
+
+def warm_counts(mp: pytest.MonkeyPatch) -> list[R.WarmPCA]:
+    """Collects the WarmPCA objects the replays create (to check the warm path ran), with
+    the refinement on from three statements (the small inputs here would otherwise all take
+    the full eigendecomposition)."""
+    mp.setattr(R, "REFINE_MIN_COLUMNS", 3)
+    made: list[R.WarmPCA] = []
+    original = A._warm_pca
+
+    def spy(data: A._Votes, updates: int) -> R.WarmPCA | None:
+        warm = original(data, updates)
+        if warm is not None:
+            made.append(warm)
+        return warm
+
+    mp.setattr(A, "_warm_pca", spy)
+    return made
+
+
+def window_ends(votes: list[Vote], count: int) -> list[int]:
+    """``count`` prefix lengths of the time-ordered stream that end a one-second poll
+    window (a prefix replay then runs exactly the updates of the full replay up to there)."""
+    ordered = sorted(votes, key=lambda v: v.timestamp)
+    times = np.array([v.timestamp for v in ordered]) / 1000.0
+    ends = A._poll_windows(times, 1.0).tolist()
+    picks = np.linspace(len(ends) // 5, len(ends) - 2, count).astype(int)
+    return [int(ends[i]) for i in picks]
+
+
+def test_warm_replay_matches_from_scratch_on_london(monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = DATA / "london.youth.policing"
+    if not folder.is_dir():
+        pytest.fail(f"Polis open data missing: {folder} (set DEBATE_BOT_POLIS_DATA)")
+    stream = load_polis_votes(folder / "votes.csv", keep_history=True)
+    _, moderated = load_polis_comments(folder / "comments.csv")
+    stream.sort(key=lambda v: v.timestamp)
+    made = warm_counts(monkeypatch)
+    for end in [*window_ends(stream, 4), len(stream)]:
+        prefix = stream[:end]
+        warm = replay(prefix, moderated_out=moderated, batch=EVERY_POLL)
+        cold = from_scratch(prefix, moderated)
+        assert warm.updates == cold.updates > 10
+        assert groups_of(warm) == groups_of(cold), end
+        for p, (x, y) in cold.coords.items():
+            assert warm.coords[p] == pytest.approx((x, y), abs=1e-6)
+    assert made and sum(w.refined for w in made) > sum(w.full_solves for w in made)
+
+
+def synthetic_stream(seed: int) -> list[Vote]:
+    """Three camps of 15 over 30 statements, joining one after the other, with changed votes
+    and statements added along the way; two or three votes per second."""
+    rng = random.Random(seed)
+    leaning = [[rng.choice([-1, 0, 1]) for _ in range(30)] for _ in range(3)]
+    votes: list[Vote] = []
+    t = 1_600_000_000_000.0
+    for i in range(45):
+        camp = i % 3
+        for s in rng.sample(range(min(30, 10 + i // 3)), k=min(18, 10 + i // 3)):
+            value = leaning[camp][s] if rng.random() < 0.8 else rng.choice([-1, 0, 1])
+            t += rng.choice([300.0, 400.0, 1500.0])
+            votes.append(Vote(f"p{i}", f"s{s}", value, t))
+            if rng.random() < 0.05:  # changes the vote a little later
+                t += 300.0
+                votes.append(Vote(f"p{i}", f"s{s}", -value, t))
+    return votes
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+def test_warm_replay_matches_from_scratch_on_synthetic_votes(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    votes = synthetic_stream(seed)
+    moderated = {"s7"}
+    made = warm_counts(monkeypatch)
+    for end in [*window_ends(votes, 2), len(votes)]:
+        warm = replay(votes[:end], moderated_out=moderated, batch=EVERY_POLL)
+        cold = from_scratch(votes[:end], moderated)
+        assert warm.updates == cold.updates
+        assert groups_of(warm) == groups_of(cold), end
+    assert made and sum(w.refined for w in made) > 0
+    assert len(replay(votes, moderated_out=moderated, batch=EVERY_POLL).groups) >= 2
+    count = len(made)
+    replay(votes, moderated_out=moderated)  # a few dozen updates: PCA from scratch each time
+    assert len(made) == count
+
+
+def test_components_follow_a_crossing_of_the_second_and_third_eigenvalues(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Statement 2 gets ever more decided votes (passes turned to agree/disagree) until its
+    spread passes statement 1's: the second component moves from one to the other. The
+    refined components must follow (the gap guard falls back to a full solve near the
+    crossing) and match the cold PCA at every step."""
+    monkeypatch.setattr(R, "REFINE_MIN_COLUMNS", 3)
+    rng = np.random.default_rng(5)
+    n_rows, n_cols = 60, 6
+    values = rng.choice([-1.0, 1.0], size=(n_rows, n_cols))
+    for col, share in ((1, 0.5), (2, 0.1), (3, 0.08), (4, 0.06), (5, 0.04)):
+        values[rng.random(n_rows) >= share, col] = 0.0
+    warm = R.WarmPCA(n_rows, n_cols, np.ones(n_cols, np.bool_))
+    rows, cols = (a.reshape(-1) for a in np.indices((n_rows, n_cols)))
+    warm.apply(rows, cols, values[rows, cols], np.ones(rows.size, np.bool_))
+    comps: np.ndarray | None = None
+    passes = list(np.flatnonzero(values[:, 2] == 0.0))
+    rng.shuffle(passes)
+    seconds = []
+    while passes:
+        changed = np.array(passes[-2:])
+        del passes[-2:]
+        values[changed, 2] = rng.choice([-1.0, 1.0], size=changed.size)
+        warm.apply(
+            changed, np.full(changed.size, 2), values[changed, 2], np.zeros(changed.size, bool)
+        )
+        snap = A._Snapshot(n_rows, n_cols, rows, cols, values[rows, cols], np.zeros(n_cols, bool))
+        cold_comps, cold_proj = A._pca(snap, ~snap.mod, comps, 0)
+        w, vecs, used_pos = warm.components(comps, n_rows, 0, A._leading_eigenvectors)
+        basis = A._signed_basis(w, vecs, warm.columns[used_pos], comps)
+        assert np.allclose(basis.T, cold_comps[:, warm.columns[used_pos]], atol=1e-6)
+        assert np.allclose(warm.project(basis, used_pos, n_rows), cold_proj, atol=1e-6)
+        comps = cold_comps
+        seconds.append(int(np.argmax(np.abs(cold_comps[1]))))
+    assert seconds[0] == 1 and seconds[-1] == 2  # the crossing happened
+    assert warm.refined > 0 and warm.full_solves > 1
+
+
+def test_refined_components_match_the_cold_pca_on_many_statements() -> None:
+    """150 statements (so the Krylov spaces are far from the whole space): a few votes
+    change at each step, and the refined components and projection must be the cold
+    PCA's to 1e-6 -- mostly without a full eigendecomposition."""
+    rng = np.random.default_rng(8)
+    n_rows, n_cols = 300, 150
+    camp = rng.integers(0, 3, n_rows)
+    leaning = rng.choice([-1.0, 1.0], size=(3, n_cols))
+    values = np.where(rng.random((n_rows, n_cols)) < 0.7, leaning[camp], 0.0)
+    values[rng.random((n_rows, n_cols)) < 0.2] *= -1.0
+    voted = rng.random((n_rows, n_cols)) < 0.6
+    warm = R.WarmPCA(n_rows, n_cols, np.ones(n_cols, np.bool_))
+    rows, cols = np.nonzero(voted)
+    warm.apply(rows, cols, values[rows, cols], np.ones(rows.size, np.bool_))
+    comps: np.ndarray | None = None
+    for _ in range(25):
+        snap = A._Snapshot(n_rows, n_cols, rows, cols, values[rows, cols], np.zeros(n_cols, bool))
+        cold_comps, cold_proj = A._pca(snap, ~snap.mod, comps, 0)
+        w, vecs, used_pos = warm.components(comps, n_rows, 0, A._leading_eigenvectors)
+        basis = A._signed_basis(w, vecs, warm.columns[used_pos], comps)
+        assert np.allclose(basis.T, cold_comps[:, warm.columns[used_pos]], atol=1e-6)
+        assert np.allclose(warm.project(basis, used_pos, n_rows), cold_proj, atol=1e-6)
+        comps = cold_comps
+        pick = rng.choice(rows.size, size=3, replace=False)  # three votes change
+        values[rows[pick], cols[pick]] = rng.choice([-1.0, 0.0, 1.0], size=3)
+        warm.apply(rows[pick], cols[pick], values[rows[pick], cols[pick]], np.zeros(3, bool))
+    assert warm.refined > 2 * warm.full_solves
