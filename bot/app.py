@@ -20,6 +20,7 @@ from bot.leader import Leadership, Succession, node_id
 from bot.outbox import Publisher
 from bot.platforms import AdapterContext, AdapterFactory, PlatformSettings
 from bot.ports import ChatPort, ModeratorCheck
+from bot.postrefs import PostRefs
 from bot.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,7 @@ class App:
             messages=self.engine.messages,
             data_dir=self.config.data_dir,
             debates=lambda: self.config.debates,
+            refs=PostRefs(self.db, name),
         )
 
     @property

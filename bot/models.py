@@ -187,6 +187,18 @@ class Outbox(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_type=sa.Text)
 
 
+class PostRef(SQLModel, table=True):
+    """Ids of the bot's own messages that it edits or must not send twice (an announcement, a
+    message of a post already sent), by the adapter's key, so that every process sharing the
+    database (and a restarted one) finds them. Public message ids, never member data; deleted
+    with their round."""
+
+    __tablename__ = "post_ref"
+    key: str = Field(max_length=300, primary_key=True)
+    round_id: int = Field(foreign_key="round.id", ondelete="CASCADE", index=True)
+    ref: str = Field(max_length=200)
+
+
 class LeaderLease(SQLModel, table=True):
     """Which process leads (runs the scheduler and the outbox), under which epoch, until when.
 

@@ -801,6 +801,7 @@ def purge_rounds(conn: Connection, cutoff: datetime, *, dry_run: bool) -> int:
             "argument",
             "position",
             "round_summary",
+            "post_ref",
             "outbox",
             "round_salt",
         ):

@@ -28,7 +28,7 @@ import json
 import logging
 import os
 import traceback
-from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -50,11 +50,13 @@ from bot.usecases import Actor
 if TYPE_CHECKING:
     from bot.config import DiscordConfig
     from bot.platforms import AdapterContext
+    from bot.postrefs import PostRefs
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "discord"
 EXTENSIONS = ("cogs.debate", "cogs.moderation")
+# Where an older bot kept its message ids (moved into the database at start).
 ANNOUNCEMENTS_FILE = "discord-announcements.json"
 SENT_FILE = "discord-posts.json"
 # Discord accepts nonces of up to 25 characters and, with ``enforce_nonce``, returns the
@@ -350,96 +352,88 @@ class AnnouncementViews(Protocol):
 class AnnouncementStore:
     """The message id of each announcement the bot posted, per round and channel.
 
-    Kept in a small JSON file in the data directory so that a restarted bot still edits the
-    same message. These are ids of the bot's own messages, never member data.
+    Kept in the database (:mod:`bot.postrefs`), so that a restarted bot, or another process
+    leading after it, still edits the same message. Ids of the bot's own messages, never
+    member data; they go with their round. An older bot kept them in a JSON file of the data
+    directory: :meth:`import_file` moves what it holds into the database once.
     """
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._ids: dict[str, int] | None = None
-        self._lock = asyncio.Lock()
+    def __init__(self, refs: PostRefs, kind: str = "announcement") -> None:
+        self.refs = refs
+        self.kind = kind
 
-    @staticmethod
-    def _key(round_id: int, channel_id: int) -> str:
-        return f"{round_id}:{channel_id}"
-
-    @staticmethod
-    def _round_of(key: str) -> int | None:
-        head = key.split(":", 1)[0]
-        return int(head) if head.isdigit() else None
-
-    async def _load(self) -> dict[str, int]:
-        if self._ids is None:
-            self._ids = await asyncio.to_thread(self._read)
-        return self._ids
-
-    def _read(self) -> dict[str, int]:
-        try:
-            raw = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError) as exc:
-            log.warning("%s is unreadable (%s); announcements will not be edited", self.path, exc)
-            return {}
-        return {str(k): int(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
-
-    def _write(self, ids: dict[str, int]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(ids, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, self.path)
+    def _key(self, round_id: int, channel_id: int) -> str:
+        return f"{self.kind}:{round_id}:{channel_id}"
 
     async def get(self, round_id: int, channel_id: int) -> int | None:
-        async with self._lock:
-            return (await self._load()).get(self._key(round_id, channel_id))
+        found = await self.refs.get(self._key(round_id, channel_id))
+        return int(found) if found is not None else None
 
     async def remember(self, round_id: int, channel_id: int, message_id: int) -> None:
-        async with self._lock:
-            ids = dict(await self._load())
-            ids[self._key(round_id, channel_id)] = message_id
-            await asyncio.to_thread(self._write, ids)
-            self._ids = ids
-
-    async def keep_only(self, round_ids: set[int]) -> None:
-        """Forget the announcements of rounds that no longer exist (purged)."""
-        async with self._lock:
-            ids = await self._load()
-            kept = {k: v for k, v in ids.items() if self._round_of(k) in round_ids}
-            if kept != ids:
-                await asyncio.to_thread(self._write, kept)
-            self._ids = kept
+        await self.refs.put(round_id, self._key(round_id, channel_id), str(message_id))
 
     async def forget(self, round_id: int, channel_id: int) -> None:
-        async with self._lock:
-            ids = dict(await self._load())
-            if ids.pop(self._key(round_id, channel_id), None) is not None:
-                await asyncio.to_thread(self._write, ids)
-            self._ids = ids
+        await self.refs.forget(self._key(round_id, channel_id))
+
+    def old_announcement(self, key: str) -> tuple[int, str] | None:
+        """``(round id, key)`` of an entry of the old announcements file (``round:channel``)."""
+        head, _, channel = key.partition(":")
+        if not (head.isdigit() and channel.isdigit()):
+            return None
+        return int(head), self._key(int(head), int(channel))
 
 
-class SentPosts(AnnouncementStore):
+class SentPosts:
     """The message id of every message of a round's posts the bot sent, by post key.
 
     Written as soon as Discord has answered each send, so that a delivery retried after a
-    crash (the post was out, the outbox not yet told) finds what it already posted. Post keys
-    name rounds and outbox rows, never a member.
+    crash (the post was out, the outbox not yet told), by this process or another, finds
+    what it already posted. Post keys name rounds and outbox rows, never a member.
     """
 
+    def __init__(self, refs: PostRefs) -> None:
+        self.refs = refs
+
     @staticmethod
-    def _round_of(key: str) -> int | None:
-        head = key.split("-", 1)[0]  # post keys start with their round id
+    def _round_of(part: str) -> int | None:
+        head = part.split("-", 1)[0]  # post keys start with their round id
         return int(head) if head.isdigit() else None
 
     async def get_part(self, part: str) -> int | None:
-        async with self._lock:
-            return (await self._load()).get(part)
+        found = await self.refs.get(f"sent:{part}")
+        return int(found) if found is not None else None
 
     async def remember_part(self, part: str, message_id: int) -> None:
-        async with self._lock:
-            ids = dict(await self._load())
-            ids[part] = message_id
-            await asyncio.to_thread(self._write, ids)
-            self._ids = ids
+        round_id = self._round_of(part)
+        if round_id is not None:
+            await self.refs.put(round_id, f"sent:{part}", str(message_id))
+
+    def old_part(self, key: str) -> tuple[int, str] | None:
+        """``(round id, key)`` of an entry of the old sent-posts file."""
+        round_id = self._round_of(key)
+        return None if round_id is None else (round_id, f"sent:{key}")
+
+
+async def import_old_file(
+    refs: PostRefs, path: Path, entry: Callable[[str], tuple[int, str] | None]
+) -> None:
+    """Move the message ids an older bot kept in the file ``path`` of its data directory into
+    the database (``entry`` reads each of its keys), then delete the file."""
+    try:
+        raw = json.loads(await asyncio.to_thread(path.read_text, encoding="utf-8"))
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError) as exc:
+        log.warning("%s is unreadable (%s); its message ids are not kept", path.name, exc)
+        return
+    entries: dict[tuple[int, str], str] = {}
+    for key, value in raw.items() if isinstance(raw, dict) else ():
+        found = entry(str(key))
+        if found is not None and str(value).isdigit():
+            entries[found] = str(value)
+    kept = await refs.import_all(entries)
+    await asyncio.to_thread(path.unlink, missing_ok=True)
+    log.info("%d message id(s) of %s moved into the database", kept, path.name)
 
 
 def nonce_for(part: str) -> str:
@@ -598,8 +592,11 @@ class DiscordAdapter:
         self.settings = context.settings
         self.messages = context.messages
         self.cases = context.cases
-        self.announcements = AnnouncementStore(context.data_dir / ANNOUNCEMENTS_FILE)
-        self.sent = SentPosts(context.data_dir / SENT_FILE)
+        if context.refs is None:
+            raise ValueError("the Discord adapter keeps its message ids in the database")
+        self.announcements = AnnouncementStore(context.refs)
+        self.sent = SentPosts(context.refs)
+        self.data_dir = context.data_dir
         self.bot, self._shard_error = make_bot(self, os.environ)
         self._gateway: asyncio.Task[None] | None = None
         # channel id -> guild id, for channels fetched over REST (a channel never moves to
@@ -657,9 +654,11 @@ class DiscordAdapter:
         except Exception:
             await self.bot.close()  # the HTTP session opened by the attempt
             raise
-        rounds = {r.id for r in await self.rounds.list_rounds()}
-        await self.announcements.keep_only(rounds)
-        await self.sent.keep_only(rounds)
+        # Message ids an older bot kept in files of its data directory.
+        refs = self.announcements.refs
+        old = self.data_dir / ANNOUNCEMENTS_FILE
+        await import_old_file(refs, old, self.announcements.old_announcement)
+        await import_old_file(refs, self.data_dir / SENT_FILE, self.sent.old_part)
         self._gateway = asyncio.get_running_loop().create_task(
             self._run_gateway(), name="discord-gateway"
         )

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from bot.config import DebateConfig
     from bot.i18n import Messages
     from bot.ports import RoundsView
+    from bot.postrefs import PostRefs
     from bot.usecases import UseCases
 
 
@@ -54,6 +55,9 @@ class AdapterContext(Generic[S]):
     data_dir: Path
     # The configured debates, as of now (a reload replaces them).
     debates: Callable[[], Sequence[DebateConfig]]
+    # The ids of the adapter's own messages, shared by every process on the database (None
+    # only where an adapter is built without one, in unit tests).
+    refs: PostRefs | None = None
 
     @property
     def export_dir(self) -> Path:

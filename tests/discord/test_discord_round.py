@@ -16,6 +16,7 @@ from datetime import UTC
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from discord_support import (
     ARGUMENT_MAX,
     DEBATE,
@@ -31,6 +32,7 @@ from bot.adapters.discord import ANNOUNCEMENTS_FILE
 from bot.app import App
 from bot.config import Config
 from bot.engine import RoundInfo
+from bot.models import table
 
 PNG = b"\x89PNG\r\n\x1a\n"
 NOT_MODERATOR = "réservée aux modérateurs"
@@ -91,9 +93,13 @@ async def test_a_whole_round(
     await everyone_votes(fake, app, members, rid, announcement)
 
     # --- restart: a new process over the same data directory --------------------------------
-    await stop(app)
-    stored = (config.data_dir / ANNOUNCEMENTS_FILE).read_text()
+    # The announcement's id is in the database, for whichever process posts next.
+    stored = await app.db.read(
+        lambda conn: list(conn.execute(sa.select(table("post_ref").c.ref)).scalars())
+    )
     assert announcement_id in stored
+    await stop(app)
+    assert not (config.data_dir / ANNOUNCEMENTS_FILE).exists()
     app = await launch(discord_config(config.data_dir))
     await after_the_restart(fake, app, members, rid, announcement, number_a)
     await a_moderator_hides(fake, app, members, rid, number_b)

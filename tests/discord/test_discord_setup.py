@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
 import discord
 import pytest
-from discord_support import TOKEN_ENV, Launch, discord_config, stop
-from fake_discord import APP_ID, GUILD_ID, FakeDiscord, Member
+import sqlalchemy as sa
+from discord_support import DEBATE, TOKEN_ENV, Launch, discord_config, stop
+from fake_discord import APP_ID, CHANNEL_ID, GUILD_ID, FakeDiscord, Member
 
 from bot.adapters.discord import (
     ANNOUNCEMENTS_FILE,
@@ -19,7 +22,9 @@ from bot.adapters.discord import (
 )
 from bot.app import App, PlatformStartError
 from bot.config import Config
+from bot.db import Database
 from bot.i18n import CATALOGUES
+from bot.models import table
 
 GUILDS_INTENT = 1 << 0
 
@@ -176,13 +181,35 @@ def test_the_guide_gives_the_invite_link_the_bot_needs() -> None:
     assert "| Read Message History |" in guide
 
 
-async def test_announcements_of_purged_rounds_are_forgotten_at_start(
+async def test_an_older_bots_announcements_file_moves_into_the_database(
     fake: FakeDiscord, launch: Launch, config: Config
 ) -> None:
-    config.data_dir.mkdir(parents=True)
-    (config.data_dir / ANNOUNCEMENTS_FILE).write_text('{"999:1300000000000000003": 42}')
+    """Message ids used to be kept in a file of the data directory: at start they move into
+    the database (shared by every process), those of rounds that no longer exist dropped."""
+    app = await launch(config)
+    info = await app.engine.open_round(DEBATE)
+    adapter = app.adapters["discord"]
+    assert isinstance(adapter, DiscordAdapter)
+    for _ in range(200):
+        if await adapter.announcements.get(info.id, CHANNEL_ID) is not None:
+            break
+        await asyncio.sleep(0.02)
+    await stop(app)
+    # As an older bot left it: no id in the database, the file in the data directory.
+    db = Database(config.resolved_database_url())
+    db.write_sync(lambda conn: conn.execute(sa.delete(table("post_ref"))))
+    db.close()
+    (config.data_dir / ANNOUNCEMENTS_FILE).write_text(
+        json.dumps({f"{info.id}:{CHANNEL_ID}": 42, f"999:{CHANNEL_ID}": 43})
+    )
     app = await launch(config)
     adapter = app.adapters["discord"]
     assert isinstance(adapter, DiscordAdapter)
-    assert await adapter.announcements.get(999, 1300000000000000003) is None
-    assert (config.data_dir / ANNOUNCEMENTS_FILE).read_text() == "{}"
+    assert await adapter.announcements.get(info.id, CHANNEL_ID) == 42
+    assert await adapter.announcements.get(999, CHANNEL_ID) is None
+    assert not (config.data_dir / ANNOUNCEMENTS_FILE).exists()
+    post_ref = table("post_ref")
+    rows = await app.db.read(
+        lambda conn: list(conn.execute(sa.select(post_ref.c.key, post_ref.c.ref)))
+    )
+    assert [tuple(r) for r in rows] == [(f"discord:announcement:{info.id}:{CHANNEL_ID}", "42")]

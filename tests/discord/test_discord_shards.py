@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -147,3 +148,79 @@ def test_shards_in_the_config_file_are_checked(tmp_path: Path, discord: str, err
         load_config(path)
     assert error in str(raised.value)
     assert "config.yaml:" in str(raised.value)
+
+
+async def until(check: Any, what: str, within: float = 15.0) -> Any:
+    for _ in range(int(within / 0.05)):
+        found = await check() if asyncio.iscoroutinefunction(check) else check()
+        if found:
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.postgres
+async def test_two_processes_one_shard_each_and_a_failover(
+    fake: FakeDiscord, tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes on one PostgreSQL, each holding one shard: each answers the clicks of
+    its server, the leader posts in both; when the leader stops, the other takes over and
+    edits the announcements the first one posted (their ids are in the database)."""
+    apps: list[App] = []
+    try:
+        for shard in (0, 1):
+            monkeypatch.setenv("DEBATE_BOT_DISCORD_SHARD_IDS", str(shard))
+            config = sharded_config(tmp_path / f"data{shard}", shard_count=2)
+            config = config.model_copy(
+                update={"database_url": pg_url, "leader_lease": timedelta(seconds=1)}
+            )
+            app = App(config, adapters={"discord": DiscordAdapter}, tick_seconds=3600)
+            await app.start()
+            apps.append(app)
+        await identified(fake, 2)
+        first, second = apps
+        assert first.leading and not second.leading
+        rounds = [await first.engine.open_round(d.id) for d in first.config.debates]
+        await announced(fake, rounds[0].code, CHANNEL_ID)
+        await announced(fake, rounds[1].code, CHANNEL_B_ID)
+        # Guild A is on shard 1: its member's click reaches the second process, which sees
+        # the round the leader opened (after its next lease tick) and records the stance.
+        await until(lambda: second.engine.open_rounds(), "the follower to see the rounds")
+        alice = Member(fake, "alice")
+        clicked = await alice.click(
+            announcement(fake, CHANNEL_ID), f"debat:stance:{rounds[0].id}:profit"
+        )
+        assert clicked.content.startswith(recorded(second, rounds[0].id, "profit"))
+        assert await first.engine.participation(rounds[0].id) == 1
+
+        await first.stop()
+        apps.remove(first)
+        await until(lambda: second.leading, "the second process to lead")
+        mark = len(fake.calls)
+        await second.engine.close_round(rounds[1].id)
+
+        # The announcement in guild B (the first process posted it) loses its buttons.
+        def edited() -> bool:
+            message = announcement_or_none(fake, CHANNEL_B_ID)
+            return any(
+                c.method == "PATCH" and c.path.startswith(f"/channels/{CHANNEL_B_ID}/messages/")
+                for c in fake.calls[mark:]
+            ) and (message is None or not message["components"])
+
+        await until(edited, "the announcement of guild B edited by the new leader")
+        await fake.wait_for(
+            lambda c: (
+                c.method == "POST"
+                and c.path == f"/channels/{CHANNEL_B_ID}/messages"
+                and "Synthèse" in str(c.body)
+            ),
+            after=mark,
+        )
+    finally:
+        for app in apps:
+            await app.stop()
+
+
+def announcement_or_none(fake: FakeDiscord, channel_id: int) -> dict[str, Any] | None:
+    found = [m for m in fake.channel_messages(channel_id) if m["embeds"]]
+    return found[0] if found else None
