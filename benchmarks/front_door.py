@@ -38,16 +38,42 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tests" / "discord"))
 
 DEADLINE = 3.0
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 TOKEN = "MTEwMDAwMDAwMDAwMDAwMDAwMQ.fake.token"
 
 
 # ---------------------------------------------------------------------------------- the fake
 
 
-def serve_fake() -> None:
+def bench_guilds(count: int) -> tuple[Any, ...]:
+    """``count`` guilds created a millisecond apart (so shards share them out evenly), each
+    with one channel: the fake's guild A first, then guilds like it."""
+    import fake_discord as fd
+
+    first = fd.GUILDS[0]
+    made = [first]
+    for k in range(1, count):
+        made.append(
+            fd.GuildSpec(
+                first.id + (k << 22),
+                f"Guilde {k}",
+                first.owner_id,
+                {fd.CHANNEL_ID + 1000 * k: f"debats-{k}"},
+                first.moderator_role_id,
+                first.bot_role_id,
+            )
+        )
+    return tuple(made)
+
+
+def serve_fake(guild_count: int = 0) -> None:
     """Child process: the fake Discord, plus /bench routes that send clicks and time them."""
+    import fake_discord
     from aiohttp import web
     from fake_discord import FakeDiscord, Member
+
+    if guild_count:
+        fake_discord.GUILDS = bench_guilds(guild_count)
 
     async def run() -> None:
         fake = FakeDiscord()
@@ -96,15 +122,29 @@ def serve_fake() -> None:
             await asyncio.sleep(0.5)  # the edits after the defers
 
         async def announcement(request: web.Request) -> web.Response:
-            found = [m for m in fake.messages.values() if m.get("embeds") and m.get("components")]
+            channel = request.query.get("channel")
+            found = [
+                m
+                for m in fake.messages.values()
+                if m.get("embeds")
+                and m.get("components")
+                and (channel is None or m["channel_id"] == channel)
+            ]
             return web.json_response(found[-1] if found else None)
 
         async def burst(request: web.Request) -> web.Response:
             body = await request.json()
-            members = [Member(fake, f"m{k}") for k in range(int(body["n"]))]
+            n = int(body["n"])
+            # Several guilds: members spread over them, each clicking its guild's announcement.
+            targets: list[tuple[int, dict[str, Any]]] = body.get("targets") or [
+                (fake_discord.GUILDS[0].id, body["message"])
+            ]
             before = set(sent)
             cpu = time.process_time()
-            await click_all(members, body["message"], body["custom_id"])
+            for k in range(n):
+                guild, message = targets[k % len(targets)]
+                member = Member(fake, f"m{k}", guild_id=int(guild))
+                await click_all([member], message, body["custom_id"])
             ids = set(sent) - before
             await wait_answered(ids, 15.0)
             cpu = time.process_time() - cpu
@@ -128,7 +168,7 @@ def serve_fake() -> None:
             return web.json_response({"sent": len(ids), "offered": offered, **latencies(ids)})
 
         async def ready(request: web.Request) -> web.Response:
-            return web.json_response(fake.ready.is_set())
+            return web.json_response(len(fake.identifies) if fake.ready.is_set() else 0)
 
         router = fake.server.app.router
         router.add_get("/bench/announcement", announcement)
@@ -199,11 +239,7 @@ async def bench(args: argparse.Namespace) -> None:
 
 
 async def run_mode(http: Any, base: str, app: Any, mode: str, args: argparse.Namespace) -> None:
-    for _ in range(200):
-        async with http.get(f"{base}/bench/ready") as response:
-            if await response.json():
-                break
-        await asyncio.sleep(0.05)
+    await wait_ready(http, base, 1)
     info = await app.engine.open_round(app.config.debates[0].id)
     message = None
     for _ in range(200):
@@ -258,20 +294,228 @@ async def run_mode(http: Any, base: str, app: Any, mode: str, args: argparse.Nam
     print(f"positions recorded: {await app.engine.participation(info.id)}")
 
 
+async def wait_ready(http: Any, base: str, shards: int) -> None:
+    for _ in range(600):
+        async with http.get(f"{base}/bench/ready") as response:
+            if await response.json() >= shards:
+                return
+        await asyncio.sleep(0.05)
+    raise RuntimeError(f"the bot did not connect its {shards} shard(s)")
+
+
+# ---------------------------------------------------------------------------------- processes
+
+GUILD_COUNT = 6  # shared out evenly by 1, 2 and 3 shards
+
+
+def bot_process(args: argparse.Namespace) -> None:
+    """Child process: ``debate-bot run``'s App on this config, pointed at the fake."""
+    import signal
+
+    import discord.gateway
+    import discord.http
+    import yarl
+
+    from bot.app import App
+    from bot.config import load_config
+
+    base = f"http://127.0.0.1:{args.port}"
+    discord.http.Route.BASE = f"{base}/api/v10"
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(
+        f"ws://127.0.0.1:{args.port}/gateway"
+    )
+
+    async def run() -> None:
+        app = App(load_config(Path(args.bot_process)), tick_seconds=3600)
+        await app.start()
+        if args.open_round:
+            await app.engine.open_round(app.config.debates[0].id)
+        print("ready", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        await stop.wait()
+        await app.stop()
+
+    asyncio.run(run())
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def write_process_config(directory: Path, k: int, count: int, url: str, guilds: Any) -> Path:
+    import yaml
+    from discord_support import TOKEN_ENV
+    from fake_discord import MODERATOR_ROLE_ID
+
+    data_dir = directory / f"bot-{k}"
+    config = {
+        "data_dir": str(data_dir),
+        "database_url": url,
+        "log_level": "WARNING",
+        "leader_lease": "2s",
+        "limits": {"actions_per_minute": 1000},
+        "platforms": {
+            "console": {"enabled": False},
+            "discord": {
+                "enabled": True,
+                "token_env": TOKEN_ENV,
+                "guild_ids": [g.id for g in guilds],
+                "moderator_role_ids": [MODERATOR_ROLE_ID],
+                "shard_count": count,
+            },
+        },
+        "debates": [
+            {
+                "id": "capitalisme-numerique",
+                "title": "Le capitalisme numérique",
+                "pack": "progressive-alliance-2018",
+                "questions": ["technologie-pour-qui-1"],
+                "schedule": {"manual": True},
+                "round_duration": "2d",
+                "channels": [
+                    {"platform": "discord", "channel_id": next(iter(g.channels))} for g in guilds
+                ],
+            }
+        ],
+    }
+    path = directory / f"config-{k}.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True))
+    return path
+
+
+async def processes_bench(args: argparse.Namespace) -> None:
+    """1, 2, 3… processes on one PostgreSQL, each holding one shard."""
+    import aiohttp
+    import psycopg
+    from discord_support import TOKEN_ENV
+
+    admin = args.pg.replace("postgresql+psycopg", "postgresql")
+    for count in args.processes:
+        name = f"debatebot_bench_{os.getpid()}_{count}"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        url = args.pg.rsplit("/", 1)[0] + f"/{name}"
+        procs: list[subprocess.Popen[str]] = []
+        fake = subprocess.Popen(  # noqa: ASYNC220 (before anything is measured)
+            [sys.executable, __file__, "--serve-fake", "--guilds", str(GUILD_COUNT)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert fake.stdout is not None
+            port = json.loads(fake.stdout.readline())["port"]
+            base = f"http://127.0.0.1:{port}"
+            with tempfile.TemporaryDirectory() as tmp:
+                sys.path.insert(0, str(ROOT / "tests" / "discord"))
+                guilds = bench_guilds(GUILD_COUNT)
+                env = {**os.environ, TOKEN_ENV: TOKEN, "DEBATE_BOT_SECRET": "bench-" + "s" * 32}
+                for k in range(count):
+                    config = write_process_config(Path(tmp), k, count, url, guilds)
+                    command = [sys.executable, __file__, "--bot-process", str(config)]
+                    command += ["--port", str(port)] + (["--open-round"] if k == 0 else [])
+                    proc = subprocess.Popen(  # noqa: ASYNC220
+                        command,
+                        stdout=subprocess.PIPE,
+                        text=True,
+                        env={**env, "DEBATE_BOT_DISCORD_SHARD_IDS": str(k)},
+                    )
+                    procs.append(proc)
+                    assert proc.stdout is not None
+                    assert proc.stdout.readline().strip() == "ready", "a bot did not start"
+                async with aiohttp.ClientSession() as http:
+                    await wait_ready(http, base, count)
+                    await run_processes(http, base, procs, guilds, count, args)
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                proc.wait(timeout=60)
+            fake.terminate()
+            fake.wait()
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def run_processes(
+    http: Any,
+    base: str,
+    procs: list[subprocess.Popen[str]],
+    guilds: Any,
+    count: int,
+    args: argparse.Namespace,
+) -> None:
+    targets: list[tuple[int, dict[str, Any]]] = []
+    for guild in guilds:
+        channel = str(next(iter(guild.channels)))
+        for _ in range(400):
+            async with http.get(f"{base}/bench/announcement", params={"channel": channel}) as r:
+                message = await r.json()
+            if message is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert message is not None, f"no announcement in {channel}"
+        targets.append((guild.id, message))
+    custom_id = next(
+        c["custom_id"]
+        for row in targets[0][1]["components"]
+        for c in row["components"]
+        if c["custom_id"].endswith(":profit")
+    )
+    print(f"\n== {count} process(es) on PostgreSQL, one shard each, {len(guilds)} servers")
+    for n in args.bursts:
+        cpu = [cpu_seconds(p.pid) for p in procs]
+        async with http.post(
+            f"{base}/bench/burst", json={"n": n, "targets": targets, "custom_id": custom_id}
+        ) as response:
+            result = await response.json()
+        cpu = [cpu_seconds(p.pid) - c for p, c in zip(procs, cpu, strict=True)]
+        acks = result["acks"]
+        within = sum(1 for a in acks if a <= DEADLINE)
+        rate = len(acks) / max(max(acks, default=0.0), 1e-9)
+        print(
+            f"burst {n:>5}: acknowledged within 3 s {within:>5}/{n}"
+            f"  ack p50 {percentile(acks, 0.5):.3f} s  p99 {percentile(acks, 0.99):.3f} s"
+            f"  {rate:,.0f} acknowledged positions/s"
+            f"  CPU per click: bots {1000 * sum(cpu) / n:.2f} ms,"
+            f" fake {1000 * result['cpu'] / n:.2f} ms"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--serve-fake", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--guilds", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--bot-process", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--open-round", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--processes",
+        default="",
+        help="e.g. 1,2,3: that many bot processes on PostgreSQL (--pg), one shard each",
+    )
     parser.add_argument("--bursts", default="1000,2000,4000")
     parser.add_argument("--rates", default="200,400,600,800,1000,1200,1600")
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--pg", default=None, help="a PostgreSQL URL (default: SQLite)")
     args = parser.parse_args()
     if args.serve_fake:
-        serve_fake()
+        serve_fake(args.guilds)
+        return
+    if args.bot_process:
+        bot_process(args)
         return
     args.bursts = [int(x) for x in args.bursts.split(",") if x]
     args.rates = [float(x) for x in args.rates.split(",") if x]
-    asyncio.run(bench(args))
+    args.processes = [int(x) for x in args.processes.split(",") if x]
+    if args.processes:
+        args.pg = args.pg or PG_ADMIN
+        asyncio.run(processes_bench(args))
+    else:
+        asyncio.run(bench(args))
 
 
 if __name__ == "__main__":

@@ -417,7 +417,8 @@ class FakeDiscord:
                 self._ws = ws
                 self._seqs[id(ws)] = 0
                 held = [g for g in GUILDS if self.shard_of(g.id) == shard]
-                await self.dispatch("READY", self._ready_payload(shard, held), ws)
+                sharded = "shard" in payload["d"]
+                await self.dispatch("READY", self._ready_payload(shard, held, sharded), ws)
                 for spec in held:
                     await self.dispatch("GUILD_CREATE", guild_create(spec), ws)
                 self.ready.set()
@@ -429,11 +430,11 @@ class FakeDiscord:
         return ws
 
     def _ready_payload(
-        self, shard: int = 0, guilds: Iterable[GuildSpec] = GUILDS
+        self, shard: int = 0, guilds: Iterable[GuildSpec] = GUILDS, sharded: bool = False
     ) -> dict[str, Any]:
-        sharded = {"shard": [shard, self.shard_count]} if self.shard_count > 1 else {}
+        shards = {"shard": [shard, self.shard_count]} if sharded else {}
         return {
-            **sharded,
+            **shards,
             "v": 10,
             "user": BOT_USER,
             "guilds": [{"id": str(g.id), "unavailable": True} for g in guilds],
