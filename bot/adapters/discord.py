@@ -249,8 +249,18 @@ T = TypeVar("T")
 # whenever the work is done within this budget (the group commit takes milliseconds), and
 # defers only for a slow write, leaving time for the defer itself (benchmarks/front_door.py).
 ANSWER_BUDGET = 1.0
+# ...and never past this age of the interaction (from its id's timestamp): a click that
+# waited in a busy bot's queue is deferred at once, while its 3 s still leave room.
+DEFER_BY_AGE = 1.5
 # ``interaction.extras`` key: the answer replaces the message whose button was clicked.
 REPLACES = "debate_bot.replaces"
+
+
+def answer_budget(interaction: discord.Interaction[Any]) -> float:
+    """How long this interaction's work may take before it must be deferred: the budget,
+    cut by the time it already waited (a clock ahead of Discord's counts as no wait)."""
+    age = max(0.0, (discord.utils.utcnow() - interaction.created_at).total_seconds())
+    return max(0.0, min(ANSWER_BUDGET, DEFER_BY_AGE - age))
 
 
 def replacing(interaction: discord.Interaction[Any]) -> None:
@@ -265,7 +275,7 @@ async def in_time(interaction: discord.Interaction[Any], work: Awaitable[T]) -> 
     if interaction.response.is_done():
         return await work
     task = asyncio.ensure_future(work)
-    done, _ = await asyncio.wait({task}, timeout=ANSWER_BUDGET)
+    done, _ = await asyncio.wait({task}, timeout=answer_budget(interaction))
     if not done:
         if interaction.extras.get(REPLACES):
             await interaction.response.defer()

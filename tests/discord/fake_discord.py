@@ -30,6 +30,7 @@ from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestServer
 
 APP_ID = 1100000000000000001
+DISCORD_EPOCH_MS = 1420070400000  # 2015-01-01, the origin of snowflake timestamps
 GUILD_ID = 1200000000000000002
 CHANNEL_ID = 1300000000000000003
 OTHER_CHANNEL_ID = 1300000000000000004
@@ -277,7 +278,8 @@ class FakeDiscord:
         self.nonce_window = 300.0
         self.nonce_visible = 300.0
         self.created: dict[str, float] = {}  # message id -> when it was created
-        self._ids = itertools.count(1600000000000000000)
+        self._ids = itertools.count()
+        self._last_id = 0
         self._seq = 0
         self._ws: web.WebSocketResponse | None = None
         # Sharded bots: the connection holding each shard, and each connection's sequence.
@@ -309,7 +311,12 @@ class FakeDiscord:
         return f"ws://127.0.0.1:{self.server.port}/gateway"
 
     def snowflake(self) -> str:
-        return str(next(self._ids))
+        """A new id shaped like Discord's: milliseconds since 2015 in the high bits (so
+        ``created_at`` is now, as the bot reads it), a counter below; always increasing."""
+        now_ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
+        made = max((now_ms << 22) | (next(self._ids) & 0x3FFFFF), self._last_id + 1)
+        self._last_id = made
+        return str(made)
 
     # ------------------------------------------------------------------ waiting
 

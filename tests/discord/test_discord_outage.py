@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from discord_support import DEBATE, Launch, discord_config, recorded
-from fake_discord import FakeDiscord, Member, Outcome
+from fake_discord import DISCORD_EPOCH_MS, FakeDiscord, Member, Outcome
 from outage_support import pg_outage, read_only, stuck_writer
 
 from bot.adapters.discord import ANSWER_BUDGET
@@ -132,3 +132,25 @@ async def test_postgresql_outage_on_discord(
     outcome = await alice.click(announcement, f"debat:stance:{rid}:nuance")
     assert outcome.content.startswith(recorded(app, rid, "nuance") + "\n")
     assert await app.engine.participation(rid) == 2
+
+
+async def test_a_click_that_already_waited_is_acknowledged_at_once(
+    fake: FakeDiscord, launch: Launch, config: Config, members: dict[str, Member]
+) -> None:
+    """The time a click spent reaching the bot counts against Discord's 3 s: one sent 2 s ago
+    (by its id's timestamp) is deferred at once, then answered, instead of waiting for its
+    write to answer in one response."""
+    app = await launch(config)
+    rid, announcement = await open_round(fake, app, members["modo"])
+    sent = (int((time.time() - 2.0) * 1000) - DISCORD_EPOCH_MS) << 22
+    real = fake.snowflake
+    ids = iter([str(sent)])
+    fake.snowflake = lambda: next(ids, None) or real()  # type: ignore[method-assign]
+    try:
+        outcome = await members["alice"].click(announcement, f"debat:stance:{rid}:nuance")
+    finally:
+        fake.snowflake = real  # type: ignore[method-assign]
+    assert outcome.response_type == 5 and outcome.ephemeral
+    assert outcome.content.startswith(recorded(app, rid, "nuance"))
+    fresh = await members["bob"].click(announcement, f"debat:stance:{rid}:profit")
+    assert fresh.response_type == 4  # a fresh click is still answered in one response
