@@ -436,6 +436,7 @@ def insert_argument(
     text: str,
     *,
     pending: bool = False,
+    carried_over: str | None = None,
 ) -> int:
     arg_id = random_id()
     conn.execute(
@@ -447,6 +448,7 @@ def insert_argument(
             text=text,
             hidden=False,
             pending=pending,
+            carried_over=carried_over,
         )
     )
     return arg_id
@@ -457,18 +459,8 @@ def insert_carried(
 ) -> ArgumentRow:
     """Store an argument carried over from an earlier round: nobody's (author
     :data:`~bot.models.CARRIED_OVER`), with where it comes from."""
-    arg_id = random_id()
-    conn.execute(
-        sa.insert(table("argument")).values(
-            id=arg_id,
-            round_id=round_id,
-            author=CARRIED_OVER,
-            number=number,
-            text=text,
-            hidden=False,
-            carried_over=json.dumps(origin, ensure_ascii=False, sort_keys=True),
-        )
-    )
+    carried = json.dumps(origin, ensure_ascii=False, sort_keys=True)
+    arg_id = insert_argument(conn, round_id, CARRIED_OVER, number, text, carried_over=carried)
     return ArgumentRow(arg_id, number, CARRIED_OVER, text, False, False, origin)
 
 
