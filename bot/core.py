@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -179,6 +181,23 @@ def fold(text: str) -> str:
     return " ".join(plain.replace("-", " ").split())
 
 
+# Set while a moderator's open or close runs. The schedule's transitions are the leader's
+# alone (fenced by its lease epoch: a paused or deposed leader acting on what it planned
+# must not). A moderator's command is a decision made now, wherever it arrives (with Discord
+# shards, the process holding their server may be a follower); its conditional state change
+# keeps it exactly-once, and the leader picks up what it changed at its next lease tick.
+MODERATOR_ACTION: ContextVar[bool] = ContextVar("moderator_action", default=False)
+
+
+@contextmanager
+def moderator_action() -> Iterator[None]:
+    token = MODERATOR_ACTION.set(True)
+    try:
+        yield
+    finally:
+        MODERATOR_ACTION.reset(token)
+
+
 class Core:
     """The state the engine's parts share, and the lookups they all make."""
 
@@ -212,11 +231,14 @@ class Core:
         return self.leadership is None or self.leadership.leading
 
     def fence(self) -> Fence | None:
-        """The fence a transition carries; None without a lease; refused on a follower."""
+        """The fence a transition carries; None without a lease; refused on a follower,
+        except for a moderator's command (:data:`MODERATOR_ACTION`)."""
         if self.leadership is None:
             return None
         fence = self.leadership.fence()
         if fence is None:
+            if MODERATOR_ACTION.get():
+                return None
             raise EngineError("not_leader")
         return fence
 

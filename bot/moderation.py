@@ -9,7 +9,7 @@ import secrets
 from sqlalchemy.engine import Connection
 
 from bot import store
-from bot.core import Core, EngineError, OpenRound, RoundInfo
+from bot.core import Core, EngineError, OpenRound, RoundInfo, moderator_action
 from bot.events import Attachment, ChannelRef
 from bot.lifecycle import Action
 from bot.outage import checkpoint
@@ -114,16 +114,20 @@ class Moderation:
     async def open_round(self, debate_id: str, *, opened_by: str = "moderator") -> RoundInfo:
         """Create and open a round of ``debate_id`` now."""
         debate = self.core.debate(debate_id, escape_markdown(debate_id))
-        round_id = await self.rounds.create_round(debate, self.core.clock(), opened_by=opened_by)
-        # The round exists from here on (the next tick opens it if this call fails).
-        checkpoint()
-        await self.rounds.apply(round_id, Action.OPEN)
+        with moderator_action():
+            round_id = await self.rounds.create_round(
+                debate, self.core.clock(), opened_by=opened_by
+            )
+            # The round exists from here on (the next tick opens it if this call fails).
+            checkpoint()
+            await self.rounds.apply(round_id, Action.OPEN)
         info = await self.core.round_info(round_id)
         assert info is not None
         return info
 
     async def close_round(self, round_id: int) -> bool:
-        return await self.rounds.apply(round_id, Action.CLOSE)
+        with moderator_action():
+            return await self.rounds.apply(round_id, Action.CLOSE)
 
     async def export(self, round_id: int, fmt: str) -> Attachment:
         if fmt not in EXPORT_FORMATS:

@@ -61,7 +61,9 @@ class RoundModeration:
 
     async def close(self) -> CloseResult:
         r = self.round
-        await self.engine.close_round(r.id)
+        if not await self.engine.close_round(r.id):
+            # Closed meanwhile (by another moderator, the schedule or another process).
+            raise EngineError("round_closed")
         return CloseResult(r, self.m("round_closing", code=r.code))
 
     async def extend(self, duration: str) -> ExtendResult:
