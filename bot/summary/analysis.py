@@ -100,6 +100,7 @@ MIN_DIVISIVE_VARIANCE = 0.01  # variance of the groups' agree probabilities (std
 DENSE_PCA_MAX_CELLS = 2_000_000  # up to this many matrix cells, the centred matrix is dense
 SMALL_EIGH_COLUMNS = 120  # up to this many statements, a full NumPy eigh
 DENSE_EIGH_MAX_COLUMNS = 3000  # above this many statements, ARPACK instead of LAPACK eigh
+SILHOUETTE_TIE = 1e-9  # silhouettes closer than this are ranked on their exact values
 WARM_MIN_UPDATES = 100  # a replay with this many updates keeps its PCA between them
 
 
@@ -403,7 +404,11 @@ class _Outcome:
     in_conv_rows: IntArray
     base: _Clusters  # labels over in_conv_rows
     grouping: _Grouping | None
-    silhouettes: dict[int, float]
+    labelings: dict[int, IntArray]  # group id per base cluster, for each candidate k
+
+    def silhouettes(self) -> dict[int, float]:
+        """The silhouette of each candidate k, exactly as :func:`_silhouettes` computes it."""
+        return _silhouettes(self.base.centres, self.labelings)
 
 
 def _pca(
@@ -683,19 +688,18 @@ def _update(
     ic_rows = np.flatnonzero(in_conv)
     base = _base_clusters(state, proj[ic_rows], ic_rows, snap.n_rows)
     groupings = _groupings(state, base, comps)
-    silhouettes = _silhouettes(base.centres, {k: g.group_ids for k, g in groupings.items()})
+    labelings = {k: g.group_ids for k, g in groupings.items()}
     state.groupings = groupings
     state.updates += 1
     if not groupings:
-        return _Outcome(proj, ic_rows, base, None, silhouettes)
-    best = max(silhouettes.values())
-    this_k = max(k for k, s in silhouettes.items() if s == best)  # max-key keeps the last
+        return _Outcome(proj, ic_rows, base, None, labelings)
+    this_k = _best_k(base.centres, labelings)
     count = state.last_k_count + polls if state.last_k == this_k else polls
     adopt = count >= K_BUFFER or state.smoothed_k is None
     smoothed = this_k if adopt or state.smoothed_k is None else state.smoothed_k
     state.last_k, state.last_k_count, state.smoothed_k = this_k, count, smoothed
     chosen = groupings.get(smoothed, groupings[this_k])
-    return _Outcome(proj, ic_rows, base, chosen, silhouettes)
+    return _Outcome(proj, ic_rows, base, chosen, labelings)
 
 
 def _map_of(
@@ -748,12 +752,14 @@ def _groupings(state: _State, base: _Clusters, comps: FloatArray) -> dict[int, _
     # Polis: k in 2..min(5, 2 + n_base // 12). Degenerate inputs get one group: a k needs
     # fewer groups than base clusters (no all-singleton split) and two voted statements.
     max_k = min(MAX_K, 2 + n_base // 12, n_base - 1)
-    if np.count_nonzero(np.any(comps != 0.0, axis=0)) < 2:
+    if np.count_nonzero(np.any(comps != 0.0, axis=0)) < 2 or n_base < 2:
         max_k = 0
-    groupings: dict[int, _Grouping] = {}
-    for k in range(2, max_k + 1):
-        if n_base < 2:
-            break
+    ks = list(range(2, max_k + 1))
+    base_ids = base.ids.copy()  # shared by the groupings of every k (never modified)
+    groupings = _held_groupings(state, base, weights, ks, base_ids)
+    for k in ks:
+        if k in groupings:
+            continue
         prev = state.groupings.get(k)
         if prev is not None:
             at = np.minimum(np.searchsorted(prev.base_ids, base.ids), prev.base_ids.size - 1)
@@ -763,8 +769,102 @@ def _groupings(state: _State, base: _Clusters, comps: FloatArray) -> dict[int, _
             idx = _first_distinct(base.centres, k)
             gids, ginit, start = np.arange(idx.size, dtype=np.int64), base.centres[idx], None
         grouped = _kmeans(base.centres, gids, ginit, GROUP_ITERS, weights, start)
-        groupings[k] = _Grouping(base.ids.copy(), grouped.labels)
-    return groupings
+        groupings[k] = _Grouping(base_ids, grouped.labels)
+    return dict(sorted(groupings.items()))
+
+
+def _held_groupings(
+    state: _State, base: _Clusters, weights: FloatArray, ks: list[int], base_ids: IntArray
+) -> dict[int, _Grouping]:
+    """The groupings of the ks whose previous grouping holds, found for all ks at once.
+
+    A previous grouping holds when every base cluster was in it, its groups recentred on
+    their (weighted) members have distinct centres and no fewer than k of them, and every
+    base cluster is still nearest its own group's centre: :func:`_clean_start` then neither
+    merges nor splits and :func:`_kmeans` stops at its first step with the same labels. The
+    arithmetic is theirs (the same sums in the same order, the same distances), done in one
+    pass over the stacked groups of all ks. The other ks are left to the caller."""
+    prevs = [state.groupings.get(k) for k in ks]
+    if not ks or any(p is None for p in prevs):
+        return {}
+    old_ids = prevs[0].base_ids if prevs[0] is not None else base_ids
+    if any(p is None or p.base_ids is not old_ids for p in prevs):
+        return {}
+    at = np.minimum(np.searchsorted(old_ids, base.ids), old_ids.size - 1)
+    if not np.array_equal(old_ids[at], base.ids):
+        return {}
+    labels = np.stack([p.group_ids[at] for p in prevs if p is not None])  # K x n_base
+    n_k, n = labels.shape
+    width = int(labels.max()) + 1
+    present = (
+        np.bincount((labels + width * np.arange(n_k)[:, None]).ravel(), minlength=n_k * width) > 0
+    )
+    counts = present.reshape(n_k, width).sum(axis=1)
+    pos = (np.cumsum(present) - 1)[labels + width * np.arange(n_k)[:, None]]  # stacked groups
+    flat = pos.ravel()
+    total = int(counts.sum())
+    tot = np.bincount(flat, weights=np.tile(weights, n_k), minlength=total)
+    centres = np.empty((total, 2))
+    centres[:, 0] = (
+        np.bincount(flat, weights=np.tile(weights * base.centres[:, 0], n_k), minlength=total)
+        / tot
+    )
+    centres[:, 1] = (
+        np.bincount(flat, weights=np.tile(weights * base.centres[:, 1], n_k), minlength=total)
+        / tot
+    )
+    block = np.repeat(np.arange(n_k), counts)
+    offset = np.cumsum(counts) - counts
+    same = (centres[:, None, :] == centres[None, :, :]).all(axis=2) & (block[:, None] == block)
+    merged = np.bincount(block, weights=same.sum(axis=1) - 1.0, minlength=n_k) > 0
+    dist = np.full((n, n_k, int(counts.max())), np.inf)
+    dist[:, block, np.arange(total) - offset[block]] = cdist(base.centres, centres)
+    held = (pos - offset[:, None] == dist.argmin(axis=2).T).all(axis=1)
+    held &= ~merged & (counts >= np.asarray(ks))
+    return {k: _Grouping(base_ids, labels[i]) for i, k in enumerate(ks) if held[i]}
+
+
+def _best_k(points: FloatArray, labelings: dict[int, IntArray]) -> int:
+    """The k of the best silhouette (the largest k among equal bests), as the exact
+    :func:`_silhouettes` would rank them. Ranked on :func:`_silhouette_estimates`, which
+    differ from the exact values by rounding only (well below :data:`SILHOUETTE_TIE`);
+    nearer ties than that are ranked on the exact values."""
+    scores = _silhouette_estimates(points, labelings)
+    ranked = sorted(scores.values())
+    if len(ranked) > 1 and ranked[-1] - ranked[-2] <= SILHOUETTE_TIE:
+        scores = _silhouettes(points, labelings)
+    best = max(scores.values())
+    return max(k for k, s in scores.items() if s == best)  # max-key keeps the last
+
+
+def _silhouette_estimates(points: FloatArray, labelings: dict[int, IntArray]) -> dict[int, float]:
+    """:func:`_silhouettes` for all the labelings at once: the same formulas, with one
+    product of the distance matrix with the stacked memberships of every k (its sums may
+    round differently from one product per k)."""
+    ks = list(labelings)
+    labels = np.stack([labelings[k] for k in ks])  # K x n
+    n_k, n = labels.shape
+    width = int(labels.max()) + 1
+    flat = labels + width * np.arange(n_k)[:, None]
+    present = np.bincount(flat.ravel(), minlength=n_k * width) > 0
+    counts = present.reshape(n_k, width).sum(axis=1)
+    lab = (np.cumsum(present) - 1)[flat]  # K x n: column of each point's group, stacked
+    total = int(counts.sum())
+    onehot = np.zeros((n, total))
+    onehot[np.tile(np.arange(n), n_k), lab.ravel()] = 1.0
+    sums = cdist(points, points) @ onehot  # n x total
+    sizes = onehot.sum(axis=0)
+    rows = np.arange(n)
+    own = sizes[lab]  # K x n
+    a = sums[rows, lab] / np.maximum(own - 1.0, 1.0)
+    others = sums / sizes
+    others[rows, lab] = np.inf
+    b = np.minimum.reduceat(others, np.cumsum(counts) - counts, axis=1).T  # K x n
+    denom = np.maximum(a, b)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sil = np.where((own > 1) & (denom > 0), (b - a) / denom, 0.0)
+    means = np.where(counts < 2, -1.0, sil.mean(axis=1))
+    return dict(zip(ks, means.tolist(), strict=True))
 
 
 def _silhouettes(points: FloatArray, labelings: dict[int, IntArray]) -> dict[int, float]:
@@ -1044,7 +1144,7 @@ def _result(
         group_aware_consensus=found.group_aware_consensus if found else {},
         divisive=found.divisive if found else [],
         divisive_scores=found.divisive_scores if found else {},
-        silhouettes=dict(outcome.silhouettes),
+        silhouettes=outcome.silhouettes(),
         updates=updates,
         method=method,
     )

@@ -195,3 +195,67 @@ def test_refined_components_match_the_cold_pca_on_many_statements() -> None:
         values[rows[pick], cols[pick]] = rng.choice([-1.0, 0.0, 1.0], size=3)
         warm.apply(rows[pick], cols[pick], values[rows[pick], cols[pick]], np.zeros(3, bool))
     assert warm.refined > 2 * warm.full_solves
+
+
+def one_k_at_a_time(votes: list[Vote], moderated: set[str]) -> AnalysisResult:
+    """The replay with every k grouped on its own and the best k ranked on the exact
+    silhouettes at every update (no shortcut shared by the ks)."""
+    mp = pytest.MonkeyPatch()
+    mp.setattr(A, "_held_groupings", lambda *args: {})
+
+    def exact_best(points: A.FloatArray, labelings: dict[int, A.IntArray]) -> int:
+        scores = A._silhouettes(points, labelings)
+        best = max(scores.values())
+        return max(k for k, s in scores.items() if s == best)
+
+    mp.setattr(A, "_best_k", exact_best)
+    try:
+        return replay(votes, moderated_out=moderated, batch=EVERY_POLL)
+    finally:
+        mp.undo()
+
+
+@pytest.mark.parametrize("source", ["london", "synthetic"])
+def test_shared_group_steps_give_the_replay_of_one_k_at_a_time(
+    source: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if source == "london":
+        folder = DATA / "london.youth.policing"
+        if not folder.is_dir():
+            pytest.fail(f"Polis open data missing: {folder} (set DEBATE_BOT_POLIS_DATA)")
+        votes = load_polis_votes(folder / "votes.csv", keep_history=True)
+        moderated = load_polis_comments(folder / "comments.csv")[1]
+    else:
+        votes, moderated = synthetic_stream(5), {"s7"}
+    held: list[int] = []
+    original = A._held_groupings
+
+    def spy(*args: object) -> dict[int, A._Grouping]:
+        found = original(*args)  # type: ignore[arg-type]
+        held.append(len(found))
+        return found
+
+    monkeypatch.setattr(A, "_held_groupings", spy)
+    shared = replay(votes, moderated_out=moderated, batch=EVERY_POLL)
+    monkeypatch.undo()
+    alone = one_k_at_a_time(votes, moderated)
+    assert shared.to_json() == alone.to_json()
+    assert len(shared.groups) >= 2
+    assert sum(held) > len(held) // 2  # most updates kept the previous groupings
+
+
+def test_silhouette_estimates_rank_like_the_exact_silhouettes() -> None:
+    rng = np.random.default_rng(4)
+    points = rng.normal(size=(60, 2))
+    labelings = {k: rng.integers(0, k, 60) * 3 + 1 for k in range(2, 6)}  # ids need not be 0..k-1
+    labelings[6] = np.full(60, 2)  # one group only: -1
+    exact = A._silhouettes(points, labelings)
+    estimates = A._silhouette_estimates(points, labelings)
+    assert list(estimates) == list(exact)
+    for k, value in exact.items():
+        assert estimates[k] == pytest.approx(value, abs=1e-12)
+    best = max(exact.values())
+    assert A._best_k(points, labelings) == max(k for k, s in exact.items() if s == best)
+    # Equal labelings tie exactly: the larger k wins, as in Polis's max-key.
+    twins = {2: labelings[3], 3: labelings[3], 4: labelings[2]}
+    assert A._best_k(points, twins) == (3 if exact[3] >= exact[2] else 4)
