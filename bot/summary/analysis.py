@@ -100,6 +100,9 @@ MIN_DIVISIVE_VARIANCE = 0.01  # variance of the groups' agree probabilities (std
 DENSE_PCA_MAX_CELLS = 2_000_000  # up to this many matrix cells, the centred matrix is dense
 SMALL_EIGH_COLUMNS = 120  # up to this many statements, a full NumPy eigh
 DENSE_EIGH_MAX_COLUMNS = 3000  # above this many statements, ARPACK instead of LAPACK eigh
+HELD_FAR = 4  # held base clusters: the centres that moved most are compared exactly
+HELD_DOUBTS = 16  # held base clusters: rows compared exactly before a full step instead
+HOLD_SLACK = 1e-9  # margins are kept this much smaller than computed (rounding of distances)
 SILHOUETTE_TIE = 1e-9  # silhouettes closer than this are ranked on their exact values
 WARM_MIN_UPDATES = 100  # a replay with this many updates keeps its PCA between them
 
@@ -396,6 +399,40 @@ class _State:
     smoothed_k: int | None = None
     comps: FloatArray | None = None  # 2 x n_cols, previous principal components
     updates: int = 0
+    base_memo: _HeldBase | None = None
+    group_memo: _HeldGroups | None = None
+
+
+@dataclass
+class _HeldBase:
+    """A base clustering whose warm start held at its first k-means step, and how far each
+    in-conv row was from its second-nearest centre: while the rows and the recentred centres
+    move less than that allows, the later updates' warm starts hold too (see
+    :func:`_base_still_held`)."""
+
+    ic_rows: IntArray
+    ids: IntArray
+    pos: IntArray  # per in-conv row: the position in ids of its cluster
+    points: FloatArray  # the in-conv rows' projections then
+    centres: FloatArray
+    reach: FloatArray  # per row: its distance to the second-nearest centre, less slack
+    state_base: _Clusters  # what state.base was set to
+
+
+@dataclass
+class _HeldGroups:
+    """Groupings that held for every k (:func:`_held_groupings`) and the best k of their
+    silhouettes, with the margins that keep both while the base-cluster centres move little
+    (see :func:`_groups_still_held`)."""
+
+    base_ids: IntArray
+    weights: FloatArray
+    points: FloatArray  # the base-cluster centres then
+    groupings: dict[int, _Grouping]
+    margin: float  # smallest second-nearest minus nearest group distance, less slack
+    best_k: int
+    lead: float  # the best k's silhouette estimate minus the runner-up's
+    scale: float  # smallest max(a, b) of the silhouettes' points in a group of 2 or more
 
 
 @dataclass
@@ -687,13 +724,12 @@ def _update(
     state.in_conv = in_conv
     ic_rows = np.flatnonzero(in_conv)
     base = _base_clusters(state, proj[ic_rows], ic_rows, snap.n_rows)
-    groupings = _groupings(state, base, comps)
+    groupings, this_k = _grouped(state, base, comps)
     labelings = {k: g.group_ids for k, g in groupings.items()}
     state.groupings = groupings
     state.updates += 1
     if not groupings:
         return _Outcome(proj, ic_rows, base, None, labelings)
-    this_k = _best_k(base.centres, labelings)
     count = state.last_k_count + polls if state.last_k == this_k else polls
     adopt = count >= K_BUFFER or state.smoothed_k is None
     smoothed = this_k if adopt or state.smoothed_k is None else state.smoothed_k
@@ -725,38 +761,147 @@ def _map_of(
 def _base_clusters(state: _State, x: FloatArray, ic_rows: IntArray, n_rows: int) -> _Clusters:
     """The base clusters of the in-conversation rows' projections ``x``, started from the
     previous update's; ``state.base`` gets their labels over all ``n_rows`` rows."""
-    if state.base is not None and state.base.ids.size:
+    memo, state.base_memo = state.base_memo, None
+    found = None
+    if memo is not None and memo.state_base is state.base:
+        found = _base_still_held(memo, x, ic_rows)
+        state.base_memo = memo if found is not None else None
+    if found is None and state.base is not None and state.base.ids.size:
         prev_labels = np.full(n_rows, -1, np.int64)
         old = state.base.labels
         prev_labels[: old.size] = old[:n_rows]
         ids, init, start = _clean_start(x, prev_labels[ic_rows], BASE_K, None, None)
-    else:
+        if start is not None and ids.size >= BASE_K:
+            found, state.base_memo = _base_held(x, ids, init, start, ic_rows)
+    elif found is None:
         idx = _first_distinct(x, BASE_K)
         ids, init, start = np.arange(idx.size, dtype=np.int64), x[idx], None
-    if ids.size:
+    if found is not None:
+        base = found
+    elif ids.size:
         base = _kmeans(x, ids, init, BASE_ITERS, None, start)
     else:
         base = _Clusters(ids, init, np.zeros(0, np.int64))
     full_labels = np.full(n_rows, -1, np.int64)
     full_labels[ic_rows] = base.labels
     state.base = _Clusters(base.ids, base.centres, full_labels)
+    if state.base_memo is not None:
+        state.base_memo.state_base = state.base
     return base
 
 
-def _groupings(state: _State, base: _Clusters, comps: FloatArray) -> dict[int, _Grouping]:
-    """The base clusters grouped for each candidate k, each started from the previous
-    update's grouping for that k."""
+def _base_held(
+    x: FloatArray, ids: IntArray, init: FloatArray, start: IntArray, ic_rows: IntArray
+) -> tuple[_Clusters | None, _HeldBase | None]:
+    """:func:`_kmeans`'s first step from a clean start of ``ids.size >= BASE_K`` clusters:
+    the clustering when the start holds (with what it takes to break it), else (None, None)
+    and the caller runs the k-means."""
+    dist = cdist(x, init)
+    nearest = np.argmin(dist, axis=1)
+    if not np.array_equal(nearest, start):
+        return None, None
+    two = np.partition(dist, 1, axis=1)
+    held = _Clusters(ids, init, ids[nearest])
+    return held, _HeldBase(ic_rows, ids, start, x, init, two[:, 1] - HOLD_SLACK, held)
+
+
+def _base_still_held(memo: _HeldBase, x: FloatArray, ic_rows: IntArray) -> _Clusters | None:
+    """The base clustering of ``x`` when the held one provably holds again (the same in-conv
+    rows, each still nearest its cluster's recentred centre), else None. The centres are
+    computed as :func:`_clean_start` computes them; a row is nearest its own centre when
+
+    * its distance to the own centre now is below its distance then to the second-nearest
+      centre less its own move and the largest move of the other centres (triangle
+      inequality), the :data:`HELD_FAR` centres that moved most being compared exactly;
+    * or, for the few rows where that bound fails, on their distances to every centre.
+
+    Too many such rows, and the reference is renewed by the caller's full step."""
+    if ic_rows.size != memo.ic_rows.size or not np.array_equal(ic_rows, memo.ic_rows):
+        return None
+    centres, _ = _weighted_centres(x, memo.pos, memo.ids.size, None)
+    shift = centres - memo.centres
+    moves = np.sqrt(np.einsum("ij,ij->i", shift, shift))
+    far = np.argpartition(moves, -HELD_FAR)[-HELD_FAR:]
+    rest = float(np.partition(moves, -HELD_FAR - 1)[-HELD_FAR - 1])
+    moved = x - memo.points
+    own_vec = x - centres[memo.pos]
+    own = np.sqrt(np.einsum("ij,ij->i", own_vec, own_vec))
+    bound = memo.reach - np.sqrt(np.einsum("ij,ij->i", moved, moved)) - rest
+    to_far = cdist(x, centres[far])
+    to_far[memo.pos[:, None] == far[None, :]] = np.inf
+    doubt = np.flatnonzero(~((own < bound) & (to_far.min(axis=1) > own + HOLD_SLACK)))
+    if doubt.size > max(HELD_DOUBTS, x.shape[0] // 8):
+        return None
+    if doubt.size:
+        nearest = np.argmin(cdist(x[doubt], centres), axis=1)
+        if not np.array_equal(nearest, memo.pos[doubt]):
+            return None
+    return _Clusters(memo.ids, centres, memo.ids[memo.pos])
+
+
+def _grouped(
+    state: _State, base: _Clusters, comps: FloatArray
+) -> tuple[dict[int, _Grouping], int]:
+    """The groupings of every candidate k and the k of the best silhouette (0 when there is
+    no grouping); the previous update's when they provably hold again."""
     sizes = np.bincount(np.searchsorted(base.ids, base.labels), minlength=base.ids.size)
     weights = sizes.astype(np.float64)
+    ks = _candidate_ks(base, comps)
+    memo, state.group_memo = state.group_memo, None
+    held = memo is not None and memo.groupings is state.groupings and list(memo.groupings) == ks
+    if memo is not None and held and _groups_still_held(memo, base, weights):
+        state.group_memo = memo
+        return memo.groupings, memo.best_k
+    groupings, margin = _groupings(state, base, ks, weights)
+    if not groupings:
+        return groupings, 0
+    labelings = {k: g.group_ids for k, g in groupings.items()}
+    this_k, lead, scale = _best_k(base.centres, labelings)
+    if margin > 0.0 and lead > SILHOUETTE_TIE:
+        state.group_memo = _HeldGroups(
+            base.ids, weights, base.centres, groupings, margin, this_k, lead, scale
+        )
+    return groupings, this_k
+
+
+def _groups_still_held(memo: _HeldGroups, base: _Clusters, weights: FloatArray) -> bool:
+    """Whether the held groupings and their best k provably hold for the base clusters now:
+    the same base clusters and weights, and centres moved by at most ``d`` with ``4 d`` below
+    the group margin (a base cluster and the weighted mean of a group each move by at most
+    ``d``) and the silhouettes' lead above twice their largest change, ``4 d / (scale - 2 d)``
+    (every distance changes by at most ``2 d``, so every ``a`` and ``b``), plus the
+    estimates' rounding."""
+    if base.ids.size != memo.base_ids.size or not np.array_equal(base.ids, memo.base_ids):
+        return False
+    if not np.array_equal(weights, memo.weights):
+        return False
+    shift = base.centres - memo.points
+    d = float(np.sqrt(np.einsum("ij,ij->i", shift, shift).max()))
+    if not 4.0 * d < memo.margin or not memo.scale > 2.0 * d:
+        return False
+    return memo.lead > 2.0 * (4.0 * d / (memo.scale - 2.0 * d)) + SILHOUETTE_TIE
+
+
+def _candidate_ks(base: _Clusters, comps: FloatArray) -> list[int]:
+    """Polis: k in 2..min(5, 2 + n_base // 12). Degenerate inputs get one group: a k needs
+    fewer groups than base clusters (no all-singleton split) and two voted statements."""
     n_base = base.ids.size
-    # Polis: k in 2..min(5, 2 + n_base // 12). Degenerate inputs get one group: a k needs
-    # fewer groups than base clusters (no all-singleton split) and two voted statements.
     max_k = min(MAX_K, 2 + n_base // 12, n_base - 1)
     if np.count_nonzero(np.any(comps != 0.0, axis=0)) < 2 or n_base < 2:
         max_k = 0
-    ks = list(range(2, max_k + 1))
+    return list(range(2, max_k + 1))
+
+
+def _groupings(
+    state: _State, base: _Clusters, ks: list[int], weights: FloatArray
+) -> tuple[dict[int, _Grouping], float]:
+    """The base clusters grouped for each candidate k, each started from the previous
+    update's grouping for that k; with the margin of :func:`_held_groupings` when all the
+    previous groupings held (else 0)."""
     base_ids = base.ids.copy()  # shared by the groupings of every k (never modified)
-    groupings = _held_groupings(state, base, weights, ks, base_ids)
+    groupings, margin = _held_groupings(state, base, weights, ks, base_ids)
+    if len(groupings) < len(ks):
+        margin = 0.0
     for k in ks:
         if k in groupings:
             continue
@@ -770,12 +915,12 @@ def _groupings(state: _State, base: _Clusters, comps: FloatArray) -> dict[int, _
             gids, ginit, start = np.arange(idx.size, dtype=np.int64), base.centres[idx], None
         grouped = _kmeans(base.centres, gids, ginit, GROUP_ITERS, weights, start)
         groupings[k] = _Grouping(base_ids, grouped.labels)
-    return dict(sorted(groupings.items()))
+    return dict(sorted(groupings.items())), margin
 
 
 def _held_groupings(
     state: _State, base: _Clusters, weights: FloatArray, ks: list[int], base_ids: IntArray
-) -> dict[int, _Grouping]:
+) -> tuple[dict[int, _Grouping], float]:
     """The groupings of the ks whose previous grouping holds, found for all ks at once.
 
     A previous grouping holds when every base cluster was in it, its groups recentred on
@@ -783,16 +928,20 @@ def _held_groupings(
     base cluster is still nearest its own group's centre: :func:`_clean_start` then neither
     merges nor splits and :func:`_kmeans` stops at its first step with the same labels. The
     arithmetic is theirs (the same sums in the same order, the same distances), done in one
-    pass over the stacked groups of all ks. The other ks are left to the caller."""
+    pass over the stacked groups of all ks. The other ks are left to the caller.
+
+    Also returns the held groupings' margin: the smallest difference between a base
+    cluster's distance to its second-nearest group centre and to its own, less
+    :data:`HOLD_SLACK`."""
     prevs = [state.groupings.get(k) for k in ks]
     if not ks or any(p is None for p in prevs):
-        return {}
+        return {}, 0.0
     old_ids = prevs[0].base_ids if prevs[0] is not None else base_ids
     if any(p is None or p.base_ids is not old_ids for p in prevs):
-        return {}
+        return {}, 0.0
     at = np.minimum(np.searchsorted(old_ids, base.ids), old_ids.size - 1)
     if not np.array_equal(old_ids[at], base.ids):
-        return {}
+        return {}, 0.0
     labels = np.stack([p.group_ids[at] for p in prevs if p is not None])  # K x n_base
     n_k, n = labels.shape
     width = int(labels.max()) + 1
@@ -821,26 +970,34 @@ def _held_groupings(
     dist[:, block, np.arange(total) - offset[block]] = cdist(base.centres, centres)
     held = (pos - offset[:, None] == dist.argmin(axis=2).T).all(axis=1)
     held &= ~merged & (counts >= np.asarray(ks))
-    return {k: _Grouping(base_ids, labels[i]) for i, k in enumerate(ks) if held[i]}
+    two = np.partition(dist, 1, axis=2)
+    margin = float((two[:, :, 1] - two[:, :, 0]).min()) - HOLD_SLACK
+    return {k: _Grouping(base_ids, labels[i]) for i, k in enumerate(ks) if held[i]}, margin
 
 
-def _best_k(points: FloatArray, labelings: dict[int, IntArray]) -> int:
+def _best_k(points: FloatArray, labelings: dict[int, IntArray]) -> tuple[int, float, float]:
     """The k of the best silhouette (the largest k among equal bests), as the exact
     :func:`_silhouettes` would rank them. Ranked on :func:`_silhouette_estimates`, which
     differ from the exact values by rounding only (well below :data:`SILHOUETTE_TIE`);
-    nearer ties than that are ranked on the exact values."""
-    scores = _silhouette_estimates(points, labelings)
+    nearer ties than that are ranked on the exact values. Also returns the estimates' lead
+    of the best k over the runner-up (0 on a near tie) and their smallest ``max(a, b)``."""
+    scores, scale = _silhouette_estimates(points, labelings)
     ranked = sorted(scores.values())
-    if len(ranked) > 1 and ranked[-1] - ranked[-2] <= SILHOUETTE_TIE:
-        scores = _silhouettes(points, labelings)
+    lead = ranked[-1] - ranked[-2] if len(ranked) > 1 else np.inf
+    if lead <= SILHOUETTE_TIE:
+        scores, lead = _silhouettes(points, labelings), 0.0
     best = max(scores.values())
-    return max(k for k, s in scores.items() if s == best)  # max-key keeps the last
+    return max(k for k, s in scores.items() if s == best), lead, scale  # max-key: the last
 
 
-def _silhouette_estimates(points: FloatArray, labelings: dict[int, IntArray]) -> dict[int, float]:
+def _silhouette_estimates(
+    points: FloatArray, labelings: dict[int, IntArray]
+) -> tuple[dict[int, float], float]:
     """:func:`_silhouettes` for all the labelings at once: the same formulas, with one
     product of the distance matrix with the stacked memberships of every k (its sums may
-    round differently from one product per k)."""
+    round differently from one product per k). Also returns the smallest ``max(a, b)`` over
+    the points in a group of two or more (less rounding), which bounds how much the
+    silhouettes change when the points move (:func:`_groups_still_held`)."""
     ks = list(labelings)
     labels = np.stack([labelings[k] for k in ks])  # K x n
     n_k, n = labels.shape
@@ -864,7 +1021,9 @@ def _silhouette_estimates(points: FloatArray, labelings: dict[int, IntArray]) ->
     with np.errstate(divide="ignore", invalid="ignore"):
         sil = np.where((own > 1) & (denom > 0), (b - a) / denom, 0.0)
     means = np.where(counts < 2, -1.0, sil.mean(axis=1))
-    return dict(zip(ks, means.tolist(), strict=True))
+    crowded = own > 1
+    scale = float(denom[crowded].min()) * (1.0 - 1e-12) if crowded.any() else np.inf
+    return dict(zip(ks, means.tolist(), strict=True)), scale
 
 
 def _silhouettes(points: FloatArray, labelings: dict[int, IntArray]) -> dict[int, float]:

@@ -197,16 +197,22 @@ def test_refined_components_match_the_cold_pca_on_many_statements() -> None:
     assert warm.refined > 2 * warm.full_solves
 
 
-def one_k_at_a_time(votes: list[Vote], moderated: set[str]) -> AnalysisResult:
-    """The replay with every k grouped on its own and the best k ranked on the exact
-    silhouettes at every update (no shortcut shared by the ks)."""
+def without_shortcuts(votes: list[Vote], moderated: set[str]) -> AnalysisResult:
+    """The replay with every step computed at every update: base clusters and every k's
+    groups by their own k-means, the best k ranked on the exact silhouettes (no shortcut
+    shared by the ks, nothing kept from an update where it held)."""
     mp = pytest.MonkeyPatch()
-    mp.setattr(A, "_held_groupings", lambda *args: {})
+    mp.setattr(A, "_held_groupings", lambda *args: ({}, 0.0))
+    mp.setattr(A, "_base_still_held", lambda *args: None)
+    mp.setattr(A, "_base_held", lambda *args: (None, None))
+    mp.setattr(A, "_groups_still_held", lambda *args: False)
 
-    def exact_best(points: A.FloatArray, labelings: dict[int, A.IntArray]) -> int:
+    def exact_best(
+        points: A.FloatArray, labelings: dict[int, A.IntArray]
+    ) -> tuple[int, float, float]:
         scores = A._silhouettes(points, labelings)
         best = max(scores.values())
-        return max(k for k, s in scores.items() if s == best)
+        return max(k for k, s in scores.items() if s == best), 0.0, 0.0
 
     mp.setattr(A, "_best_k", exact_best)
     try:
@@ -216,7 +222,7 @@ def one_k_at_a_time(votes: list[Vote], moderated: set[str]) -> AnalysisResult:
 
 
 @pytest.mark.parametrize("source", ["london", "synthetic"])
-def test_shared_group_steps_give_the_replay_of_one_k_at_a_time(
+def test_shortcuts_give_the_replay_that_computes_every_step(
     source: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if source == "london":
@@ -228,20 +234,56 @@ def test_shared_group_steps_give_the_replay_of_one_k_at_a_time(
     else:
         votes, moderated = synthetic_stream(5), {"s7"}
     held: list[int] = []
-    original = A._held_groupings
+    kept = {"base": 0, "groups": 0}
+    held_groupings, base_still, groups_still = (
+        A._held_groupings,
+        A._base_still_held,
+        A._groups_still_held,
+    )
 
-    def spy(*args: object) -> dict[int, A._Grouping]:
-        found = original(*args)  # type: ignore[arg-type]
-        held.append(len(found))
+    def spy(*args: object) -> tuple[dict[int, A._Grouping], float]:
+        found = held_groupings(*args)  # type: ignore[arg-type]
+        held.append(len(found[0]))
         return found
 
-    monkeypatch.setattr(A, "_held_groupings", spy)
-    shared = replay(votes, moderated_out=moderated, batch=EVERY_POLL)
-    monkeypatch.undo()
-    alone = one_k_at_a_time(votes, moderated)
-    assert shared.to_json() == alone.to_json()
+    def spy_base(*args: object) -> A._Clusters | None:
+        found = base_still(*args)  # type: ignore[arg-type]
+        kept["base"] += found is not None
+        return found
+
+    def spy_groups(memo: A._HeldGroups, base: A._Clusters, weights: A.FloatArray) -> bool:
+        found = groups_still(memo, base, weights)
+        if found:  # each k's own k-means and the exact silhouettes agree, at this update
+            kept["groups"] += 1
+            labels = {}
+            for k, prev in memo.groupings.items():
+                ids, init, start = A._clean_start(base.centres, prev.group_ids, k, weights, None)
+                grouped = A._kmeans(base.centres, ids, init, A.GROUP_ITERS, weights, start)
+                assert np.array_equal(grouped.labels, prev.group_ids)
+                labels[k] = grouped.labels
+            scores = A._silhouettes(base.centres, labels)
+            best = max(scores.values())
+            assert memo.best_k == max(k for k, s in scores.items() if s == best)
+        return found
+
+    # Base clusters are kept only when there are BASE_K of them: fewer here (the in-conv
+    # participants of these inputs are too few for 100).
+    base_k = pytest.MonkeyPatch()
+    base_k.setattr(A, "BASE_K", 12)
+    try:
+        monkeypatch.setattr(A, "_held_groupings", spy)
+        monkeypatch.setattr(A, "_base_still_held", spy_base)
+        monkeypatch.setattr(A, "_groups_still_held", spy_groups)
+        shared = replay(votes, moderated_out=moderated, batch=EVERY_POLL)
+        monkeypatch.undo()
+        every = without_shortcuts(votes, moderated)
+    finally:
+        base_k.undo()
+    assert shared.to_json() == every.to_json()
     assert len(shared.groups) >= 2
     assert sum(held) > len(held) // 2  # most updates kept the previous groupings
+    assert kept["groups"] > 0
+    assert kept["base"] > 0
 
 
 def test_silhouette_estimates_rank_like_the_exact_silhouettes() -> None:
@@ -250,12 +292,16 @@ def test_silhouette_estimates_rank_like_the_exact_silhouettes() -> None:
     labelings = {k: rng.integers(0, k, 60) * 3 + 1 for k in range(2, 6)}  # ids need not be 0..k-1
     labelings[6] = np.full(60, 2)  # one group only: -1
     exact = A._silhouettes(points, labelings)
-    estimates = A._silhouette_estimates(points, labelings)
+    estimates, scale = A._silhouette_estimates(points, labelings)
+    assert 0.0 < scale < np.inf
     assert list(estimates) == list(exact)
     for k, value in exact.items():
         assert estimates[k] == pytest.approx(value, abs=1e-12)
     best = max(exact.values())
-    assert A._best_k(points, labelings) == max(k for k, s in exact.items() if s == best)
-    # Equal labelings tie exactly: the larger k wins, as in Polis's max-key.
+    assert A._best_k(points, labelings)[0] == max(k for k, s in exact.items() if s == best)
+    # Equal labelings tie exactly: the larger k wins, as in Polis's max-key; a tie leads
+    # by nothing (nothing may be kept from it).
     twins = {2: labelings[3], 3: labelings[3], 4: labelings[2]}
-    assert A._best_k(points, twins) == (3 if exact[3] >= exact[2] else 4)
+    k, lead, _ = A._best_k(points, twins)
+    assert k == (3 if exact[3] >= exact[2] else 4)
+    assert lead == 0.0 or k == 4
