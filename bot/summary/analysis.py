@@ -420,6 +420,19 @@ class _HeldBase:
 
 
 @dataclass
+class _Spread:
+    """The silhouettes of the labellings of every candidate k, stacked (K of them, over n
+    base clusters), with what bounds how much they change when the points move."""
+
+    means: FloatArray  # K: the silhouette estimates
+    lab: IntArray  # K x n: each point's group as a stacked column (groups of every k)
+    counts: IntArray  # K: groups of each k
+    sizes: FloatArray  # per stacked group: its points
+    own: FloatArray  # K x n: the size of each point's group
+    denom: FloatArray  # K x n: max(a, b)
+
+
+@dataclass
 class _HeldGroups:
     """Groupings that held for every k (:func:`_held_groupings`) and the best k of their
     silhouettes, with the margins that keep both while the base-cluster centres move little
@@ -429,10 +442,9 @@ class _HeldGroups:
     weights: FloatArray
     points: FloatArray  # the base-cluster centres then
     groupings: dict[int, _Grouping]
-    margin: float  # smallest second-nearest minus nearest group distance, less slack
+    margins: FloatArray  # K x n: second-nearest minus own group distance, less slack
     best_k: int
-    lead: float  # the best k's silhouette estimate minus the runner-up's
-    scale: float  # smallest max(a, b) of the silhouettes' points in a group of 2 or more
+    spread: _Spread
 
 
 @dataclass
@@ -852,34 +864,56 @@ def _grouped(
     if memo is not None and held and _groups_still_held(memo, base, weights):
         state.group_memo = memo
         return memo.groupings, memo.best_k
-    groupings, margin = _groupings(state, base, ks, weights)
+    groupings, margins = _groupings(state, base, ks, weights)
     if not groupings:
         return groupings, 0
     labelings = {k: g.group_ids for k, g in groupings.items()}
-    this_k, lead, scale = _best_k(base.centres, labelings)
-    if margin > 0.0 and lead > SILHOUETTE_TIE:
+    this_k, lead, spread = _best_k(base.centres, labelings)
+    if margins is not None and lead > SILHOUETTE_TIE:
         state.group_memo = _HeldGroups(
-            base.ids, weights, base.centres, groupings, margin, this_k, lead, scale
+            base.ids, weights, base.centres, groupings, margins, this_k, spread
         )
     return groupings, this_k
 
 
 def _groups_still_held(memo: _HeldGroups, base: _Clusters, weights: FloatArray) -> bool:
-    """Whether the held groupings and their best k provably hold for the base clusters now:
-    the same base clusters and weights, and centres moved by at most ``d`` with ``4 d`` below
-    the group margin (a base cluster and the weighted mean of a group each move by at most
-    ``d``) and the silhouettes' lead above twice their largest change, ``4 d / (scale - 2 d)``
-    (every distance changes by at most ``2 d``, so every ``a`` and ``b``), plus the
-    estimates' rounding."""
+    """Whether the held groupings and their best k provably hold for the base clusters now
+    (the same base clusters and weights, moved by ``delta`` each since):
+
+    * a group's weighted mean moves by at most the weighted mean ``c`` of its members'
+      moves, so a base cluster stays nearest its group while its margin exceeds
+      ``2 delta + 2 max c`` over the groups of that k (triangle inequality);
+    * a distance moves by at most the two points' moves, so each point's ``a`` and ``b`` by
+      at most ``da`` and ``db`` (its move plus the mean move of its own group, of the
+      groups), its silhouette by at most ``(da + db) / (max(a, b) - max(da, db))`` (at most
+      2); the best k stays ahead while its estimate less its mean bound exceeds every
+      other k's plus its bound, plus the estimates' rounding."""
     if base.ids.size != memo.base_ids.size or not np.array_equal(base.ids, memo.base_ids):
         return False
     if not np.array_equal(weights, memo.weights):
         return False
     shift = base.centres - memo.points
-    d = float(np.sqrt(np.einsum("ij,ij->i", shift, shift).max()))
-    if not 4.0 * d < memo.margin or not memo.scale > 2.0 * d:
+    delta = np.sqrt(np.einsum("ij,ij->i", shift, shift))
+    sp = memo.spread
+    n_k = sp.counts.size
+    flat, total = sp.lab.ravel(), sp.sizes.size
+    starts = np.cumsum(sp.counts) - sp.counts
+    group_w = np.bincount(flat, weights=np.tile(weights, n_k), minlength=total)
+    moves = np.bincount(flat, weights=np.tile(weights * delta, n_k), minlength=total) / group_w
+    reach = 2.0 * delta[None, :] + 2.0 * np.maximum.reduceat(moves, starts)[:, None]
+    if not np.all(memo.margins > reach):
         return False
-    return memo.lead > 2.0 * (4.0 * d / (memo.scale - 2.0 * d)) + SILHOUETTE_TIE
+    summed = np.bincount(flat, weights=np.tile(delta, n_k), minlength=total)
+    da = delta + (summed[sp.lab] - delta) / np.maximum(sp.own - 1.0, 1.0)
+    db = delta + np.maximum.reduceat(summed / sp.sizes, starts)[:, None]
+    room = sp.denom - np.maximum(da, db)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        change = np.where(room > 0.0, np.minimum((da + db) / room, 2.0), 2.0)
+    bound = np.where(sp.counts < 2, 0.0, np.where(sp.own > 1.0, change, 0.0).mean(axis=1))
+    best = list(memo.groupings).index(memo.best_k)
+    others = np.delete(sp.means + bound, best)
+    low = float(sp.means[best] - bound[best])
+    return not others.size or low > float(others.max()) + SILHOUETTE_TIE
 
 
 def _candidate_ks(base: _Clusters, comps: FloatArray) -> list[int]:
@@ -894,14 +928,14 @@ def _candidate_ks(base: _Clusters, comps: FloatArray) -> list[int]:
 
 def _groupings(
     state: _State, base: _Clusters, ks: list[int], weights: FloatArray
-) -> tuple[dict[int, _Grouping], float]:
+) -> tuple[dict[int, _Grouping], FloatArray | None]:
     """The base clusters grouped for each candidate k, each started from the previous
-    update's grouping for that k; with the margin of :func:`_held_groupings` when all the
-    previous groupings held (else 0)."""
+    update's grouping for that k; with the margins of :func:`_held_groupings` when all the
+    previous groupings held (else None)."""
     base_ids = base.ids.copy()  # shared by the groupings of every k (never modified)
-    groupings, margin = _held_groupings(state, base, weights, ks, base_ids)
+    groupings, margins = _held_groupings(state, base, weights, ks, base_ids)
     if len(groupings) < len(ks):
-        margin = 0.0
+        margins = None
     for k in ks:
         if k in groupings:
             continue
@@ -915,12 +949,12 @@ def _groupings(
             gids, ginit, start = np.arange(idx.size, dtype=np.int64), base.centres[idx], None
         grouped = _kmeans(base.centres, gids, ginit, GROUP_ITERS, weights, start)
         groupings[k] = _Grouping(base_ids, grouped.labels)
-    return dict(sorted(groupings.items())), margin
+    return dict(sorted(groupings.items())), margins
 
 
 def _held_groupings(
     state: _State, base: _Clusters, weights: FloatArray, ks: list[int], base_ids: IntArray
-) -> tuple[dict[int, _Grouping], float]:
+) -> tuple[dict[int, _Grouping], FloatArray | None]:
     """The groupings of the ks whose previous grouping holds, found for all ks at once.
 
     A previous grouping holds when every base cluster was in it, its groups recentred on
@@ -930,18 +964,17 @@ def _held_groupings(
     arithmetic is theirs (the same sums in the same order, the same distances), done in one
     pass over the stacked groups of all ks. The other ks are left to the caller.
 
-    Also returns the held groupings' margin: the smallest difference between a base
-    cluster's distance to its second-nearest group centre and to its own, less
-    :data:`HOLD_SLACK`."""
+    Also returns the margins (K x n base clusters): each base cluster's distance to its
+    second-nearest group centre less its distance to the nearest, less :data:`HOLD_SLACK`."""
     prevs = [state.groupings.get(k) for k in ks]
     if not ks or any(p is None for p in prevs):
-        return {}, 0.0
+        return {}, None
     old_ids = prevs[0].base_ids if prevs[0] is not None else base_ids
     if any(p is None or p.base_ids is not old_ids for p in prevs):
-        return {}, 0.0
+        return {}, None
     at = np.minimum(np.searchsorted(old_ids, base.ids), old_ids.size - 1)
     if not np.array_equal(old_ids[at], base.ids):
-        return {}, 0.0
+        return {}, None
     labels = np.stack([p.group_ids[at] for p in prevs if p is not None])  # K x n_base
     n_k, n = labels.shape
     width = int(labels.max()) + 1
@@ -971,33 +1004,32 @@ def _held_groupings(
     held = (pos - offset[:, None] == dist.argmin(axis=2).T).all(axis=1)
     held &= ~merged & (counts >= np.asarray(ks))
     two = np.partition(dist, 1, axis=2)
-    margin = float((two[:, :, 1] - two[:, :, 0]).min()) - HOLD_SLACK
-    return {k: _Grouping(base_ids, labels[i]) for i, k in enumerate(ks) if held[i]}, margin
+    margins = (two[:, :, 1] - two[:, :, 0]).T - HOLD_SLACK
+    return {k: _Grouping(base_ids, labels[i]) for i, k in enumerate(ks) if held[i]}, margins
 
 
-def _best_k(points: FloatArray, labelings: dict[int, IntArray]) -> tuple[int, float, float]:
+def _best_k(points: FloatArray, labelings: dict[int, IntArray]) -> tuple[int, float, _Spread]:
     """The k of the best silhouette (the largest k among equal bests), as the exact
     :func:`_silhouettes` would rank them. Ranked on :func:`_silhouette_estimates`, which
     differ from the exact values by rounding only (well below :data:`SILHOUETTE_TIE`);
     nearer ties than that are ranked on the exact values. Also returns the estimates' lead
-    of the best k over the runner-up (0 on a near tie) and their smallest ``max(a, b)``."""
-    scores, scale = _silhouette_estimates(points, labelings)
+    of the best k over the runner-up (0 on a near tie) and their :class:`_Spread`."""
+    scores, spread = _silhouette_estimates(points, labelings)
     ranked = sorted(scores.values())
     lead = ranked[-1] - ranked[-2] if len(ranked) > 1 else np.inf
     if lead <= SILHOUETTE_TIE:
         scores, lead = _silhouettes(points, labelings), 0.0
     best = max(scores.values())
-    return max(k for k, s in scores.items() if s == best), lead, scale  # max-key: the last
+    return max(k for k, s in scores.items() if s == best), lead, spread  # max-key: the last
 
 
 def _silhouette_estimates(
     points: FloatArray, labelings: dict[int, IntArray]
-) -> tuple[dict[int, float], float]:
+) -> tuple[dict[int, float], _Spread]:
     """:func:`_silhouettes` for all the labelings at once: the same formulas, with one
     product of the distance matrix with the stacked memberships of every k (its sums may
-    round differently from one product per k). Also returns the smallest ``max(a, b)`` over
-    the points in a group of two or more (less rounding), which bounds how much the
-    silhouettes change when the points move (:func:`_groups_still_held`)."""
+    round differently from one product per k). Also returns them with what bounds how much
+    they change when the points move (:func:`_groups_still_held`)."""
     ks = list(labelings)
     labels = np.stack([labelings[k] for k in ks])  # K x n
     n_k, n = labels.shape
@@ -1021,9 +1053,8 @@ def _silhouette_estimates(
     with np.errstate(divide="ignore", invalid="ignore"):
         sil = np.where((own > 1) & (denom > 0), (b - a) / denom, 0.0)
     means = np.where(counts < 2, -1.0, sil.mean(axis=1))
-    crowded = own > 1
-    scale = float(denom[crowded].min()) * (1.0 - 1e-12) if crowded.any() else np.inf
-    return dict(zip(ks, means.tolist(), strict=True)), scale
+    spread = _Spread(means, lab, counts, sizes, own, denom * (1.0 - 1e-12))
+    return dict(zip(ks, means.tolist(), strict=True)), spread
 
 
 def _silhouettes(points: FloatArray, labelings: dict[int, IntArray]) -> dict[int, float]:

@@ -209,10 +209,11 @@ def without_shortcuts(votes: list[Vote], moderated: set[str]) -> AnalysisResult:
 
     def exact_best(
         points: A.FloatArray, labelings: dict[int, A.IntArray]
-    ) -> tuple[int, float, float]:
+    ) -> tuple[int, float, A._Spread]:
         scores = A._silhouettes(points, labelings)
         best = max(scores.values())
-        return max(k for k, s in scores.items() if s == best), 0.0, 0.0
+        spread = A._silhouette_estimates(points, labelings)[1]
+        return max(k for k, s in scores.items() if s == best), 0.0, spread
 
     mp.setattr(A, "_best_k", exact_best)
     try:
@@ -292,8 +293,8 @@ def test_silhouette_estimates_rank_like_the_exact_silhouettes() -> None:
     labelings = {k: rng.integers(0, k, 60) * 3 + 1 for k in range(2, 6)}  # ids need not be 0..k-1
     labelings[6] = np.full(60, 2)  # one group only: -1
     exact = A._silhouettes(points, labelings)
-    estimates, scale = A._silhouette_estimates(points, labelings)
-    assert 0.0 < scale < np.inf
+    estimates, spread = A._silhouette_estimates(points, labelings)
+    assert spread.means.tolist() == list(estimates.values())
     assert list(estimates) == list(exact)
     for k, value in exact.items():
         assert estimates[k] == pytest.approx(value, abs=1e-12)
