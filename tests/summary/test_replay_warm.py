@@ -202,7 +202,7 @@ def without_shortcuts(votes: list[Vote], moderated: set[str]) -> AnalysisResult:
     groups by their own k-means, the best k ranked on the exact silhouettes (no shortcut
     shared by the ks, nothing kept from an update where it held)."""
     mp = pytest.MonkeyPatch()
-    mp.setattr(A, "_held_groupings", lambda *args: ({}, 0.0))
+    mp.setattr(A, "_held_groupings", lambda *args: ({}, None))
     mp.setattr(A, "_base_still_held", lambda *args: None)
     mp.setattr(A, "_base_held", lambda *args: (None, None))
     mp.setattr(A, "_groups_still_held", lambda *args: False)
@@ -242,7 +242,7 @@ def test_shortcuts_give_the_replay_that_computes_every_step(
         A._groups_still_held,
     )
 
-    def spy(*args: object) -> tuple[dict[int, A._Grouping], float]:
+    def spy(*args: object) -> tuple[dict[int, A._Grouping], A.FloatArray | None]:
         found = held_groupings(*args)  # type: ignore[arg-type]
         held.append(len(found[0]))
         return found
