@@ -445,6 +445,17 @@ class _HeldGroups:
     margins: FloatArray  # K x n: second-nearest minus own group distance, less slack
     best_k: int
     spread: _Spread
+    member: FloatArray = field(init=False)  # stacked groups x n: 1 for a member
+    share: FloatArray = field(init=False)  # stacked groups x n: a member's share of weight
+    starts: IntArray = field(init=False)  # first stacked group of each k
+
+    def __post_init__(self) -> None:
+        sp = self.spread
+        self.member = np.zeros((sp.sizes.size, self.points.shape[0]))
+        self.member[sp.lab, np.arange(self.points.shape[0])] = 1.0
+        weighted = self.member * self.weights
+        self.share = weighted / weighted.sum(axis=1, keepdims=True)
+        self.starts = np.cumsum(sp.counts) - sp.counts
 
 
 @dataclass
@@ -894,16 +905,11 @@ def _groups_still_held(memo: _HeldGroups, base: _Clusters, weights: FloatArray) 
         return False
     shift = base.centres - memo.points
     delta = np.sqrt(np.einsum("ij,ij->i", shift, shift))
-    sp = memo.spread
-    n_k = sp.counts.size
-    flat, total = sp.lab.ravel(), sp.sizes.size
-    starts = np.cumsum(sp.counts) - sp.counts
-    group_w = np.bincount(flat, weights=np.tile(weights, n_k), minlength=total)
-    moves = np.bincount(flat, weights=np.tile(weights * delta, n_k), minlength=total) / group_w
-    reach = 2.0 * delta[None, :] + 2.0 * np.maximum.reduceat(moves, starts)[:, None]
+    sp, starts = memo.spread, memo.starts
+    reach = 2.0 * delta + 2.0 * np.maximum.reduceat(memo.share @ delta, starts)[:, None]
     if not np.all(memo.margins > reach):
         return False
-    summed = np.bincount(flat, weights=np.tile(delta, n_k), minlength=total)
+    summed = memo.member @ delta
     da = delta + (summed[sp.lab] - delta) / np.maximum(sp.own - 1.0, 1.0)
     db = delta + np.maximum.reduceat(summed / sp.sizes, starts)[:, None]
     room = sp.denom - np.maximum(da, db)
