@@ -53,6 +53,16 @@ relocated, Polis's convergence rule and warm start), so its Lloyd loop is writte
 SciPy distances and NumPy sums; the silhouette is computed from one distance matrix for all
 k because it runs at every update (tests check it against scikit-learn's).
 
+A replay at Polis's cadence runs tens of thousands of updates, most of which move the map a
+little and change no clustering. Three shortcuts give the same results as computing every
+step (``tests/summary/test_replay_warm.py`` checks it): the groupings of all the ks whose
+warm start holds are found in one pass with the same arithmetic (:func:`_held_groupings`);
+the best k is ranked on silhouette estimates, the exact silhouettes deciding near ties and
+the final update's; and a clustering whose warm start held is kept at the next updates while
+triangle-inequality bounds on how far the points and centres moved show that it still holds
+(:func:`_base_still_held` for the base clusters, :func:`_groups_still_held` for the groupings
+and their best k).
+
 Polis also zeroes "meta" statements (``is_meta``, e.g. demographic questions) exactly like
 moderated-out ones; CSV exports do not carry that flag, so pass such statements in
 ``moderated_out`` to reproduce Polis.
