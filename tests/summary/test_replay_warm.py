@@ -306,3 +306,71 @@ def test_silhouette_estimates_rank_like_the_exact_silhouettes() -> None:
     k, lead, _ = A._best_k(points, twins)
     assert k == (3 if exact[3] >= exact[2] else 4)
     assert lead == 0.0 or k == 4
+
+
+def test_groups_kept_only_while_their_k_means_and_best_k_would_not_change() -> None:
+    """Random moves of the base clusters of a held grouping: whenever the bound says the
+    groupings and the best k hold, each k's own k-means and the exact silhouettes agree."""
+    rng = np.random.default_rng(7)
+    kept = dropped = 0
+    for trial in range(150):
+        n = 40
+        camps = rng.normal(scale=rng.uniform(1.0, 4.0), size=(4, 2))
+        centres = rng.normal(size=(n, 2)) + np.repeat(camps, [10, 10, 10, 10], axis=0)
+        ids = np.arange(n, dtype=np.int64)
+        state = A._State()
+        comps = np.ones((2, 3))
+        for _ in range(3):  # groupings found, then held (and kept as a reference)
+            base = A._Clusters(ids, centres, ids.copy())
+            state.groupings = A._grouped(state, base, comps)[0]
+        memo = state.group_memo
+        if memo is None:
+            continue
+        scale = 10.0 ** rng.uniform(-3, 0)
+        # Camps drift apart or together (silhouettes change) and points jitter.
+        drift = np.repeat(rng.normal(scale=scale, size=(4, 2)), [10, 10, 10, 10], axis=0)
+        moved = centres + drift + rng.normal(scale=scale / 10, size=centres.shape)
+        moved_base = A._Clusters(ids, moved, ids.copy())
+        weights = np.ones(n)
+        if not A._groups_still_held(memo, moved_base, weights):
+            dropped += 1
+            continue
+        kept += 1
+        labels = {}
+        for k, prev in memo.groupings.items():
+            gids, init, start = A._clean_start(moved, prev.group_ids, k, weights, None)
+            grouped = A._kmeans(moved, gids, init, A.GROUP_ITERS, weights, start)
+            assert np.array_equal(grouped.labels, prev.group_ids), trial
+            labels[k] = grouped.labels
+        scores = A._silhouettes(moved, labels)
+        best = max(scores.values())
+        assert memo.best_k == max(k for k, s in scores.items() if s == best), trial
+    assert kept > 5 and dropped > 5
+
+
+def test_groups_not_kept_across_a_change_of_the_best_k() -> None:
+    """Three camps, the third closing in on the second step by step: the groupings hold all
+    along while the best k goes from 3 to 2 (23 base clusters: k is 2 or 3). At every step
+    where the bound keeps the groupings, the exact silhouettes of their labellings rank the
+    kept best k first."""
+    rng = np.random.default_rng(2)
+    noise = rng.normal(scale=0.3, size=(23, 2))
+    ids = np.arange(23, dtype=np.int64)
+    comps, weights = np.ones((2, 3)), np.ones(23)
+    state = A._State()
+    chosen: list[int] = []
+    kept = 0
+    for step in range(1750):
+        camps = np.array([[0.0, 0.0], [8.0, 0.0], [8.0, 8.0 - 0.004 * step]])
+        base = A._Clusters(ids, camps[np.arange(23) % 3] + noise, ids.copy())
+        memo = state.group_memo
+        if memo is not None and A._groups_still_held(memo, base, weights):
+            kept += 1
+            labels = {k: g.group_ids for k, g in memo.groupings.items()}
+            scores = A._silhouettes(base.centres, labels)
+            best = max(scores.values())
+            assert memo.best_k == max(k for k, s in scores.items() if s == best), step
+        state.groupings, k = A._grouped(state, base, comps)
+        chosen.append(k)
+    assert chosen[0] == 3 and chosen[-1] == 2
+    assert kept > 1000
