@@ -458,14 +458,24 @@ class _HeldGroups:
     member: FloatArray = field(init=False)  # stacked groups x n: 1 for a member
     share: FloatArray = field(init=False)  # stacked groups x n: a member's share of weight
     starts: IntArray = field(init=False)  # first stacked group of each k
+    centres: FloatArray = field(init=False)  # stacked groups x 2: the group centres then
+    slots: IntArray = field(init=False)  # K x most groups: stacked group, -1 past the last
 
     def __post_init__(self) -> None:
         sp = self.spread
         self.member = np.zeros((sp.sizes.size, self.points.shape[0]))
         self.member[sp.lab, np.arange(self.points.shape[0])] = 1.0
-        weighted = self.member * self.weights
-        self.share = weighted / weighted.sum(axis=1, keepdims=True)
+        self.share = self.shares(self.weights)
         self.starts = np.cumsum(sp.counts) - sp.counts
+        self.centres = self.share @ self.points
+        local = np.arange(int(sp.counts.max()))
+        self.slots = np.where(local < sp.counts[:, None], self.starts[:, None] + local, -1)
+
+    def shares(self, weights: FloatArray) -> FloatArray:
+        """Each member's share of its group's weight, for the base-cluster ``weights``."""
+        weighted = self.member * weights
+        result: FloatArray = weighted / weighted.sum(axis=1, keepdims=True)
+        return result
 
 
 @dataclass
@@ -899,25 +909,33 @@ def _grouped(
 
 def _groups_still_held(memo: _HeldGroups, base: _Clusters, weights: FloatArray) -> bool:
     """Whether the held groupings and their best k provably hold for the base clusters now
-    (the same base clusters and weights, moved by ``delta`` each since):
+    (the same base clusters, moved by ``delta`` each since; their weights may differ):
 
-    * a group's weighted mean moves by at most the weighted mean ``c`` of its members'
-      moves, so a base cluster stays nearest its group while its margin exceeds
-      ``2 delta + 2 max c`` over the groups of that k (triangle inequality);
+    * each base cluster stays nearest its group while its margin exceeds ``2 delta + 2 c``,
+      ``c`` the largest move of a group centre of that k (triangle inequality); the few
+      base clusters where that bound fails are compared with the centres themselves;
     * a distance moves by at most the two points' moves, so each point's ``a`` and ``b`` by
       at most ``da`` and ``db`` (its move plus the mean move of its own group, of the
       groups), its silhouette by at most ``(da + db) / (max(a, b) - max(da, db))`` (at most
       2); the best k stays ahead while its estimate less its mean bound exceeds every
-      other k's plus its bound, plus the estimates' rounding."""
+      other k's plus its bound, plus the estimates' rounding.
+
+    The centres here are computed as products (their rounding differs from the k-means's
+    sums by far less than :data:`HOLD_SLACK`)."""
     if base.ids.size != memo.base_ids.size or not np.array_equal(base.ids, memo.base_ids):
-        return False
-    if not np.array_equal(weights, memo.weights):
         return False
     shift = base.centres - memo.points
     delta = np.sqrt(np.einsum("ij,ij->i", shift, shift))
+    same = np.array_equal(weights, memo.weights)
+    centres = (memo.share if same else memo.shares(weights)) @ base.centres
+    moved = centres - memo.centres
+    moves = np.sqrt(np.einsum("ij,ij->i", moved, moved))
     sp, starts = memo.spread, memo.starts
-    reach = 2.0 * delta + 2.0 * np.maximum.reduceat(memo.share @ delta, starts)[:, None]
-    if not np.all(memo.margins > reach):
+    reach = 2.0 * delta + 2.0 * np.maximum.reduceat(moves, starts)[:, None]
+    doubt_k, doubt_j = np.nonzero(~(memo.margins > reach))
+    if doubt_k.size > HELD_DOUBTS:
+        return False
+    if doubt_k.size and not _nearest_own_group(memo, base.centres, centres, doubt_k, doubt_j):
         return False
     summed = memo.member @ delta
     da = delta + (summed[sp.lab] - delta) / np.maximum(sp.own - 1.0, 1.0)
@@ -930,6 +948,23 @@ def _groups_still_held(memo: _HeldGroups, base: _Clusters, weights: FloatArray) 
     others = np.delete(sp.means + bound, best)
     low = float(sp.means[best] - bound[best])
     return not others.size or low > float(others.max()) + SILHOUETTE_TIE
+
+
+def _nearest_own_group(
+    memo: _HeldGroups, points: FloatArray, centres: FloatArray, ks: IntArray, rows: IntArray
+) -> bool:
+    """Whether each base cluster ``rows[i]`` is nearer its own group's centre in grouping
+    ``ks[i]`` (a position among the candidate ks) than any other of that grouping by more
+    than :data:`HOLD_SLACK`."""
+    slots = memo.slots[ks]  # doubts x most groups
+    padded = np.where(slots[:, :, None] >= 0, centres[slots], np.inf)
+    gap = padded - points[rows][:, None, :]
+    dist = np.sqrt(np.einsum("ijk,ijk->ij", gap, gap))
+    at = np.arange(rows.size)
+    own = memo.spread.lab[ks, rows] - memo.starts[ks]
+    mine = dist[at, own]
+    dist[at, own] = np.inf
+    return bool(np.all(mine + HOLD_SLACK < dist.min(axis=1)))
 
 
 def _candidate_ks(base: _Clusters, comps: FloatArray) -> list[int]:
