@@ -53,6 +53,16 @@ relocated, Polis's convergence rule and warm start), so its Lloyd loop is writte
 SciPy distances and NumPy sums; the silhouette is computed from one distance matrix for all
 k because it runs at every update (tests check it against scikit-learn's).
 
+A replay at Polis's cadence runs tens of thousands of updates, most of which move the map a
+little and change no clustering. Three shortcuts give the same results as computing every
+step (``tests/summary/test_replay_warm.py`` checks it): the groupings of all the ks whose
+warm start holds are found in one pass with the same arithmetic (:func:`_held_groupings`);
+the best k is ranked on silhouette estimates, the exact silhouettes deciding near ties and
+the final update's; and a clustering whose warm start held is kept at the next updates while
+triangle-inequality bounds on how far the points and centres moved show that it still holds
+(:func:`_base_still_held` for the base clusters, :func:`_groups_still_held` for the groupings
+and their best k).
+
 Polis also zeroes "meta" statements (``is_meta``, e.g. demographic questions) exactly like
 moderated-out ones; CSV exports do not carry that flag, so pass such statements in
 ``moderated_out`` to reproduce Polis.
@@ -100,6 +110,10 @@ MIN_DIVISIVE_VARIANCE = 0.01  # variance of the groups' agree probabilities (std
 DENSE_PCA_MAX_CELLS = 2_000_000  # up to this many matrix cells, the centred matrix is dense
 SMALL_EIGH_COLUMNS = 120  # up to this many statements, a full NumPy eigh
 DENSE_EIGH_MAX_COLUMNS = 3000  # above this many statements, ARPACK instead of LAPACK eigh
+HELD_FAR = 4  # held base clusters: the centres that moved most are compared exactly
+HELD_DOUBTS = 16  # held base clusters: rows compared exactly before a full step instead
+HOLD_SLACK = 1e-9  # margins are kept this much smaller than computed (rounding of distances)
+SILHOUETTE_TIE = 1e-9  # silhouettes closer than this are ranked on their exact values
 WARM_MIN_UPDATES = 100  # a replay with this many updates keeps its PCA between them
 
 
@@ -395,6 +409,73 @@ class _State:
     smoothed_k: int | None = None
     comps: FloatArray | None = None  # 2 x n_cols, previous principal components
     updates: int = 0
+    base_memo: _HeldBase | None = None
+    group_memo: _HeldGroups | None = None
+
+
+@dataclass
+class _HeldBase:
+    """A base clustering whose warm start held at its first k-means step, and how far each
+    in-conv row was from its second-nearest centre: while the rows and the recentred centres
+    move less than that allows, the later updates' warm starts hold too (see
+    :func:`_base_still_held`)."""
+
+    ic_rows: IntArray
+    ids: IntArray
+    pos: IntArray  # per in-conv row: the position in ids of its cluster
+    points: FloatArray  # the in-conv rows' projections then
+    centres: FloatArray
+    reach: FloatArray  # per row: its distance to the second-nearest centre, less slack
+    state_base: _Clusters  # what state.base was set to
+
+
+@dataclass
+class _Spread:
+    """The silhouettes of the labellings of every candidate k, stacked (K of them, over n
+    base clusters), with what bounds how much they change when the points move."""
+
+    means: FloatArray  # K: the silhouette estimates
+    lab: IntArray  # K x n: each point's group as a stacked column (groups of every k)
+    counts: IntArray  # K: groups of each k
+    sizes: FloatArray  # per stacked group: its points
+    own: FloatArray  # K x n: the size of each point's group
+    denom: FloatArray  # K x n: max(a, b)
+
+
+@dataclass
+class _HeldGroups:
+    """Groupings that held for every k (:func:`_held_groupings`) and the best k of their
+    silhouettes, with the margins that keep both while the base-cluster centres move little
+    (see :func:`_groups_still_held`)."""
+
+    base_ids: IntArray
+    weights: FloatArray
+    points: FloatArray  # the base-cluster centres then
+    groupings: dict[int, _Grouping]
+    margins: FloatArray  # K x n: second-nearest minus own group distance, less slack
+    best_k: int
+    spread: _Spread
+    member: FloatArray = field(init=False)  # stacked groups x n: 1 for a member
+    share: FloatArray = field(init=False)  # stacked groups x n: a member's share of weight
+    starts: IntArray = field(init=False)  # first stacked group of each k
+    centres: FloatArray = field(init=False)  # stacked groups x 2: the group centres then
+    slots: IntArray = field(init=False)  # K x most groups: stacked group, -1 past the last
+
+    def __post_init__(self) -> None:
+        sp = self.spread
+        self.member = np.zeros((sp.sizes.size, self.points.shape[0]))
+        self.member[sp.lab, np.arange(self.points.shape[0])] = 1.0
+        self.share = self.shares(self.weights)
+        self.starts = np.cumsum(sp.counts) - sp.counts
+        self.centres = self.share @ self.points
+        local = np.arange(int(sp.counts.max()))
+        self.slots = np.where(local < sp.counts[:, None], self.starts[:, None] + local, -1)
+
+    def shares(self, weights: FloatArray) -> FloatArray:
+        """Each member's share of its group's weight, for the base-cluster ``weights``."""
+        weighted = self.member * weights
+        result: FloatArray = weighted / weighted.sum(axis=1, keepdims=True)
+        return result
 
 
 @dataclass
@@ -403,7 +484,11 @@ class _Outcome:
     in_conv_rows: IntArray
     base: _Clusters  # labels over in_conv_rows
     grouping: _Grouping | None
-    silhouettes: dict[int, float]
+    labelings: dict[int, IntArray]  # group id per base cluster, for each candidate k
+
+    def silhouettes(self) -> dict[int, float]:
+        """The silhouette of each candidate k, exactly as :func:`_silhouettes` computes it."""
+        return _silhouettes(self.base.centres, self.labelings)
 
 
 def _pca(
@@ -682,20 +767,18 @@ def _update(
     state.in_conv = in_conv
     ic_rows = np.flatnonzero(in_conv)
     base = _base_clusters(state, proj[ic_rows], ic_rows, snap.n_rows)
-    groupings = _groupings(state, base, comps)
-    silhouettes = _silhouettes(base.centres, {k: g.group_ids for k, g in groupings.items()})
+    groupings, this_k = _grouped(state, base, comps)
+    labelings = {k: g.group_ids for k, g in groupings.items()}
     state.groupings = groupings
     state.updates += 1
     if not groupings:
-        return _Outcome(proj, ic_rows, base, None, silhouettes)
-    best = max(silhouettes.values())
-    this_k = max(k for k, s in silhouettes.items() if s == best)  # max-key keeps the last
+        return _Outcome(proj, ic_rows, base, None, labelings)
     count = state.last_k_count + polls if state.last_k == this_k else polls
     adopt = count >= K_BUFFER or state.smoothed_k is None
     smoothed = this_k if adopt or state.smoothed_k is None else state.smoothed_k
     state.last_k, state.last_k_count, state.smoothed_k = this_k, count, smoothed
     chosen = groupings.get(smoothed, groupings[this_k])
-    return _Outcome(proj, ic_rows, base, chosen, silhouettes)
+    return _Outcome(proj, ic_rows, base, chosen, labelings)
 
 
 def _map_of(
@@ -721,39 +804,192 @@ def _map_of(
 def _base_clusters(state: _State, x: FloatArray, ic_rows: IntArray, n_rows: int) -> _Clusters:
     """The base clusters of the in-conversation rows' projections ``x``, started from the
     previous update's; ``state.base`` gets their labels over all ``n_rows`` rows."""
-    if state.base is not None and state.base.ids.size:
+    memo, state.base_memo = state.base_memo, None
+    found = None
+    if memo is not None and memo.state_base is state.base:
+        found = _base_still_held(memo, x, ic_rows)
+        state.base_memo = memo if found is not None else None
+    if found is None and state.base is not None and state.base.ids.size:
         prev_labels = np.full(n_rows, -1, np.int64)
         old = state.base.labels
         prev_labels[: old.size] = old[:n_rows]
         ids, init, start = _clean_start(x, prev_labels[ic_rows], BASE_K, None, None)
-    else:
+        if start is not None and ids.size >= BASE_K:
+            found, state.base_memo = _base_held(x, ids, init, start, ic_rows)
+    elif found is None:
         idx = _first_distinct(x, BASE_K)
         ids, init, start = np.arange(idx.size, dtype=np.int64), x[idx], None
-    if ids.size:
+    if found is not None:
+        base = found
+    elif ids.size:
         base = _kmeans(x, ids, init, BASE_ITERS, None, start)
     else:
         base = _Clusters(ids, init, np.zeros(0, np.int64))
     full_labels = np.full(n_rows, -1, np.int64)
     full_labels[ic_rows] = base.labels
     state.base = _Clusters(base.ids, base.centres, full_labels)
+    if state.base_memo is not None:
+        state.base_memo.state_base = state.base
     return base
 
 
-def _groupings(state: _State, base: _Clusters, comps: FloatArray) -> dict[int, _Grouping]:
-    """The base clusters grouped for each candidate k, each started from the previous
-    update's grouping for that k."""
+def _base_held(
+    x: FloatArray, ids: IntArray, init: FloatArray, start: IntArray, ic_rows: IntArray
+) -> tuple[_Clusters | None, _HeldBase | None]:
+    """:func:`_kmeans`'s first step from a clean start of ``ids.size >= BASE_K`` clusters:
+    the clustering when the start holds (with what it takes to break it), else (None, None)
+    and the caller runs the k-means."""
+    dist = cdist(x, init)
+    nearest = np.argmin(dist, axis=1)
+    if not np.array_equal(nearest, start):
+        return None, None
+    two = np.partition(dist, 1, axis=1)
+    held = _Clusters(ids, init, ids[nearest])
+    return held, _HeldBase(ic_rows, ids, start, x, init, two[:, 1] - HOLD_SLACK, held)
+
+
+def _base_still_held(memo: _HeldBase, x: FloatArray, ic_rows: IntArray) -> _Clusters | None:
+    """The base clustering of ``x`` when the held one provably holds again (the same in-conv
+    rows, each still nearest its cluster's recentred centre), else None. The centres are
+    computed as :func:`_clean_start` computes them; a row is nearest its own centre when
+
+    * its distance to the own centre now is below its distance then to the second-nearest
+      centre less its own move and the largest move of the other centres (triangle
+      inequality), the :data:`HELD_FAR` centres that moved most being compared exactly;
+    * or, for the few rows where that bound fails, on their distances to every centre.
+
+    Too many such rows, and the reference is renewed by the caller's full step."""
+    if ic_rows.size != memo.ic_rows.size or not np.array_equal(ic_rows, memo.ic_rows):
+        return None
+    centres, _ = _weighted_centres(x, memo.pos, memo.ids.size, None)
+    shift = centres - memo.centres
+    moves = np.sqrt(np.einsum("ij,ij->i", shift, shift))
+    far = np.argpartition(moves, -HELD_FAR)[-HELD_FAR:]
+    rest = float(np.partition(moves, -HELD_FAR - 1)[-HELD_FAR - 1])
+    moved = x - memo.points
+    own_vec = x - centres[memo.pos]
+    own = np.sqrt(np.einsum("ij,ij->i", own_vec, own_vec))
+    bound = memo.reach - np.sqrt(np.einsum("ij,ij->i", moved, moved)) - rest
+    to_far = cdist(x, centres[far])
+    to_far[memo.pos[:, None] == far[None, :]] = np.inf
+    doubt = np.flatnonzero(~((own < bound) & (to_far.min(axis=1) > own + HOLD_SLACK)))
+    if doubt.size > max(HELD_DOUBTS, x.shape[0] // 8):
+        return None
+    if doubt.size:
+        nearest = np.argmin(cdist(x[doubt], centres), axis=1)
+        if not np.array_equal(nearest, memo.pos[doubt]):
+            return None
+    return _Clusters(memo.ids, centres, memo.ids[memo.pos])
+
+
+def _grouped(
+    state: _State, base: _Clusters, comps: FloatArray
+) -> tuple[dict[int, _Grouping], int]:
+    """The groupings of every candidate k and the k of the best silhouette (0 when there is
+    no grouping); the previous update's when they provably hold again."""
     sizes = np.bincount(np.searchsorted(base.ids, base.labels), minlength=base.ids.size)
     weights = sizes.astype(np.float64)
+    ks = _candidate_ks(base, comps)
+    memo, state.group_memo = state.group_memo, None
+    held = memo is not None and memo.groupings is state.groupings and list(memo.groupings) == ks
+    if memo is not None and held and _groups_still_held(memo, base, weights):
+        state.group_memo = memo
+        return memo.groupings, memo.best_k
+    groupings, margins = _groupings(state, base, ks, weights)
+    if not groupings:
+        return groupings, 0
+    labelings = {k: g.group_ids for k, g in groupings.items()}
+    this_k, lead, spread = _best_k(base.centres, labelings)
+    if margins is not None and lead > SILHOUETTE_TIE:
+        state.group_memo = _HeldGroups(
+            base.ids, weights, base.centres, groupings, margins, this_k, spread
+        )
+    return groupings, this_k
+
+
+def _groups_still_held(memo: _HeldGroups, base: _Clusters, weights: FloatArray) -> bool:
+    """Whether the held groupings and their best k provably hold for the base clusters now
+    (the same base clusters, moved by ``delta`` each since; their weights may differ):
+
+    * each base cluster stays nearest its group while its margin exceeds ``2 delta + 2 c``,
+      ``c`` the largest move of a group centre of that k (triangle inequality); the few
+      base clusters where that bound fails are compared with the centres themselves;
+    * a distance moves by at most the two points' moves, so each point's ``a`` and ``b`` by
+      at most ``da`` and ``db`` (its move plus the mean move of its own group, of the
+      groups), its silhouette by at most ``(da + db) / (max(a, b) - max(da, db))`` (at most
+      2); the best k stays ahead while its estimate less its mean bound exceeds every
+      other k's plus its bound, plus the estimates' rounding.
+
+    The centres here are computed as products (their rounding differs from the k-means's
+    sums by far less than :data:`HOLD_SLACK`)."""
+    if base.ids.size != memo.base_ids.size or not np.array_equal(base.ids, memo.base_ids):
+        return False
+    shift = base.centres - memo.points
+    delta = np.sqrt(np.einsum("ij,ij->i", shift, shift))
+    same = np.array_equal(weights, memo.weights)
+    centres = (memo.share if same else memo.shares(weights)) @ base.centres
+    moved = centres - memo.centres
+    moves = np.sqrt(np.einsum("ij,ij->i", moved, moved))
+    sp, starts = memo.spread, memo.starts
+    reach = 2.0 * delta + 2.0 * np.maximum.reduceat(moves, starts)[:, None]
+    doubt_k, doubt_j = np.nonzero(~(memo.margins > reach))
+    if doubt_k.size > HELD_DOUBTS:
+        return False
+    if doubt_k.size and not _nearest_own_group(memo, base.centres, centres, doubt_k, doubt_j):
+        return False
+    summed = memo.member @ delta
+    da = delta + (summed[sp.lab] - delta) / np.maximum(sp.own - 1.0, 1.0)
+    db = delta + np.maximum.reduceat(summed / sp.sizes, starts)[:, None]
+    room = sp.denom - np.maximum(da, db)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        change = np.where(room > 0.0, np.minimum((da + db) / room, 2.0), 2.0)
+    bound = np.where(sp.counts < 2, 0.0, np.where(sp.own > 1.0, change, 0.0).mean(axis=1))
+    best = list(memo.groupings).index(memo.best_k)
+    others = np.delete(sp.means + bound, best)
+    low = float(sp.means[best] - bound[best])
+    return not others.size or low > float(others.max()) + SILHOUETTE_TIE
+
+
+def _nearest_own_group(
+    memo: _HeldGroups, points: FloatArray, centres: FloatArray, ks: IntArray, rows: IntArray
+) -> bool:
+    """Whether each base cluster ``rows[i]`` is nearer its own group's centre in grouping
+    ``ks[i]`` (a position among the candidate ks) than any other of that grouping by more
+    than :data:`HOLD_SLACK`."""
+    slots = memo.slots[ks]  # doubts x most groups
+    padded = np.where(slots[:, :, None] >= 0, centres[slots], np.inf)
+    gap = padded - points[rows][:, None, :]
+    dist = np.sqrt(np.einsum("ijk,ijk->ij", gap, gap))
+    at = np.arange(rows.size)
+    own = memo.spread.lab[ks, rows] - memo.starts[ks]
+    mine = dist[at, own]
+    dist[at, own] = np.inf
+    return bool(np.all(mine + HOLD_SLACK < dist.min(axis=1)))
+
+
+def _candidate_ks(base: _Clusters, comps: FloatArray) -> list[int]:
+    """Polis: k in 2..min(5, 2 + n_base // 12). Degenerate inputs get one group: a k needs
+    fewer groups than base clusters (no all-singleton split) and two voted statements."""
     n_base = base.ids.size
-    # Polis: k in 2..min(5, 2 + n_base // 12). Degenerate inputs get one group: a k needs
-    # fewer groups than base clusters (no all-singleton split) and two voted statements.
     max_k = min(MAX_K, 2 + n_base // 12, n_base - 1)
-    if np.count_nonzero(np.any(comps != 0.0, axis=0)) < 2:
+    if np.count_nonzero(np.any(comps != 0.0, axis=0)) < 2 or n_base < 2:
         max_k = 0
-    groupings: dict[int, _Grouping] = {}
-    for k in range(2, max_k + 1):
-        if n_base < 2:
-            break
+    return list(range(2, max_k + 1))
+
+
+def _groupings(
+    state: _State, base: _Clusters, ks: list[int], weights: FloatArray
+) -> tuple[dict[int, _Grouping], FloatArray | None]:
+    """The base clusters grouped for each candidate k, each started from the previous
+    update's grouping for that k; with the margins of :func:`_held_groupings` when all the
+    previous groupings held (else None)."""
+    base_ids = base.ids.copy()  # shared by the groupings of every k (never modified)
+    groupings, margins = _held_groupings(state, base, weights, ks, base_ids)
+    if len(groupings) < len(ks):
+        margins = None
+    for k in ks:
+        if k in groupings:
+            continue
         prev = state.groupings.get(k)
         if prev is not None:
             at = np.minimum(np.searchsorted(prev.base_ids, base.ids), prev.base_ids.size - 1)
@@ -763,8 +999,113 @@ def _groupings(state: _State, base: _Clusters, comps: FloatArray) -> dict[int, _
             idx = _first_distinct(base.centres, k)
             gids, ginit, start = np.arange(idx.size, dtype=np.int64), base.centres[idx], None
         grouped = _kmeans(base.centres, gids, ginit, GROUP_ITERS, weights, start)
-        groupings[k] = _Grouping(base.ids.copy(), grouped.labels)
-    return groupings
+        groupings[k] = _Grouping(base_ids, grouped.labels)
+    return dict(sorted(groupings.items())), margins
+
+
+def _held_groupings(
+    state: _State, base: _Clusters, weights: FloatArray, ks: list[int], base_ids: IntArray
+) -> tuple[dict[int, _Grouping], FloatArray | None]:
+    """The groupings of the ks whose previous grouping holds, found for all ks at once.
+
+    A previous grouping holds when every base cluster was in it, its groups recentred on
+    their (weighted) members have distinct centres and no fewer than k of them, and every
+    base cluster is still nearest its own group's centre: :func:`_clean_start` then neither
+    merges nor splits and :func:`_kmeans` stops at its first step with the same labels. The
+    arithmetic is theirs (the same sums in the same order, the same distances), done in one
+    pass over the stacked groups of all ks. The other ks are left to the caller.
+
+    Also returns the margins (K x n base clusters): each base cluster's distance to its
+    second-nearest group centre less its distance to the nearest, less :data:`HOLD_SLACK`."""
+    prevs = [state.groupings.get(k) for k in ks]
+    if not ks or any(p is None for p in prevs):
+        return {}, None
+    old_ids = prevs[0].base_ids if prevs[0] is not None else base_ids
+    if any(p is None or p.base_ids is not old_ids for p in prevs):
+        return {}, None
+    at = np.minimum(np.searchsorted(old_ids, base.ids), old_ids.size - 1)
+    if not np.array_equal(old_ids[at], base.ids):
+        return {}, None
+    labels = np.stack([p.group_ids[at] for p in prevs if p is not None])  # K x n_base
+    n_k, n = labels.shape
+    width = int(labels.max()) + 1
+    present = (
+        np.bincount((labels + width * np.arange(n_k)[:, None]).ravel(), minlength=n_k * width) > 0
+    )
+    counts = present.reshape(n_k, width).sum(axis=1)
+    pos = (np.cumsum(present) - 1)[labels + width * np.arange(n_k)[:, None]]  # stacked groups
+    flat = pos.ravel()
+    total = int(counts.sum())
+    tot = np.bincount(flat, weights=np.tile(weights, n_k), minlength=total)
+    centres = np.empty((total, 2))
+    centres[:, 0] = (
+        np.bincount(flat, weights=np.tile(weights * base.centres[:, 0], n_k), minlength=total)
+        / tot
+    )
+    centres[:, 1] = (
+        np.bincount(flat, weights=np.tile(weights * base.centres[:, 1], n_k), minlength=total)
+        / tot
+    )
+    block = np.repeat(np.arange(n_k), counts)
+    offset = np.cumsum(counts) - counts
+    same = (centres[:, None, :] == centres[None, :, :]).all(axis=2) & (block[:, None] == block)
+    merged = np.bincount(block, weights=same.sum(axis=1) - 1.0, minlength=n_k) > 0
+    dist = np.full((n, n_k, int(counts.max())), np.inf)
+    dist[:, block, np.arange(total) - offset[block]] = cdist(base.centres, centres)
+    held = (pos - offset[:, None] == dist.argmin(axis=2).T).all(axis=1)
+    held &= ~merged & (counts >= np.asarray(ks))
+    two = np.partition(dist, 1, axis=2)
+    margins = (two[:, :, 1] - two[:, :, 0]).T - HOLD_SLACK
+    return {k: _Grouping(base_ids, labels[i]) for i, k in enumerate(ks) if held[i]}, margins
+
+
+def _best_k(points: FloatArray, labelings: dict[int, IntArray]) -> tuple[int, float, _Spread]:
+    """The k of the best silhouette (the largest k among equal bests), as the exact
+    :func:`_silhouettes` would rank them. Ranked on :func:`_silhouette_estimates`, which
+    differ from the exact values by rounding only (well below :data:`SILHOUETTE_TIE`);
+    nearer ties than that are ranked on the exact values. Also returns the estimates' lead
+    of the best k over the runner-up (0 on a near tie) and their :class:`_Spread`."""
+    scores, spread = _silhouette_estimates(points, labelings)
+    ranked = sorted(scores.values())
+    lead = ranked[-1] - ranked[-2] if len(ranked) > 1 else np.inf
+    if lead <= SILHOUETTE_TIE:
+        scores, lead = _silhouettes(points, labelings), 0.0
+    best = max(scores.values())
+    return max(k for k, s in scores.items() if s == best), lead, spread  # max-key: the last
+
+
+def _silhouette_estimates(
+    points: FloatArray, labelings: dict[int, IntArray]
+) -> tuple[dict[int, float], _Spread]:
+    """:func:`_silhouettes` for all the labelings at once: the same formulas, with one
+    product of the distance matrix with the stacked memberships of every k (its sums may
+    round differently from one product per k). Also returns them with what bounds how much
+    they change when the points move (:func:`_groups_still_held`)."""
+    ks = list(labelings)
+    labels = np.stack([labelings[k] for k in ks])  # K x n
+    n_k, n = labels.shape
+    width = int(labels.max()) + 1
+    flat = labels + width * np.arange(n_k)[:, None]
+    present = np.bincount(flat.ravel(), minlength=n_k * width) > 0
+    counts = present.reshape(n_k, width).sum(axis=1)
+    lab = (np.cumsum(present) - 1)[flat]  # K x n: column of each point's group, stacked
+    total = int(counts.sum())
+    onehot = np.zeros((n, total))
+    onehot[np.tile(np.arange(n), n_k), lab.ravel()] = 1.0
+    sums = cdist(points, points) @ onehot  # n x total
+    sizes = onehot.sum(axis=0)
+    rows = np.arange(n)
+    own = sizes[lab]  # K x n
+    a = sums[rows, lab] / np.maximum(own - 1.0, 1.0)
+    others = sums / sizes
+    others[rows, lab] = np.inf
+    b = np.minimum.reduceat(others, np.cumsum(counts) - counts, axis=1).T  # K x n
+    denom = np.maximum(a, b)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sil = np.where((own > 1) & (denom > 0), (b - a) / denom, 0.0)
+    means = np.where(counts < 2, -1.0, sil.mean(axis=1))
+    spread = _Spread(means, lab, counts, sizes, own, denom * (1.0 - 1e-12))
+    return dict(zip(ks, means.tolist(), strict=True)), spread
 
 
 def _silhouettes(points: FloatArray, labelings: dict[int, IntArray]) -> dict[int, float]:
@@ -1044,7 +1385,7 @@ def _result(
         group_aware_consensus=found.group_aware_consensus if found else {},
         divisive=found.divisive if found else [],
         divisive_scores=found.divisive_scores if found else {},
-        silhouettes=dict(outcome.silhouettes),
+        silhouettes=outcome.silhouettes(),
         updates=updates,
         method=method,
     )

@@ -25,6 +25,7 @@ limit); larger ones replay with the from-scratch PCA.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -181,13 +182,14 @@ def _krylov(cov: FloatArray, start: FloatArray) -> tuple[FloatArray, FloatArray]
             if pair is None:
                 break  # the space is (numerically) invariant
             block = pair
-            basis = np.hstack([basis, block])
+            basis = np.concatenate((basis, block), axis=1)
         width = 2 * len(images)
         basis = basis[:, :width]
-        h = basis.T @ np.hstack(images)
+        stacked = np.concatenate(images, axis=1)
+        h = basis.T @ stacked
         theta, y = np.linalg.eigh((h + h.T) * 0.5)
         theta, y = theta[:-3:-1], y[:, :-3:-1]
-        v, image = basis @ y, np.hstack(images) @ y
+        v, image = basis @ y, stacked @ y
         resid = image - v * theta
         worst = float(np.sqrt(np.einsum("ij,ij->j", resid, resid)).max())
         if not theta[0] > 0.0:
@@ -201,16 +203,16 @@ def _orthonormal_pair(pair: FloatArray, floor: float) -> FloatArray | None:
     """Gram-Schmidt (twice) on the two columns of ``pair``; None when a column's remaining
     norm is at most ``floor``."""
     first, second = pair[:, 0], pair[:, 1]
-    n1 = float(np.sqrt(first @ first))
+    n1 = math.sqrt(first @ first)  # IEEE square roots: the same as NumPy's
     if not n1 > floor:
         return None
     first = first / n1
     second = second - first * float(first @ second)
-    second = second - first * float(first @ second)
-    n2 = float(np.sqrt(second @ second))
+    second -= first * float(first @ second)
+    n2 = math.sqrt(second @ second)
     if not n2 > floor:
         return None
     out = np.empty_like(pair)
     out[:, 0] = first
-    out[:, 1] = second / n2
+    np.divide(second, n2, out=out[:, 1])
     return out

@@ -195,3 +195,182 @@ def test_refined_components_match_the_cold_pca_on_many_statements() -> None:
         values[rows[pick], cols[pick]] = rng.choice([-1.0, 0.0, 1.0], size=3)
         warm.apply(rows[pick], cols[pick], values[rows[pick], cols[pick]], np.zeros(3, bool))
     assert warm.refined > 2 * warm.full_solves
+
+
+def without_shortcuts(votes: list[Vote], moderated: set[str]) -> AnalysisResult:
+    """The replay with every step computed at every update: base clusters and every k's
+    groups by their own k-means, the best k ranked on the exact silhouettes (no shortcut
+    shared by the ks, nothing kept from an update where it held)."""
+    mp = pytest.MonkeyPatch()
+    mp.setattr(A, "_held_groupings", lambda *args: ({}, None))
+    mp.setattr(A, "_base_still_held", lambda *args: None)
+    mp.setattr(A, "_base_held", lambda *args: (None, None))
+    mp.setattr(A, "_groups_still_held", lambda *args: False)
+
+    def exact_best(
+        points: A.FloatArray, labelings: dict[int, A.IntArray]
+    ) -> tuple[int, float, A._Spread]:
+        scores = A._silhouettes(points, labelings)
+        best = max(scores.values())
+        spread = A._silhouette_estimates(points, labelings)[1]
+        return max(k for k, s in scores.items() if s == best), 0.0, spread
+
+    mp.setattr(A, "_best_k", exact_best)
+    try:
+        return replay(votes, moderated_out=moderated, batch=EVERY_POLL)
+    finally:
+        mp.undo()
+
+
+@pytest.mark.parametrize("source", ["london", "synthetic"])
+def test_shortcuts_give_the_replay_that_computes_every_step(
+    source: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if source == "london":
+        folder = DATA / "london.youth.policing"
+        if not folder.is_dir():
+            pytest.fail(f"Polis open data missing: {folder} (set DEBATE_BOT_POLIS_DATA)")
+        votes = load_polis_votes(folder / "votes.csv", keep_history=True)
+        moderated = load_polis_comments(folder / "comments.csv")[1]
+    else:
+        votes, moderated = synthetic_stream(5), {"s7"}
+    held: list[int] = []
+    kept = {"base": 0, "groups": 0}
+    held_groupings, base_still, groups_still = (
+        A._held_groupings,
+        A._base_still_held,
+        A._groups_still_held,
+    )
+
+    def spy(*args: object) -> tuple[dict[int, A._Grouping], A.FloatArray | None]:
+        found = held_groupings(*args)  # type: ignore[arg-type]
+        held.append(len(found[0]))
+        return found
+
+    def spy_base(*args: object) -> A._Clusters | None:
+        found = base_still(*args)  # type: ignore[arg-type]
+        kept["base"] += found is not None
+        return found
+
+    def spy_groups(memo: A._HeldGroups, base: A._Clusters, weights: A.FloatArray) -> bool:
+        found = groups_still(memo, base, weights)
+        if found:  # each k's own k-means and the exact silhouettes agree, at this update
+            kept["groups"] += 1
+            labels = {}
+            for k, prev in memo.groupings.items():
+                ids, init, start = A._clean_start(base.centres, prev.group_ids, k, weights, None)
+                grouped = A._kmeans(base.centres, ids, init, A.GROUP_ITERS, weights, start)
+                assert np.array_equal(grouped.labels, prev.group_ids)
+                labels[k] = grouped.labels
+            scores = A._silhouettes(base.centres, labels)
+            best = max(scores.values())
+            assert memo.best_k == max(k for k, s in scores.items() if s == best)
+        return found
+
+    # Base clusters are kept only when there are BASE_K of them: fewer here (the in-conv
+    # participants of these inputs are too few for 100).
+    base_k = pytest.MonkeyPatch()
+    base_k.setattr(A, "BASE_K", 12)
+    try:
+        monkeypatch.setattr(A, "_held_groupings", spy)
+        monkeypatch.setattr(A, "_base_still_held", spy_base)
+        monkeypatch.setattr(A, "_groups_still_held", spy_groups)
+        shared = replay(votes, moderated_out=moderated, batch=EVERY_POLL)
+        monkeypatch.undo()
+        every = without_shortcuts(votes, moderated)
+    finally:
+        base_k.undo()
+    assert shared.to_json() == every.to_json()
+    assert len(shared.groups) >= 2
+    assert sum(held) > len(held) // 2  # most updates kept the previous groupings
+    assert kept["groups"] > 0
+    assert kept["base"] > 0
+
+
+def test_silhouette_estimates_rank_like_the_exact_silhouettes() -> None:
+    rng = np.random.default_rng(4)
+    points = rng.normal(size=(60, 2))
+    labelings = {k: rng.integers(0, k, 60) * 3 + 1 for k in range(2, 6)}  # ids need not be 0..k-1
+    labelings[6] = np.full(60, 2)  # one group only: -1
+    exact = A._silhouettes(points, labelings)
+    estimates, spread = A._silhouette_estimates(points, labelings)
+    assert spread.means.tolist() == list(estimates.values())
+    assert list(estimates) == list(exact)
+    for k, value in exact.items():
+        assert estimates[k] == pytest.approx(value, abs=1e-12)
+    best = max(exact.values())
+    assert A._best_k(points, labelings)[0] == max(k for k, s in exact.items() if s == best)
+    # Equal labelings tie exactly: the larger k wins, as in Polis's max-key; a tie leads
+    # by nothing (nothing may be kept from it).
+    twins = {2: labelings[3], 3: labelings[3], 4: labelings[2]}
+    k, lead, _ = A._best_k(points, twins)
+    assert k == (3 if exact[3] >= exact[2] else 4)
+    assert lead == 0.0 or k == 4
+
+
+def test_groups_kept_only_while_their_k_means_and_best_k_would_not_change() -> None:
+    """Random moves of the base clusters of a held grouping: whenever the bound says the
+    groupings and the best k hold, each k's own k-means and the exact silhouettes agree."""
+    rng = np.random.default_rng(7)
+    kept = dropped = 0
+    for trial in range(150):
+        n = 40
+        camps = rng.normal(scale=rng.uniform(1.0, 4.0), size=(4, 2))
+        centres = rng.normal(size=(n, 2)) + np.repeat(camps, [10, 10, 10, 10], axis=0)
+        ids = np.arange(n, dtype=np.int64)
+        state = A._State()
+        comps = np.ones((2, 3))
+        for _ in range(3):  # groupings found, then held (and kept as a reference)
+            base = A._Clusters(ids, centres, ids.copy())
+            state.groupings = A._grouped(state, base, comps)[0]
+        memo = state.group_memo
+        if memo is None:
+            continue
+        scale = 10.0 ** rng.uniform(-3, 0)
+        # Camps drift apart or together (silhouettes change) and points jitter.
+        drift = np.repeat(rng.normal(scale=scale, size=(4, 2)), [10, 10, 10, 10], axis=0)
+        moved = centres + drift + rng.normal(scale=scale / 10, size=centres.shape)
+        moved_base = A._Clusters(ids, moved, ids.copy())
+        weights = np.ones(n)
+        if not A._groups_still_held(memo, moved_base, weights):
+            dropped += 1
+            continue
+        kept += 1
+        labels = {}
+        for k, prev in memo.groupings.items():
+            gids, init, start = A._clean_start(moved, prev.group_ids, k, weights, None)
+            grouped = A._kmeans(moved, gids, init, A.GROUP_ITERS, weights, start)
+            assert np.array_equal(grouped.labels, prev.group_ids), trial
+            labels[k] = grouped.labels
+        scores = A._silhouettes(moved, labels)
+        best = max(scores.values())
+        assert memo.best_k == max(k for k, s in scores.items() if s == best), trial
+    assert kept > 5 and dropped > 5
+
+
+def test_groups_not_kept_across_a_change_of_the_best_k() -> None:
+    """Three camps, the third closing in on the second step by step: the groupings hold all
+    along while the best k goes from 3 to 2 (23 base clusters: k is 2 or 3). At every step
+    where the bound keeps the groupings, the exact silhouettes of their labellings rank the
+    kept best k first."""
+    rng = np.random.default_rng(2)
+    noise = rng.normal(scale=0.3, size=(23, 2))
+    ids = np.arange(23, dtype=np.int64)
+    comps, weights = np.ones((2, 3)), np.ones(23)
+    state = A._State()
+    chosen: list[int] = []
+    kept = 0
+    for step in range(1750):
+        camps = np.array([[0.0, 0.0], [8.0, 0.0], [8.0, 8.0 - 0.004 * step]])
+        base = A._Clusters(ids, camps[np.arange(23) % 3] + noise, ids.copy())
+        memo = state.group_memo
+        if memo is not None and A._groups_still_held(memo, base, weights):
+            kept += 1
+            labels = {k: g.group_ids for k, g in memo.groupings.items()}
+            scores = A._silhouettes(base.centres, labels)
+            best = max(scores.values())
+            assert memo.best_k == max(k for k, s in scores.items() if s == best), step
+        state.groupings, k = A._grouped(state, base, comps)
+        chosen.append(k)
+    assert chosen[0] == 3 and chosen[-1] == 2
+    assert kept > 1000
