@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tests" / "discord"))
 
 DEADLINE = 3.0
+SETTLE = 3.0  # seconds between phases, so that one's backlog does not weigh on the next
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 TOKEN = "MTEwMDAwMDAwMDAwMDAwMDAwMQ.fake.token"
 
@@ -216,7 +217,7 @@ async def bench(args: argparse.Namespace) -> None:
             f"ws://127.0.0.1:{port}/gateway"
         )
         os.environ[TOKEN_ENV] = TOKEN
-        budget = discord_adapter.ANSWER_BUDGET
+        budget = discord_adapter.ANSWER_BUDGET if args.budget is None else args.budget
         async with aiohttp.ClientSession() as http:
             for mode, mode_budget in (("direct", budget), ("defer+edit", 0.0)):
                 discord_adapter.ANSWER_BUDGET = mode_budget
@@ -252,6 +253,7 @@ async def run_mode(http: Any, base: str, app: Any, mode: str, args: argparse.Nam
     custom_id = f"debat:stance:{info.id}:profit"
     print(f"\n== {mode}")
     for n in args.bursts:
+        await asyncio.sleep(SETTLE)
         cpu = time.process_time()
         async with http.post(
             f"{base}/bench/burst", json={"n": n, "message": message, "custom_id": custom_id}
@@ -268,6 +270,7 @@ async def run_mode(http: Any, base: str, app: Any, mode: str, args: argparse.Nam
         )
     best = 0.0
     for rate in args.rates:
+        await asyncio.sleep(SETTLE)  # the last phase's answers and posts are done
         async with http.post(
             f"{base}/bench/paced",
             json={
@@ -467,6 +470,7 @@ async def run_processes(
     )
     print(f"\n== {count} process(es) on PostgreSQL, one shard each, {len(guilds)} servers")
     for n in args.bursts:
+        await asyncio.sleep(SETTLE)
         cpu = [cpu_seconds(p.pid) for p in procs]
         async with http.post(
             f"{base}/bench/burst", json={"n": n, "targets": targets, "custom_id": custom_id}
@@ -501,6 +505,9 @@ def main() -> None:
     parser.add_argument("--rates", default="200,400,600,800,1000,1200,1600")
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--pg", default=None, help="a PostgreSQL URL (default: SQLite)")
+    parser.add_argument(
+        "--budget", type=float, default=None, help="ANSWER_BUDGET to measure (default: the bot's)"
+    )
     args = parser.parse_args()
     if args.serve_fake:
         serve_fake(args.guilds)
