@@ -232,6 +232,7 @@ async def bench(args: argparse.Namespace) -> None:
                         await run_mode(
                             http, base, app, f"{mode}, ANSWER_BUDGET {mode_budget} s", args
                         )
+                        await asyncio.sleep(SETTLE)  # the last clicks answered before stopping
                     finally:
                         await app.stop()
     finally:
