@@ -17,6 +17,8 @@ it prints, for bursts of N simultaneous clicks, how many were acknowledged withi
 per click (the bot's includes the database writes), then the highest offered rate
 (clicks per second, sustained for ``--seconds``) at which p99 stays under 1 s. Latency runs
 from the moment the fake sends the interaction to the moment the bot's response reaches it.
+Last, the engine-only figure: as many positions submitted to the engine directly, at once, so
+that the cost of the front door (discord.py, HTTP, the fake) shows.
 """
 
 from __future__ import annotations
@@ -296,6 +298,15 @@ async def run_mode(http: Any, base: str, app: Any, mode: str, args: argparse.Nam
             break
     print(f"sustained rate with p99 under 1 s: {best:.0f} clicks/s")
     print(f"positions recorded: {await app.engine.participation(info.id)}")
+    # The same writes without the front door: the engine called directly, all at once.
+    n = max(args.bursts, default=1000)
+    await asyncio.sleep(SETTLE)
+    started = time.perf_counter()
+    await asyncio.gather(
+        *(app.engine.submit_position(info.id, "bench", f"e{k}", "profit") for k in range(n))
+    )
+    elapsed = time.perf_counter() - started
+    print(f"engine only: {n} positions acknowledged in {elapsed:.3f} s, {n / elapsed:,.0f}/s")
 
 
 async def wait_ready(http: Any, base: str, shards: int) -> None:
