@@ -925,6 +925,3 @@ class Messages:
 
     def stance_label(self, stance: str) -> str:
         return STANCE_LABELS[self.language].get(stance, stance)
-
-    def stance_choices(self, stances: list[str] | tuple[str, ...]) -> str:
-        return ", ".join(f"`{s}`" for s in stances)
