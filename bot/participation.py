@@ -189,11 +189,16 @@ class Participation:
                     return row.id, row.number, False
             if len(mine) >= limit:
                 raise EngineError("too_many_arguments", max=limit)
-            arg_id = store.insert_argument(conn, r.id, participant, number, text, pending=held)
+            chosen = number
+            taken = store.argument_numbers(conn, r.id)
+            if chosen in taken:
+                # Another process (its cache is not this one's) gave that number meanwhile.
+                chosen = _random_number(taken | {num for num, _, _ in r.arguments.values()})
+            arg_id = store.insert_argument(conn, r.id, participant, chosen, text, pending=held)
             if queued:
                 # In the argument's own transaction: acknowledged means it will be posted.
                 store.queue_for_moderation(conn, r.id, arg_id)
-            return arg_id, number, True
+            return arg_id, chosen, True
 
         # Reserve the number now so a concurrent insert cannot pick it too.
         r.arguments[-number] = (number, participant, True)

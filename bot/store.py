@@ -476,9 +476,10 @@ def argument(conn: Connection, argument_id: int) -> ArgumentRow:
     return _argument(conn.execute(sa.select(a).where(a.c.id == argument_id)).one())
 
 
-def argument_text(conn: Connection, argument_id: int) -> str:
+def argument_numbers(conn: Connection, round_id: int) -> set[int]:
+    """The public numbers of a round's arguments, as stored (every process's)."""
     a = table("argument")
-    return str(conn.execute(sa.select(a.c.text).where(a.c.id == argument_id)).scalar_one())
+    return set(conn.execute(sa.select(a.c.number).where(a.c.round_id == round_id)).scalars())
 
 
 def set_hidden(conn: Connection, argument_id: int, hidden: bool) -> None:

@@ -438,6 +438,28 @@ async def test_an_extend_that_lost_the_race_with_the_close_is_refused_as_closed(
     assert r is not None and r.closes_at == before.closes_at
 
 
+async def test_an_argument_number_given_by_another_process_is_not_given_again(
+    db_url: str, config_factory: Any, app_factory: Any, monkeypatch: Any
+) -> None:
+    """Several processes each keep their own cache of a round's arguments: the number an
+    argument gets is checked against the database in its own write."""
+    import bot.participation as participation_module
+    import bot.store as store_module
+
+    app, _ = await app_factory(config_factory(database_url=db_url))
+    info = await app.engine.open_round("capitalisme-numerique")
+    # Another process stored n° 42, which this process's cache does not know.
+    app.db.write_sync(
+        lambda conn: store_module.insert_argument(conn, info.id, "elsewhere", 42, "ailleurs")
+    )
+    monkeypatch.setattr(
+        participation_module, "_random_number", lambda taken: 43 if 42 in taken else 42
+    )
+    number = await app.engine.add_argument(info.id, "console", "bob", "le mien")
+    assert number == 43
+    assert count(app, "argument", round_id=info.id) == 2
+
+
 async def test_a_stance_with_its_argument_is_one_transaction(
     db_url: str, config_factory: Any, app_factory: Any, monkeypatch: Any
 ) -> None:
