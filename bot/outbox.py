@@ -138,6 +138,11 @@ class Publisher:
         # fenced: a deposed leader (or a post another process claimed since) sends nothing.
         if not await self._claim(row):
             return False
+        leadership = self.engine.core.leadership
+        if leadership is not None and leadership.fence() is None:
+            # Paused (or cut off) past the lease while the claim committed: the next leader
+            # delivers it (the attempt counted, it checks first whether the post is out).
+            return False
         try:
             await port.publish(ChannelRef(platform, channel), replace(post, key=post_key))
         except Exception as exc:
