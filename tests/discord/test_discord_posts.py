@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
 from pathlib import Path
@@ -37,6 +38,11 @@ async def open_round(app: App, fake: FakeDiscord) -> tuple[int, str]:
     info = await app.engine.open_round(DEBATE)
     await fake.wait_for(lambda c: c.path == f"/channels/{CHANNEL_ID}/messages")
     (announcement_id,) = [m["id"] for m in fake.channel_messages()]
+    # The bot keeps the announcement's id (in the database) just after Discord answers.
+    for _ in range(200):
+        if await adapter_of(app).announcements.get(info.id, CHANNEL_ID) is not None:
+            break
+        await asyncio.sleep(0.01)
     return info.id, announcement_id
 
 
