@@ -16,10 +16,11 @@ from bot.config import Config
 from bot.db import Database, InstanceLock
 from bot.engine import Engine, EngineHooks
 from bot.files import private_dir
+from bot.health import Status
 from bot.leader import Leadership, Succession, node_id
 from bot.outbox import Publisher
 from bot.platforms import AdapterContext, AdapterFactory, PlatformSettings
-from bot.ports import ChatPort, ModeratorCheck
+from bot.ports import ChatPort, HeldElsewhere, ModeratorCheck
 from bot.postrefs import PostRefs
 from bot.scheduler import Scheduler
 
@@ -100,12 +101,31 @@ class App:
         self._started = False
         self._lease_task: asyncio.Task[None] | None = None
         self._running: list[str] = []  # adapters started, in order
+        # Leader-only adapters (one Matrix device): started when this process leads.
+        self.standing_by: set[str] = {n for n in self.adapters if self._leader_only(n)}
+        self.publisher.waiting = self.standing_by
+        self._standby_task: asyncio.Task[None] | None = None
         # The optional /healthz and /metrics listener (observability.listen; off by default).
         self.observability: Observability | None = None
         if config.observability.listen is not None:
             from bot.observability import Observability
 
             self.observability = Observability(self)
+
+    def _leader_only(self, name: str) -> bool:
+        """Whether adapter ``name`` runs in the leading process only: one that holds
+        something two processes must not use at once (a Matrix device), on a database that
+        several processes may share."""
+        return self.leadership.shared and bool(getattr(self.adapters[name], "leader_only", False))
+
+    def standby_status(self, name: str) -> Status | None:
+        """Platform ``name``'s health while it stands by here (None when it runs or never
+        stands by): a follower's is healthy; a leader's that is still taking it over is not."""
+        if name not in self.standing_by:
+            return None
+        if self.leading:
+            return Status(False, "starting: this process leads and takes the platform over")
+        return Status(True, "standing by: the leading process runs it")
 
     def _adapter_context(self, name: str) -> AdapterContext[Any]:
         """What the adapter of platform ``name`` is built from (never this App)."""
@@ -153,6 +173,9 @@ class App:
         # taken over at once on a restart (see bot.leader.take_lease).
         self.leadership.name_node(node_id(self.config.data_dir))
         for name, adapter in self.adapters.items():
+            if self._leader_only(name):
+                log.info("the %s adapter runs in the leading process only", name)
+                continue
             log.info("starting the %s adapter", name)
             try:
                 await adapter.start()
@@ -183,11 +206,59 @@ class App:
         await self.engine.reconcile_config()
         await self.scheduler.start()
         self.publisher.start()
+        if self.standing_by and self._standby_task is None:
+            self._standby_task = asyncio.create_task(self._take_over(), name="take-over")
+
+    async def _take_over(self) -> None:
+        """Start the leader-only adapters. The previous leader may still hold one (a Matrix
+        store stays locked until its process dies or steps down): each is tried again every
+        second until it starts, or until this process stops leading."""
+        delay = 1.0
+        while self.standing_by:
+            for name in sorted(self.standing_by):
+                adapter = self.adapters[name]
+                try:
+                    await adapter.start()
+                except asyncio.CancelledError:
+                    await self._stop_adapter(name)
+                    raise
+                except Exception as exc:
+                    busy = isinstance(exc, HeldElsewhere)
+                    if busy:
+                        log.info("the %s adapter waits for the previous leader to let go", name)
+                    else:
+                        log.error("the %s adapter could not start: %s", name, exc)
+                    await self._stop_adapter(name)
+                    delay = 1.0 if busy else min(delay * 2, 30.0)
+                    continue
+                log.info("the %s adapter runs in this process now (it leads)", name)
+                self.standing_by.discard(name)
+                self._running.append(name)
+                self.publisher.poke()
+            if self.standing_by:
+                await asyncio.sleep(delay)
+
+    async def _stop_adapter(self, name: str) -> None:
+        try:
+            await self.adapters[name].stop()
+        except Exception:
+            log.exception("the %s adapter did not stop cleanly", name)
 
     async def _stand_down(self) -> None:
-        """The lease is lost: nothing more is scheduled or posted from this process."""
+        """The lease is lost: nothing more is scheduled or posted from this process, and the
+        leader-only adapters stop (the next leader takes them over)."""
         await self.scheduler.stop()
         await self.publisher.stop()
+        task, self._standby_task = self._standby_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for name in [n for n in self._running if self._leader_only(n)]:
+            self._running.remove(name)
+            self.standing_by.add(name)
+            await self._stop_adapter(name)
+            log.info("the %s adapter stands by (another process leads)", name)
 
     async def _lease_tick(self) -> None:
         """Every renewal: each process sees the rounds (and arguments) the others changed;
@@ -242,6 +313,11 @@ class App:
                 await self._lease_task
             self._lease_task = None
         await self.scheduler.stop()
+        task, self._standby_task = self._standby_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if self._started and self.succession.acting:
             # Flush owed posts while the adapters are still connected.
             try:

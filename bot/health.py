@@ -104,10 +104,13 @@ class PlatformMonitor:
         *,
         sync_max_age: float,
         clock: Callable[[], float] = time.monotonic,
+        standby: Callable[[str], Status | None] = lambda _name: None,
     ) -> None:
         self.adapters = adapters
         self.sync_max_age = sync_max_age
         self.clock = clock
+        # Why a platform is not running in this process, if it stands by (bot.app).
+        self.standby = standby
         self._watchers: dict[str, _SyncWatcher] = {}
 
     def start(self) -> None:
@@ -144,6 +147,9 @@ class PlatformMonitor:
 
     def status(self, name: str) -> Status:
         adapter = self.adapters[name]
+        standby = self.standby(name)
+        if standby is not None:
+            return standby
         try:
             if isinstance(adapter, HealthReporter):
                 ok, detail = adapter.health()

@@ -262,7 +262,9 @@ class Observability:
         self.snapshot = Snapshot()
         self.registry.register(_SnapshotCollector(self))
         self.monitor = PlatformMonitor(
-            app.adapters, sync_max_age=settings.matrix_sync_max_age.total_seconds()
+            app.adapters,
+            sync_max_age=settings.matrix_sync_max_age.total_seconds(),
+            standby=app.standby_status,
         )
         self._runner: web.AppRunner | None = None
 

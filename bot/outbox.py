@@ -52,6 +52,9 @@ class Publisher:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._absent: set[str] = set()  # platforms whose posts this leader leaves for another
+        # Platforms whose adapter is not started yet in this process (a leader taking over a
+        # Matrix device): their posts wait for it.
+        self.waiting: set[str] = set()
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="publisher")
@@ -102,6 +105,8 @@ class Publisher:
     ) -> bool:
         """Deliver one row (``posts`` caches the posts built); whether it was posted now."""
         platform, _, channel = row.channel.partition(":")
+        if platform in self.waiting:
+            return False  # delivered once the adapter runs here (it pokes the outbox)
         port = self.ports.get(platform)
         leadership = self.engine.core.leadership
         if port is None and not stale and leadership is not None and leadership.shared:

@@ -11,6 +11,12 @@ if TYPE_CHECKING:
     from bot.core import OpenRound, RoundInfo
 
 
+class HeldElsewhere(RuntimeError):
+    """Raised by a leader-only adapter's ``start`` (one with ``leader_only = True``) while
+    another process still holds what it needs alone (a Matrix device's store): the app tries
+    again shortly."""
+
+
 @runtime_checkable
 class ChatPort(Protocol):
     """What the core needs from a chat platform.

@@ -27,6 +27,7 @@ from bot.config import ConfigError, load_config
 from bot.db import Database, InstanceLockError
 from bot.leader import Fence, Leadership
 from bot.models import RoundState, table
+from bot.ports import HeldElsewhere
 
 
 @pytest.fixture
@@ -316,3 +317,120 @@ async def test_a_leader_without_the_platform_leaves_its_posts_owed(
     # Another process may run Matrix and lead later: the post is not given up here.
     (row,) = app.db.read_sync(lambda conn: store.pending_outbox(conn))
     assert (row.round_id, row.attempts) == (round_id, 0)
+
+
+class _Device:
+    """A leader-only adapter (as the Matrix one is): one holder at a time, like a store."""
+
+    leader_only = True
+    holder: _Device | None = None  # shared by every instance: the one device
+
+    def __init__(self) -> None:
+        self.posts: list[Any] = []
+        self.starts = 0
+        self.busy_refusals = 0
+
+    async def start(self) -> None:
+        if _Device.holder is not None and _Device.holder is not self:
+            self.busy_refusals += 1
+            raise StoreBusy("in use")
+        _Device.holder = self
+        self.starts += 1
+
+    async def stop(self) -> None:
+        if _Device.holder is self:
+            _Device.holder = None
+
+    async def publish(self, channel: Any, post: Any) -> None:
+        assert _Device.holder is self, "a post through a device this process does not hold"
+        self.posts.append(post)
+
+
+class StoreBusy(HeldElsewhere):
+    """As the Matrix store's: the app waits and tries again."""
+
+
+async def _health(app: App) -> dict[str, Any]:
+    assert app.observability is not None
+    _ok, body = await app.observability.health()
+    return body
+
+
+async def test_a_leader_only_adapter_runs_in_the_leader_and_moves_with_the_lease(
+    tmp_path: Path, pg_url: str, config_factory: Any
+) -> None:
+    from bot.adapters.console import ConsoleAdapter
+
+    _Device.holder = None
+    devices: dict[str, _Device] = {}
+    apps: list[App] = []
+
+    def make(name: str) -> App:
+        config = _shared(config_factory, tmp_path, pg_url, name, leader_lease="3s")
+        device = devices[name] = _Device()
+        app = App(
+            config,
+            adapters={
+                "console": lambda c: ConsoleAdapter(c.settings, c.commands, c.export_dir),
+                "matrix": lambda _c: device,  # type: ignore[dict-item,return-value]
+            },
+            tick_seconds=3600,
+        )
+        apps.append(app)
+        return app
+
+    try:
+        one, two = make("one"), make("two")
+        await one.start()
+        await two.start()
+        assert one.leading and not two.leading
+        for _ in range(50):  # the leader starts it in the background
+            if _Device.holder is devices["one"]:
+                break
+            await asyncio.sleep(0.05)
+        assert _Device.holder is devices["one"] and devices["two"].starts == 0
+        assert (await _health(one))["platforms"]["matrix"]["ok"]
+        follower = (await _health(two))["platforms"]["matrix"]
+        assert follower == {"ok": True, "detail": "standing by: the leading process runs it"}
+
+        # The leader loses its lease while it still holds the device (paused, say): the new
+        # leader waits for it, its posts owed, and /healthz says it is not serving yet.
+        await one.publisher.stop()
+        one.db.write_sync(
+            lambda conn: conn.execute(
+                sa.text("UPDATE leader_lease SET expires_at = now() - interval '1 second'")
+            )
+        )
+        await two.succession.step()
+        assert two.leading
+        await asyncio.sleep(0.3)
+        assert devices["two"].busy_refusals >= 1 and devices["two"].starts == 0
+        starting = (await _health(two))["platforms"]["matrix"]
+        assert not starting["ok"] and starting["detail"].startswith("starting"), starting
+        await two.publisher.stop()
+        _round(two.db)
+        o = table("outbox")
+        two.db.write_sync(
+            lambda conn: conn.execute(sa.update(o).values(channel="matrix:!room:example.org"))
+        )
+        assert await two.publisher.deliver() == 0
+        (row,) = two.db.read_sync(lambda conn: store.pending_outbox(conn))
+        assert row.attempts == 0, "a post tried through a device not held"
+
+        # The old leader's next lease step finds the lease gone: it lets the device go, and
+        # the new leader takes it within a retry and delivers the owed post.
+        await one.succession.step()
+        assert not one.leading and _Device.holder is not devices["one"]
+        for _ in range(60):
+            if _Device.holder is devices["two"]:
+                break
+            await asyncio.sleep(0.05)
+        assert _Device.holder is devices["two"]
+        assert await two.publisher.deliver() == 1
+        assert [p.kind.value for p in devices["two"].posts] == ["announcement"]
+        assert devices["one"].posts == []
+        assert (await _health(one))["platforms"]["matrix"]["detail"].startswith("standing by")
+    finally:
+        for app in reversed(apps):
+            await app.stop()
+    assert _Device.holder is None, "a stopped app kept the device"

@@ -198,11 +198,14 @@ async def test_batches_do_not_follow_the_arrival_order(
     await say(app, f"@alice !debat ouvrir {DEBATE}")
     in_order = 0
     for run in range(5):
+        before = len(blocks(out, "moderation"))
         numbers = await argue(app, [f"vague{run}-{i}" for i in range(6)])
         await tick(app)
-        posted = [int(n) for n in _NUMBER.findall(blocks(out, "moderation")[-1])]
+        # The scheduler's own tick (at each minute) may have posted part of the batch first.
+        new = blocks(out, "moderation")[before:]
+        posted = [int(n) for block in new for n in _NUMBER.findall(block)]
         assert sorted(posted) == sorted(numbers.values())
-        in_order += posted == list(numbers.values())
+        in_order += len(new) == 1 and posted == list(numbers.values())
     # Each batch of 6 keeps its arrival order by chance once in 720.
     assert in_order <= 1
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator
@@ -30,6 +31,9 @@ class MatrixConfig(PlatformSettings):
     allowed_rooms: list[str] = Field(default_factory=list)
     # Bounded retry of rate-limited requests (nio retries forever by default).
     max_rate_limit_wait: float = Field(60.0, gt=0)
+    # The device's keys, sessions and sync position; relative to data_dir. Processes that
+    # share a database and stand in for each other on Matrix share this directory.
+    store_dir: Path | None = None
 
     _check_env = field_validator("access_token_env", "password_env")(env_name)
 

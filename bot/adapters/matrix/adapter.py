@@ -9,6 +9,7 @@ import os
 import time
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import nio
@@ -48,6 +49,9 @@ class MatrixAdapter:
     """
 
     platform = PLATFORM
+    # With several processes on one database, only the leader's adapter runs (bot.app): one
+    # device, one store, one client at a time; the others stand by and take over with it.
+    leader_only = True
 
     def __init__(
         self, context: AdapterContext[MatrixConfig], *, reset_cross_signing: bool = False
@@ -57,7 +61,7 @@ class MatrixAdapter:
         self.messages = context.messages
         self.commands = context.commands
         self.debates = context.debates
-        self.store_dir = context.data_dir / "matrix"
+        self.store_dir = store_dir(self.config, context.data_dir)
         self.store = MatrixStore(self.store_dir)
         self.timeline_limit = TIMELINE_LIMIT
         self.sync_timeout_ms = SYNC_TIMEOUT_MS
@@ -99,9 +103,19 @@ class MatrixAdapter:
             if logger.getEffectiveLevel() < logging.WARNING:
                 logger.setLevel(logging.WARNING)
         self.homeserver_url = await resolve_homeserver(self.config.homeserver)
+        self.store.lock()  # StoreBusy while another process has this device's store open
+        try:
+            await self._start_locked()
+        except BaseException:
+            await self._close_client()
+            self.store.unlock()
+            raise
+
+    async def _start_locked(self) -> None:
         self._open_store()
         await self._login()
         client = self.require_client()
+        await self._check_device_keys()
         if client.should_upload_keys:
             await check(client.keys_upload(), "keys upload")
         await self.cross_signing.ensure()
@@ -139,6 +153,9 @@ class MatrixAdapter:
 
     def _start_tasks(self) -> None:
         self.closing = False
+        # A fresh queue: a batch (or the stop marker) left by an earlier run in this process
+        # is replayed from the stored sync token instead.
+        self.queue = asyncio.Queue()
         self._worker_task = asyncio.create_task(self.worker.run(), name="matrix-worker")
         self._sync_task = asyncio.create_task(self.sync.run(), name="matrix-sync")
         forgetting = self.forgetting
@@ -163,10 +180,14 @@ class MatrixAdapter:
             except (TimeoutError, asyncio.CancelledError):
                 await _cancel(self._worker_task)
             self._worker_task = None
-        if self.client is not None:
+        await self._close_client()
+        self._ready.clear()
+        self.store.unlock()
+
+    async def _close_client(self) -> None:
+        if self.client is not None and not self.client.closed:
             self.save_read_indexes()
             await self.client.close()
-        self._ready.clear()
 
     def save_read_indexes(self) -> None:
         client = self.client
@@ -221,6 +242,38 @@ class MatrixAdapter:
         if not isinstance(response, nio.LoginResponse):
             raise MatrixError(f"password login failed: {_error(response)}")
         self.store.save_session(response.user_id, response.device_id, response.access_token)
+
+    async def _check_device_keys(self) -> None:
+        """Refuse to run a device whose keys on the homeserver are not this store's.
+
+        Two stores for one device (two processes with their own store, or a store lost and
+        the same access token reused) would each upload their own keys for it, and members'
+        clients would stop trusting or decrypting the bot. The homeserver's copy is compared
+        with this store's account before anything is uploaded.
+        """
+        client = self.require_client()
+        olm = client.olm
+        if olm is None:
+            return
+        device = str(client.device_id)
+        status, body = await client.raw_json(
+            "POST", "/_matrix/client/v3/keys/query", {"device_keys": {client.user_id: [device]}}
+        )
+        if status != 200:
+            log.warning("the bot's own device keys could not be read (HTTP %s)", status)
+            return
+        published = body.get("device_keys", {}).get(client.user_id, {}).get(device)
+        if not isinstance(published, dict):
+            return  # a new device: this store's keys are uploaded next
+        keys = published.get("keys", {})
+        mine = olm.account.identity_keys.get("ed25519")
+        if isinstance(keys, dict) and keys.get(f"ed25519:{device}") not in (None, mine):
+            raise MatrixError(
+                f"the homeserver holds other keys for the device {device} than the store in "
+                f"{self.store_dir}: another store uses this device (give every process the same "
+                "platforms.matrix.store_dir) or this one was lost (log in as a new device: a "
+                "password login, or a new access token)"
+            )
 
     def require_client(self) -> _Client:
         if self.client is None:
@@ -279,6 +332,14 @@ class MatrixAdapter:
     async def wait_dm_cleanup(self, timeout: float = 60.0) -> bool:  # noqa: ASYNC109
         """Wait until no DM sweep is owed (True), or for ``timeout`` seconds (False)."""
         return await self.forgetting.wait_idle(timeout)
+
+
+def store_dir(config: MatrixConfig, data_dir: Path) -> Path:
+    """Where the Matrix store is: ``platforms.matrix.store_dir`` (relative to ``data_dir``),
+    by default ``data_dir/matrix``."""
+    if config.store_dir is None:
+        return data_dir / "matrix"
+    return config.store_dir if config.store_dir.is_absolute() else data_dir / config.store_dir
 
 
 async def _cancel(task: asyncio.Task[Any]) -> None:

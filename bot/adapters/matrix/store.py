@@ -7,6 +7,7 @@ Megolm read indexes. None of them links a member to a position.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.files import write_private
+from bot.ports import HeldElsewhere
 
 log = logging.getLogger(__name__)
 
@@ -133,11 +135,49 @@ def _load_read_indexes(path: Path) -> dict[str, int]:
     return {str(k): int(v) for k, v in _read_json(path).items() if isinstance(v, int)}
 
 
+class StoreBusy(HeldElsewhere):
+    """Another process (or another adapter of this one) has the Matrix store open."""
+
+
 class MatrixStore:
-    """Paths and small files of ``data_dir/matrix``."""
+    """Paths and small files of the Matrix store (``data_dir/matrix`` unless configured).
+
+    One device's keys and sessions must never be used by two clients at once: whoever opens
+    the store holds an exclusive lock on its ``lock`` file (``flock``) until it closes it, and
+    a second opener is refused with :class:`StoreBusy`. The kernel releases the lock when the
+    holder dies, however it dies; a process that is only paused keeps it.
+    """
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        self._lock_fd: int | None = None
+
+    @property
+    def locked(self) -> bool:
+        return self._lock_fd is not None
+
+    def lock(self) -> None:
+        """Take the store's lock (create the directory first); :class:`StoreBusy` if held."""
+        if self._lock_fd is not None:
+            return
+        self.prepare()
+        fd = os.open(self.directory / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise StoreBusy(
+                f"the Matrix store {self.directory} is in use by another process"
+            ) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        self._lock_fd = fd
+
+    def unlock(self) -> None:
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            os.close(fd)  # closing the descriptor releases the flock
 
     @property
     def token_path(self) -> Path:
