@@ -105,16 +105,8 @@ class Publisher:
     ) -> bool:
         """Deliver one row (``posts`` caches the posts built); whether it was posted now."""
         platform, _, channel = row.channel.partition(":")
-        if platform in self.waiting:
-            return False  # delivered once the adapter runs here (it pokes the outbox)
         port = self.ports.get(platform)
-        leadership = self.engine.core.leadership
-        if port is None and not stale and leadership is not None and leadership.shared:
-            # Several processes: the platform may run in another one, which delivers the post
-            # when it leads; this one must not give the post up.
-            if platform not in self._absent:
-                self._absent.add(platform)
-                log.warning("posts to %s wait for a leader that runs %s", platform, platform)
+        if not stale and self._owed_later(platform, port is None):
             return False
         if port is None or stale:
             await self._mark(row.id, True, None if stale else "platform not running")
@@ -161,6 +153,21 @@ class Publisher:
             await self._mark(row.id, row.attempts + 1 >= MAX_DELIVERY_ATTEMPTS, repr(exc))
             return False
         await self._mark(row.id, True, None)
+        return True
+
+    def _owed_later(self, platform: str, absent: bool) -> bool:
+        """Whether a post to ``platform`` stays owed for now instead of being delivered (or
+        given up) here: its adapter is not started yet in this leader (it pokes the outbox
+        once it runs), or, with several processes, the platform runs in another one, which
+        delivers the post when it leads."""
+        if platform in self.waiting:
+            return True
+        leadership = self.engine.core.leadership
+        if not absent or leadership is None or not leadership.shared:
+            return False
+        if platform not in self._absent:
+            self._absent.add(platform)
+            log.warning("posts to %s wait for a leader that runs %s", platform, platform)
         return True
 
     async def _claim(self, row: OutboxRow) -> bool:

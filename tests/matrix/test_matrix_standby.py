@@ -2,9 +2,9 @@
 
 Real ``debate-bot run`` processes on one PostgreSQL database, with Matrix enabled in each and
 one shared ``platforms.matrix.store_dir``; a real Synapse, and a member on matrix-nio with
-encryption. The leader is killed with SIGKILL, then the next one is paused with SIGSTOP: every
-command gets exactly one answer, always from the same device, and the paused leader's
-successor waits for the device instead of using it at the same time.
+encryption. The leader is killed with SIGKILL, then the next one is paused with SIGSTOP, then
+its successor killed: every command gets exactly one answer, from the one device, and the
+paused leader's successor waits for the device instead of using it at the same time.
 """
 
 from __future__ import annotations
@@ -197,6 +197,15 @@ async def test_a_follower_takes_the_matrix_device_over(
         assert "stands by (another process leads)" in second.log()
         assert "runs in this process now" in third.log()
         assert helps(alice, dm, bot) == 4, "a command answered twice, or not at all"
+
+        # The new leader dies too: the old one, a follower now, takes the device back (its
+        # Matrix adapter starts a second time in the same process).
+        third.proc.send_signal(signal.SIGKILL)
+        third.proc.wait(timeout=30)
+        assert await wait_leader(pg_url, procs, other_than=third.pid) == second.pid
+        await ask_help()
+        assert second.log().count("runs in this process now") == 2
+        assert helps(alice, dm, bot) == 5
     finally:
         for made in procs:
             made.stop()
