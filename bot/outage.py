@@ -73,6 +73,7 @@ class _HasBudget(Protocol):
 class _Progress:
     task: asyncio.Task[Any] | None
     checkpoint: asyncio.Event
+    wake: Callable[..., None] | None = None  # the waiting caller's, while it waits
 
 
 def _mine() -> _Progress | None:
@@ -122,6 +123,8 @@ def checkpoint() -> None:
     progress = _mine()
     if progress is not None:
         progress.checkpoint.set()
+        if progress.wake is not None:
+            progress.wake()
 
 
 def _unavailable(kind: Kind, *, uncertain: bool) -> EngineError:
@@ -142,26 +145,30 @@ async def run_bounded(
     progress = _Progress(None, asyncio.Event())
     context = contextvars.copy_context()
     context.run(_progress.set, progress)
-    task: asyncio.Task[T] = asyncio.get_running_loop().create_task(coro, context=context)
+    loop = asyncio.get_running_loop()
+    task: asyncio.Task[T] = loop.create_task(coro, context=context)
     progress.task = task
     limit = budget.write if kind == "write" else budget.read
-    loop = asyncio.get_running_loop()
     deadline = loop.time() + limit
     try:
-        while not task.done():
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                break
-            waiting: set[asyncio.Future[Any]] = {task}
-            marker = None
-            if not progress.checkpoint.is_set():
-                marker = asyncio.ensure_future(progress.checkpoint.wait())
-                waiting.add(marker)
+        # Woken by the first of: the task's end, its checkpoint, the deadline. One future and
+        # two callbacks: this runs for every member's request, so no helper tasks.
+        while not task.done() and loop.time() < deadline:
+            waiter: asyncio.Future[None] = loop.create_future()
+
+            def wake(*_: object, waiter: asyncio.Future[None] = waiter) -> None:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+            task.add_done_callback(wake)
+            timer = loop.call_at(deadline, wake)
+            progress.wake = None if progress.checkpoint.is_set() else wake
             try:
-                await asyncio.wait(waiting, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+                await waiter
             finally:
-                if marker is not None:
-                    marker.cancel()
+                timer.cancel()
+                task.remove_done_callback(wake)
+                progress.wake = None
             if progress.checkpoint.is_set() and limit < budget.after_checkpoint:
                 deadline += budget.after_checkpoint - limit
                 limit = budget.after_checkpoint

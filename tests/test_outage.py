@@ -195,3 +195,47 @@ async def test_postgresql_outage_answers_everyone_and_resumes(
     assert positions(app, round_id) == {pour: 1, contre: 1}
     reply, _ = await say(app, "@alice !debat fermer")
     assert "fermé" in reply
+
+
+# ---------------------------------------------------------------------- the bounded wait itself
+
+
+async def test_the_bounded_wait_ends_at_the_first_of_result_checkpoint_and_budget() -> None:
+    from bot.engine import EngineError
+    from bot.outage import Budget, checkpoint, run_bounded
+
+    budget = Budget(write=0.2, read=0.2, after_checkpoint=1.0)
+    loop = asyncio.get_running_loop()
+
+    async def quick() -> str:
+        await asyncio.sleep(0.01)
+        return "done"
+
+    started = loop.time()
+    assert await run_bounded(quick(), "write", budget) == "done"
+    assert loop.time() - started < 0.15, "the result did not end the wait"
+
+    # Past its checkpoint a use-case gets the longer budget: answered with its result.
+    async def slow_after_checkpoint() -> str:
+        await asyncio.sleep(0.05)
+        checkpoint()
+        await asyncio.sleep(0.4)
+        return "closed"
+
+    assert await run_bounded(slow_after_checkpoint(), "write", budget) == "closed"
+
+    # A write over budget is answered as unconfirmed and left to finish; a read is abandoned.
+    finished: list[str] = []
+
+    async def hung(kind: str) -> None:
+        await asyncio.sleep(0.5)
+        finished.append(kind)
+
+    for kind, code in (("write", "db_unconfirmed"), ("read", "db_unavailable_read")):
+        started = loop.time()
+        with pytest.raises(EngineError) as refused:
+            await run_bounded(hung(kind), kind, budget)  # type: ignore[arg-type]
+        assert refused.value.key == code
+        assert 0.15 < loop.time() - started < 0.4
+    await asyncio.sleep(0.6)
+    assert finished == ["write"]
