@@ -138,6 +138,29 @@ def _unavailable(kind: Kind, *, uncertain: bool) -> EngineError:
     return EngineError("db_unavailable")
 
 
+async def settles_within(task: asyncio.Future[Any], timeout: float) -> bool:  # noqa: ASYNC109
+    """Whether ``task`` is done within ``timeout`` seconds (it is never cancelled): what
+    ``asyncio.wait({task}, timeout=...)`` answers, with one future and two callbacks instead
+    of its set and helper futures (every member's request waits like this)."""
+    if task.done():
+        return True
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[None] = loop.create_future()
+
+    def wake(*_: object) -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    task.add_done_callback(wake)
+    timer = loop.call_later(max(timeout, 0.0), wake)
+    try:
+        await waiter
+    finally:
+        timer.cancel()
+        task.remove_done_callback(wake)
+    return task.done()
+
+
 async def run_bounded(
     coro: Coroutine[Any, Any, T], kind: Kind, budget: Budget, what: str = "a request"
 ) -> T:

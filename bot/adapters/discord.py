@@ -43,7 +43,7 @@ from bot import logs
 from bot.engine import EngineError
 from bot.events import Attachment, ChannelRef, PostKind, RoundPost
 from bot.i18n import CATALOGUES
-from bot.outage import as_answer
+from bot.outage import as_answer, settles_within
 from bot.text import escape_markdown, split_text
 from bot.usecases import Actor
 
@@ -277,8 +277,7 @@ async def in_time(interaction: discord.Interaction[Any], work: Awaitable[T]) -> 
     if interaction.response.is_done():
         return await work
     task = asyncio.ensure_future(work)
-    done, _ = await asyncio.wait({task}, timeout=answer_budget(interaction))
-    if not done:
+    if not await settles_within(task, answer_budget(interaction)):
         if interaction.extras.get(REPLACES):
             await interaction.response.defer()
         else:
