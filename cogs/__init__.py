@@ -5,6 +5,15 @@ buttons, the argument modal, the vote prompts); ``cogs.moderation`` what moderat
 add their commands to one shared ``/debat`` group. The cogs are thin: they turn an interaction
 into a use-case call (``bot.usecases``) and its result into a private answer.
 
+A click on a component (a button, the moderation panel's select) is dispatched by one listener,
+:meth:`DebatCog.on_component`, which each cog registers for its own component classes: it
+matches the click's custom id against their templates and runs the handler of the one that
+matches. discord.py could dispatch these ``DynamicItem`` s itself, but for every click it
+rebuilds the whole view of the clicked message (seven buttons and more) to find the one clicked.
+So the classes are not registered with it, and the views the bot sends are
+:class:`ComponentView` s, which discord.py does not keep (keeping one would register its items'
+classes again, and a click would be answered twice).
+
 Custom ids are seen by every member's client: they carry a round id and public values (a
 stance, an argument's public number, a page), never an argument's database id. Log lines never
 carry who did what: no user, no interaction token, no member text (an exception is logged by its
@@ -17,7 +26,7 @@ import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
 import discord
 from discord import app_commands
@@ -54,23 +63,34 @@ ItemT = TypeVar("ItemT", bound=discord.ui.Item[Any])
 
 
 class CustomIdItem(discord.ui.DynamicItem[ItemT], template=r"debat:(?!)"):
-    """A persistent component that discord.py rebuilds from its custom id alone (after a
-    restart too): each subclass brings its template and :meth:`parse`. This base template can
-    never match."""
+    """A persistent component known by its custom id alone (after a restart too): each subclass
+    brings its template and :meth:`clicked`. This base template can never match.
+
+    The classes build the components the bot sends (in a :class:`ComponentView`); a click on
+    one is dispatched by :meth:`DebatCog.on_component`, never by discord.py.
+    """
+
+    # The type of component a click on it reports (``component_type`` in the interaction).
+    kind = discord.ComponentType.button
 
     @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> Self:
-        return cls.parse(match)
-
-    @classmethod
-    def parse(cls, match: re.Match[str]) -> Self:
+    def clicked(
+        cls, interaction: discord.Interaction[Any], match: re.Match[str]
+    ) -> Awaitable[None]:
+        """The cog handler a click on this component runs, from its custom id's ``match``."""
         raise NotImplementedError
+
+
+class ComponentView(discord.ui.View):
+    """A view of :class:`CustomIdItem` s, as the bot sends them (without a timeout)."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=None)
+
+    def is_finished(self) -> bool:
+        # discord.py keeps a view it sends, and registers the classes of its dynamic items to
+        # dispatch their clicks itself (a second answer to each), only while it is not finished.
+        return True
 
 
 async def guarded(interaction: discord.Interaction[Any], action: Awaitable[None]) -> None:
@@ -143,6 +163,9 @@ class DebatCog(commands.Cog):
     command with the tree, and the root is the group the first cog already registered.
     """
 
+    # The component classes whose clicks this cog answers (their templates do not overlap).
+    components: tuple[type[CustomIdItem[Any]], ...] = ()
+
     def __init__(self, bot: DebateBot) -> None:
         self.bot = bot
         self.adapter: DiscordAdapter = bot.adapter
@@ -165,5 +188,30 @@ class DebatCog(commands.Cog):
     def actor(self, interaction: discord.Interaction[Any]) -> Actor:
         return self.adapter.actor(interaction)
 
+    @commands.Cog.listener("on_interaction")
+    async def on_component(self, interaction: discord.Interaction[Any]) -> None:
+        """A click on one of :attr:`components`, recognised by its custom id and the type of
+        component clicked; any other interaction, or custom id, is left alone."""
+        if interaction.type is not discord.InteractionType.component:
+            return
+        data: Mapping[str, Any] = interaction.data or {}
+        custom_id = data.get("custom_id")
+        if not isinstance(custom_id, str):
+            return
+        for cls in self.components:
+            match = cls.__discord_ui_compiled_template__.fullmatch(custom_id)
+            if match is not None:
+                if data.get("component_type") == cls.kind.value:
+                    await guarded(interaction, cls.clicked(interaction, match))
+                return
 
-__all__ = ["CustomIdItem", "DebatCog", "debat_group", "guarded", "subcommand", "suggestions"]
+
+__all__ = [
+    "ComponentView",
+    "CustomIdItem",
+    "DebatCog",
+    "debat_group",
+    "guarded",
+    "subcommand",
+    "suggestions",
+]

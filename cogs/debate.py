@@ -1,9 +1,10 @@
 """What members use: the ``/debat`` member commands and the persistent buttons.
 
 Every button's custom id names the round (and, for a vote, the argument's public number) it acts
-on and nothing about who clicks it, so any button keeps working after a restart: the component
-classes are ``DynamicItem`` s that discord.py rebuilds from the custom id. The argument modal is
-handled the same way, from its custom id, by an ``on_interaction`` listener.
+on and nothing about who clicks it, so any button keeps working after a restart: a click is
+answered from its custom id alone, by the listener of :class:`cogs.DebatCog`, which matches it
+against the templates of :data:`COMPONENTS`. The argument modal is handled the same way, from
+its custom id, by :meth:`DebateCog.on_interaction`.
 
 Every answer is ephemeral, and every handler that reaches the database defers first so the
 interaction is acknowledged well within Discord's three seconds.
@@ -14,7 +15,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, Self
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -33,7 +34,15 @@ from bot.adapters.discord import (
 from bot.engine import VOTE_VALUES, EngineError
 from bot.events import RoundPost
 from bot.usecases import MineResult, VotePrompt
-from cogs import CustomIdItem, DebatCog, guarded, loaded_cog, subcommand, suggestions
+from cogs import (
+    ComponentView,
+    CustomIdItem,
+    DebatCog,
+    guarded,
+    loaded_cog,
+    subcommand,
+    suggestions,
+)
 
 log = logging.getLogger(__name__)
 
@@ -83,13 +92,10 @@ class StanceButton(CustomIdItem[Button], template=STANCE_ID):
         self.stance = stance
 
     @classmethod
-    def parse(cls, match: re.Match[str]) -> Self:
-        return cls(int(match["round"]), match["stance"])
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await guarded(
-            interaction, _cog(interaction).on_stance(interaction, self.round_id, self.stance)
-        )
+    def clicked(
+        cls, interaction: discord.Interaction[Any], match: re.Match[str]
+    ) -> Awaitable[None]:
+        return _cog(interaction).on_stance(interaction, int(match["round"]), match["stance"])
 
 
 class _RoundButton(CustomIdItem[Button], template=r"debat:(?!)(?P<round>[0-9]+)"):
@@ -116,12 +122,10 @@ class _RoundButton(CustomIdItem[Button], template=r"debat:(?!)(?P<round>[0-9]+)"
         self.round_id = round_id
 
     @classmethod
-    def parse(cls, match: re.Match[str]) -> Self:
-        return cls(int(match["round"]))
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        cog = _cog(interaction)
-        await guarded(interaction, cog.on_button(interaction, self.action, self.round_id))
+    def clicked(
+        cls, interaction: discord.Interaction[Any], match: re.Match[str]
+    ) -> Awaitable[None]:
+        return _cog(interaction).on_button(interaction, cls.action, int(match["round"]))
 
 
 class ArgueButton(_RoundButton, template=ARGUE_ID):
@@ -179,15 +183,11 @@ class VoteAnswerButton(CustomIdItem[Button], template=VOTE_ON_ID):
         self.value = value
 
     @classmethod
-    def parse(cls, match: re.Match[str]) -> Self:
-        return cls(int(match["round"]), int(match["number"]), match["value"])
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await guarded(
-            interaction,
-            _cog(interaction).on_vote_answer(
-                interaction, self.round_id, self.number, VOTE_VALUES[self.value]
-            ),
+    def clicked(
+        cls, interaction: discord.Interaction[Any], match: re.Match[str]
+    ) -> Awaitable[None]:
+        return _cog(interaction).on_vote_answer(
+            interaction, int(match["round"]), int(match["number"]), VOTE_VALUES[match["value"]]
         )
 
 
@@ -199,14 +199,13 @@ class StaleVoteButton(CustomIdItem[Button], template=STALE_VOTE_ID):
         self.round_id = round_id
 
     @classmethod
-    def parse(cls, match: re.Match[str]) -> Self:
-        return cls(int(match["round"]))
+    def clicked(
+        cls, interaction: discord.Interaction[Any], match: re.Match[str]
+    ) -> Awaitable[None]:
+        return _cog(interaction).on_stale_vote(interaction, int(match["round"]))
 
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await guarded(interaction, _cog(interaction).on_stale_vote(interaction, self.round_id))
 
-
-COMPONENTS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
+COMPONENTS: tuple[type[CustomIdItem[Any]], ...] = (
     StanceButton,
     ArgueButton,
     VoteButton,
@@ -260,6 +259,8 @@ def submitted_text(components: list[dict[str, Any]], custom_id: str) -> str | No
 class DebateCog(DebatCog, name="DebateCog"):
     """Member commands and component handlers."""
 
+    components = COMPONENTS
+
     # ------------------------------------------------------------------ views
 
     def stance_items(self, round_id: int, stances: list[tuple[str, str]]) -> list[StanceButton]:
@@ -273,7 +274,7 @@ class DebateCog(DebatCog, name="DebateCog"):
 
     def announcement_view(self, post: RoundPost) -> discord.ui.View:
         """One button per stance, then Argumenter / Voter sur les arguments / Ma position."""
-        view = discord.ui.View(timeout=None)
+        view = ComponentView()
         stances = list(post.stances)
         for item in self.stance_items(post.round_id, stances):
             view.add_item(item)
@@ -291,7 +292,7 @@ class DebateCog(DebatCog, name="DebateCog"):
         view.add_item(MineButton(round_id, self.t("button_mine"), row=row))
 
     def mine_view(self, result: MineResult) -> discord.ui.View:
-        view = discord.ui.View(timeout=None)
+        view = ComponentView()
         r, stance = result.round, result.mine.stance
         stances = [(s, label) for s, label in result.stances if s != stance]
         for item in self.stance_items(r.id, stances[: STANCES_PER_ROW * 3]):
@@ -323,7 +324,7 @@ class DebateCog(DebatCog, name="DebateCog"):
             if result.number is not None
             else result.text + "\n" + self.t("position_hint")
         )
-        view = discord.ui.View(timeout=None)
+        view = ComponentView()
         self.add_round_buttons(view, result.round.id, result.voting)
         await answer(interaction, text, view=view)
 
@@ -382,7 +383,7 @@ class DebateCog(DebatCog, name="DebateCog"):
                 code=nxt.carried_from,
             )
         text = head + title + "\n" + quoted
-        view = discord.ui.View(timeout=None)
+        view = ComponentView()
         for value in ("agree", "disagree", "pass"):
             view.add_item(
                 VoteAnswerButton(prompt.round_id, nxt.number, value, self.t(f"button_{value}"))
@@ -471,7 +472,7 @@ class DebateCog(DebatCog, name="DebateCog"):
         except EngineError as err:
             await refuse(interaction, err)
             return
-        view = discord.ui.View(timeout=None)
+        view = ComponentView()
         view.add_item(WithdrawConfirmButton(round_id, self.t("button_withdraw_confirm")))
         await interaction.response.send_message(
             self.t("withdraw_confirm", code=r.code), view=view, ephemeral=True
@@ -599,10 +600,5 @@ class DebateCog(DebatCog, name="DebateCog"):
 async def setup(bot: commands.Bot) -> None:
     if not isinstance(bot, DebateBot):
         raise TypeError("cogs.debate needs the DebateBot of bot.adapters.discord")
-    bot.add_dynamic_items(*COMPONENTS)
     # override=True: the commands join the shared /debat group, which the tree already knows.
     await bot.add_cog(DebateCog(bot), override=True)
-
-
-async def teardown(bot: commands.Bot) -> None:
-    bot.remove_dynamic_items(*COMPONENTS)

@@ -19,8 +19,8 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Awaitable, Callable
-from typing import Any, Self
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -37,7 +37,7 @@ from bot.adapters.discord import (
 from bot.engine import EngineError
 from bot.summary.export import export_format, export_format_names
 from bot.usecases import ModerationListResult, RoundModeration
-from cogs import CustomIdItem, DebatCog, guarded, loaded_cog, subcommand, suggestions
+from cogs import ComponentView, CustomIdItem, DebatCog, loaded_cog, subcommand, suggestions
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,8 @@ def _cog(interaction: discord.Interaction[Any]) -> ModerationCog:
 class PickSelect(CustomIdItem[Select], template=PICK_ID):
     """Choose an argument of a page: ``debat:mod-pick:<round>:<page>`` (value: its number)."""
 
+    kind = discord.ComponentType.select
+
     def __init__(
         self,
         round_id: int,
@@ -77,14 +79,15 @@ class PickSelect(CustomIdItem[Select], template=PICK_ID):
         self.round_id, self.page = round_id, page
 
     @classmethod
-    def parse(cls, match: re.Match[str]) -> Self:
-        return cls(int(match["round"]), int(match["page"]))
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        values = self.item.values
-        number = int(values[0]) if values and values[0].isdigit() else 0
-        await guarded(
-            interaction, _cog(interaction).on_pick(interaction, self.round_id, number, self.page)
+    def clicked(
+        cls, interaction: discord.Interaction[Any], match: re.Match[str]
+    ) -> Awaitable[None]:
+        data: Mapping[str, Any] = interaction.data or {}
+        values = data.get("values") or []
+        first = str(values[0]) if values else ""
+        number = int(first) if first.isdigit() else 0
+        return _cog(interaction).on_pick(
+            interaction, int(match["round"]), number, int(match["page"])
         )
 
 
@@ -102,13 +105,10 @@ class PageButton(CustomIdItem[Button], template=PAGE_ID):
         self.round_id, self.page = round_id, page
 
     @classmethod
-    def parse(cls, match: re.Match[str]) -> Self:
-        return cls(int(match["round"]), int(match["page"]))
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await guarded(
-            interaction, _cog(interaction).on_page(interaction, self.round_id, self.page)
-        )
+    def clicked(
+        cls, interaction: discord.Interaction[Any], match: re.Match[str]
+    ) -> Awaitable[None]:
+        return _cog(interaction).on_page(interaction, int(match["round"]), int(match["page"]))
 
 
 class HideButton(CustomIdItem[Button], template=HIDE_ID):
@@ -127,17 +127,15 @@ class HideButton(CustomIdItem[Button], template=HIDE_ID):
         self.hidden = hidden
 
     @classmethod
-    def parse(cls, match: re.Match[str]) -> Self:
-        return cls(int(match["round"]), int(match["number"]), match["hidden"] == "1")
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await guarded(
-            interaction,
-            _cog(interaction).on_hide(interaction, self.round_id, self.number, self.hidden),
+    def clicked(
+        cls, interaction: discord.Interaction[Any], match: re.Match[str]
+    ) -> Awaitable[None]:
+        return _cog(interaction).on_hide(
+            interaction, int(match["round"]), int(match["number"]), match["hidden"] == "1"
         )
 
 
-COMPONENTS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (PickSelect, PageButton, HideButton)
+COMPONENTS: tuple[type[CustomIdItem[Any]], ...] = (PickSelect, PageButton, HideButton)
 
 EXPORT_CHOICES = [
     app_commands.Choice(name=localized(export_format(fmt).label), value=fmt)
@@ -155,6 +153,8 @@ class ModerationCog(DebatCog, name="ModerationCog"):
     Who may act is decided by the use-cases (``bot.usecases``) from the round's (or debate's)
     own channels; the cog only renders their answers, a refusal included.
     """
+
+    components = COMPONENTS
 
     # ------------------------------------------------------------------ rights over a round
 
@@ -238,7 +238,7 @@ class ModerationCog(DebatCog, name="ModerationCog"):
             "moderation_header", code=r.code, count=len(arguments), page=page + 1, pages=pages
         )
         embed = discord.Embed(title=fit(header, 256), description="\n".join(lines))
-        view = discord.ui.View(timeout=None)
+        view = ComponentView()
         view.add_item(PickSelect(r.id, page, options, self.t("moderation_pick")))
         if page > 0:
             view.add_item(PageButton(r.id, page - 1, self.t("button_previous")))
@@ -287,7 +287,7 @@ class ModerationCog(DebatCog, name="ModerationCog"):
             + "\n> "
             + escape_member_text(fit(found.text, 1500)).replace("\n", "\n> ")
         )
-        view = discord.ui.View(timeout=None)
+        view = ComponentView()
         round_id = moderated.round_id
         if found.hidden:
             view.add_item(HideButton(round_id, number, False, self.t("button_restore")))
@@ -445,10 +445,5 @@ class ModerationCog(DebatCog, name="ModerationCog"):
 async def setup(bot: commands.Bot) -> None:
     if not isinstance(bot, DebateBot):
         raise TypeError("cogs.moderation needs the DebateBot of bot.adapters.discord")
-    bot.add_dynamic_items(*COMPONENTS)
     # override=True: the commands join the shared /debat group, which the tree already knows.
     await bot.add_cog(ModerationCog(bot), override=True)
-
-
-async def teardown(bot: commands.Bot) -> None:
-    bot.remove_dynamic_items(*COMPONENTS)
