@@ -172,7 +172,7 @@ async def test_two_processes_one_shard_each_and_a_failover(
             monkeypatch.setenv("DEBATE_BOT_DISCORD_SHARD_IDS", str(shard))
             config = sharded_config(tmp_path / f"data{shard}", shard_count=2)
             config = config.model_copy(
-                update={"database_url": pg_url, "leader_lease": timedelta(seconds=1)}
+                update={"database_url": pg_url, "leader_lease": timedelta(seconds=3)}
             )
             app = App(config, adapters={"discord": DiscordAdapter}, tick_seconds=3600)
             await app.start()
