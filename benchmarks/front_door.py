@@ -380,7 +380,8 @@ def write_process_config(directory: Path, k: int, count: int, url: str, guilds: 
         "data_dir": str(data_dir),
         "database_url": url,
         "log_level": "WARNING",
-        "leader_lease": "2s",
+        # The default lease (15 s): a 2 s one lapsed during the bursts (the event loop busy
+        # with thousands of clicks renews it late), and leadership moved under load.
         "limits": {"actions_per_minute": 1000},
         "platforms": {
             "console": {"enabled": False},
