@@ -238,6 +238,13 @@ class App:
             if self.standing_by:
                 await asyncio.sleep(delay)
 
+    async def _cancel_take_over(self) -> None:
+        task, self._standby_task = self._standby_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
     async def _stop_adapter(self, name: str) -> None:
         try:
             await self.adapters[name].stop()
@@ -249,11 +256,7 @@ class App:
         leader-only adapters stop (the next leader takes them over)."""
         await self.scheduler.stop()
         await self.publisher.stop()
-        task, self._standby_task = self._standby_task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._cancel_take_over()
         for name in [n for n in self._running if self._leader_only(n)]:
             self._running.remove(name)
             self.standing_by.add(name)
@@ -313,11 +316,7 @@ class App:
                 await self._lease_task
             self._lease_task = None
         await self.scheduler.stop()
-        task, self._standby_task = self._standby_task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._cancel_take_over()
         if self._started and self.succession.acting:
             # Flush owed posts while the adapters are still connected.
             try:

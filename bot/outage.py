@@ -142,8 +142,15 @@ async def settles_within(task: asyncio.Future[Any], timeout: float) -> bool:  # 
     """Whether ``task`` is done within ``timeout`` seconds (it is never cancelled): what
     ``asyncio.wait({task}, timeout=...)`` answers, with one future and two callbacks instead
     of its set and helper futures (every member's request waits like this)."""
+    await _first_of(task, timeout, None)
+    return task.done()
+
+
+async def _first_of(task: asyncio.Future[Any], seconds: float, progress: _Progress | None) -> None:
+    """Wait until ``task`` ends, ``seconds`` pass or, when ``progress`` is given and
+    its checkpoint is not passed yet, the checkpoint is passed: whichever comes first."""
     if task.done():
-        return True
+        return
     loop = asyncio.get_running_loop()
     waiter: asyncio.Future[None] = loop.create_future()
 
@@ -152,13 +159,16 @@ async def settles_within(task: asyncio.Future[Any], timeout: float) -> bool:  # 
             waiter.set_result(None)
 
     task.add_done_callback(wake)
-    timer = loop.call_later(max(timeout, 0.0), wake)
+    timer = loop.call_later(max(seconds, 0.0), wake)
+    if progress is not None and not progress.checkpoint.is_set():
+        progress.wake = wake
     try:
         await waiter
     finally:
         timer.cancel()
         task.remove_done_callback(wake)
-    return task.done()
+        if progress is not None:
+            progress.wake = None
 
 
 async def run_bounded(
@@ -174,24 +184,8 @@ async def run_bounded(
     limit = budget.write if kind == "write" else budget.read
     deadline = loop.time() + limit
     try:
-        # Woken by the first of: the task's end, its checkpoint, the deadline. One future and
-        # two callbacks: this runs for every member's request, so no helper tasks.
         while not task.done() and loop.time() < deadline:
-            waiter: asyncio.Future[None] = loop.create_future()
-
-            def wake(*_: object, waiter: asyncio.Future[None] = waiter) -> None:
-                if not waiter.done():
-                    waiter.set_result(None)
-
-            task.add_done_callback(wake)
-            timer = loop.call_at(deadline, wake)
-            progress.wake = None if progress.checkpoint.is_set() else wake
-            try:
-                await waiter
-            finally:
-                timer.cancel()
-                task.remove_done_callback(wake)
-                progress.wake = None
+            await _first_of(task, deadline - loop.time(), progress)
             if progress.checkpoint.is_set() and limit < budget.after_checkpoint:
                 deadline += budget.after_checkpoint - limit
                 limit = budget.after_checkpoint

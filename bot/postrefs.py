@@ -34,16 +34,9 @@ class PostRefs:
         return await self.db.read(read)
 
     async def put(self, round_id: int, key: str, ref: str) -> None:
-        t = table("post_ref")
+        """Keep ``ref`` under ``key`` (replacing it), unless the round was purged meanwhile."""
         full = self.prefix + key
-
-        def write(conn: Connection) -> None:
-            if not _round_exists(conn, round_id):
-                return  # purged meanwhile: nothing to remember
-            conn.execute(sa.delete(t).where(t.c.key == full))
-            conn.execute(sa.insert(t).values(key=full, round_id=round_id, ref=ref))
-
-        await self.db.write(write)
+        await self.db.write(lambda conn: _replace(conn, round_id, full, ref))
 
     async def forget(self, key: str) -> None:
         t = table("post_ref")
@@ -53,22 +46,21 @@ class PostRefs:
     async def import_all(self, entries: dict[tuple[int, str], str]) -> int:
         """Keep ``{(round id, key): ref}`` (from an older file), skipping purged rounds;
         how many were kept."""
-        t = table("post_ref")
 
         def write(conn: Connection) -> int:
-            kept = 0
-            for (round_id, key), ref in entries.items():
-                if not _round_exists(conn, round_id):
-                    continue
-                full = self.prefix + key
-                conn.execute(sa.delete(t).where(t.c.key == full))
-                conn.execute(sa.insert(t).values(key=full, round_id=round_id, ref=ref))
-                kept += 1
-            return kept
+            return sum(
+                _replace(conn, round_id, self.prefix + key, ref)
+                for (round_id, key), ref in entries.items()
+            )
 
         return await self.db.write(write)
 
 
-def _round_exists(conn: Connection, round_id: int) -> bool:
-    r = table("round")
-    return conn.execute(sa.select(r.c.id).where(r.c.id == round_id)).first() is not None
+def _replace(conn: Connection, round_id: int, full: str, ref: str) -> bool:
+    """Keep ``ref`` under the full key ``full``; False (nothing kept) if the round is gone."""
+    r, t = table("round"), table("post_ref")
+    if conn.execute(sa.select(r.c.id).where(r.c.id == round_id)).first() is None:
+        return False
+    conn.execute(sa.delete(t).where(t.c.key == full))
+    conn.execute(sa.insert(t).values(key=full, round_id=round_id, ref=ref))
+    return True

@@ -152,10 +152,6 @@ class MatrixStore:
         self.directory = directory
         self._lock_fd: int | None = None
 
-    @property
-    def locked(self) -> bool:
-        return self._lock_fd is not None
-
     def lock(self) -> None:
         """Take the store's lock (create the directory first); :class:`StoreBusy` if held."""
         if self._lock_fd is not None:
