@@ -18,7 +18,9 @@ What the drill checks, from the database and the processes' standard output:
   by a process killed before it could mark it delivered is printed again (same key) by the
   next leader; any other repeat counts as a double post;
 * every post the database records as delivered was printed;
-* a leader paused (SIGSTOP) past its lease and resumed posts nothing after it resumed;
+* a leader paused (SIGSTOP) past its lease and resumed posts nothing after it resumed, until
+  its log says it leads again (a later epoch, taken rightly when the lease lapsed or was given
+  up: the drill's last stop hands the lease round the processes it has not stopped yet);
 * every acknowledged position is in the database (a round holds at least as many positions as
   members were told "recorded" for it);
 * every message sent to a process that was never killed was answered.
@@ -37,6 +39,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +51,7 @@ KEY = re.compile(r"^\[post (?P<round>\d+)-(?P<kind>[a-z]+)-(?P<row>\d+)-(?P<code
 REPLY = re.compile(r"^\[dm:(?P<user>m\d+)\] (?P<text>.*)$")
 ACK = re.compile(r"\((?:tour|round) (?P<code>\w+)\)")
 HOLDER_PID = re.compile(r":(?P<pid>\d+)$")
+LEADS = re.compile(r"^(?P<at>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) .*this process now leads")
 
 
 class Proc:
@@ -95,6 +99,20 @@ class Proc:
                 return True
             except (BrokenPipeError, ValueError, OSError):
                 return False
+
+    def led_since(self, moment: float) -> float:
+        """When (monotonic) this process's log first says it took the lease at or after
+        ``moment``; infinity if it has not. The log's wall-clock time is written before the
+        process acts as leader, and a stdout line's time is taken after it was printed."""
+        offset = time.time() - time.monotonic()
+        for line in self.log_path.read_text(encoding="utf-8").splitlines():
+            found = LEADS.match(line)
+            if found is None:
+                continue
+            wall = datetime.strptime(found["at"], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+            if wall - offset >= moment:
+                return wall - offset
+        return float("inf")
 
     def kill(self) -> None:
         self.killed_at = time.monotonic()
@@ -177,7 +195,6 @@ class Drill:
         self.report = Report()
         self._sent: dict[str, tuple[Proc, float]] = {}
         self._resumed: list[tuple[Proc, float]] = []
-        self._paused_at: list[float] = []
         self._feeding = threading.Event()
         self._feeder: threading.Thread | None = None
         self._random = random.Random(int(os.environ.get("FAILOVER_SEED", "0")) or None)
@@ -288,7 +305,6 @@ class Drill:
         leader.paused = True
         leader.proc.send_signal(signal.SIGSTOP)
         stopped_at = time.monotonic()
-        self._paused_at.append(stopped_at)
         self.wait_leader(other_than=pid, within=self.lease + 30)
         self.report.pause_failovers.append(time.monotonic() - stopped_at)
         time.sleep(self.lease)
@@ -298,10 +314,6 @@ class Drill:
         self.report.pauses += 1
         self._resumed.append((leader, resumed_at))
         return leader, resumed_at
-
-    def _next_pause(self, after: float) -> float:
-        later = [moment for moment in self._paused_at if moment > after]
-        return min(later, default=float("inf"))
 
     def settle(self, within: float = 60.0) -> None:
         """Wait for a quiet moment: no round open or closing, every post delivered."""
@@ -374,10 +386,10 @@ class Drill:
                 else:
                     report.double_posts += 1
                     report.problems.append(f"outbox row {row} printed again by a live process")
-        pauses = [(proc, resumed, self._next_pause(resumed)) for proc, resumed in self._resumed]
-        for proc, resumed_at, until in pauses:
+        for proc, resumed_at in self._resumed:
+            # Until it leads again, rightly: the lease lapsed or was given up since.
+            until = proc.led_since(resumed_at)
             for moment, line in proc.lines:
-                # Until the next leader is paused in turn: then it may lead again, rightly.
                 if not resumed_at <= moment < until:
                     continue
                 if line.startswith("[general] ") or KEY.match(line):

@@ -20,8 +20,11 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
+import pytest
 from config_support import write_config_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,6 +43,8 @@ def write_config(directory: Path, database_url: str | None = None) -> Path:
 class Bot:
     """``python -m bot run``, its stdout read line by line on a thread."""
 
+    started: ClassVar[list[Bot]] = []
+
     def __init__(self, config: Path) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bot", "run", "--config", str(config)],
@@ -52,7 +57,9 @@ class Bot:
         )
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.seen: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
+        Bot.started.append(self)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -95,8 +102,19 @@ class Bot:
             if stream is not None:
                 stream.close()
 
-    def quiet_then_stop(self, quiet: float = 3.0) -> None:
-        """Read until nothing new for ``quiet`` seconds, then stop cleanly (SIGTERM)."""
+    def quiet_then_stop(self, quiet: float = 3.0, within: float = 60.0) -> None:
+        """Once the bot reads its input, read until nothing new for ``quiet`` seconds, then
+        stop cleanly (SIGTERM). A line that is no command is answered once the console reads:
+        until then the process may still be importing, and SIGTERM would end it unhandled."""
+        self.say("ready?")
+        deadline = time.monotonic() + within
+        while True:
+            line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            if line is None:
+                raise AssertionError("the bot exited:\n" + "\n".join(self.seen))
+            if line.startswith("[console]"):
+                break
+            self.seen.append(line)
         while True:
             try:
                 line = self.lines.get(timeout=quiet)
@@ -106,10 +124,25 @@ class Bot:
                 break
             self.seen.append(line)
         self.proc.send_signal(signal.SIGTERM)
-        assert self.proc.wait(timeout=30) == 0
-        while (line := self.lines.get(timeout=10)) is not None:
-            self.seen.append(line)
-        self.close()
+        try:
+            assert self.proc.wait(timeout=30) == 0
+            while (line := self.lines.get(timeout=10)) is not None:
+                self.seen.append(line)
+        finally:
+            self.close()
+
+
+@pytest.fixture(autouse=True)
+def _stop_bots() -> Iterator[None]:
+    """Whatever a test asserted, no bot outlives it and no pipe is left open."""
+    yield
+    while Bot.started:
+        bot = Bot.started.pop()
+        if bot.proc.poll() is None:
+            bot.proc.kill()
+            bot.proc.wait(timeout=30)
+        bot.reader.join(timeout=10)  # it has read the end of the output
+        bot.close()
 
 
 def blocks(lines: list[str]) -> list[tuple[str, str | None]]:
