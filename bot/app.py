@@ -18,6 +18,7 @@ from bot.engine import Engine, EngineHooks
 from bot.files import private_dir
 from bot.health import Status
 from bot.leader import Leadership, Succession, node_id
+from bot.logs import scrub
 from bot.outbox import Publisher
 from bot.platforms import AdapterContext, AdapterFactory, PlatformSettings
 from bot.ports import ChatPort, HeldElsewhere, ModeratorCheck
@@ -105,6 +106,8 @@ class App:
         self.standing_by: set[str] = {n for n in self.adapters if self._leader_only(n)}
         self.publisher.waiting = self.standing_by
         self._standby_task: asyncio.Task[None] | None = None
+        # Why each leader-only adapter's last start failed, for /healthz (cleared when it runs).
+        self._start_failures: dict[str, str] = {}
         # The optional /healthz and /metrics listener (observability.listen; off by default).
         self.observability: Observability | None = None
         if config.observability.listen is not None:
@@ -124,7 +127,9 @@ class App:
         if name not in self.standing_by:
             return None
         if self.leading:
-            return Status(False, "starting: this process leads and takes the platform over")
+            detail = "starting: this process leads and takes the platform over"
+            failure = self._start_failures.get(name)
+            return Status(False, detail if failure is None else f"{detail}; last try: {failure}")
         return Status(True, "standing by: the leading process runs it")
 
     def _adapter_context(self, name: str) -> AdapterContext[Any]:
@@ -226,12 +231,15 @@ class App:
                     busy = isinstance(exc, HeldElsewhere)
                     if busy:
                         log.info("the %s adapter waits for the previous leader to let go", name)
+                        self._start_failures[name] = "the previous leader still holds it"
                     else:
                         log.error("the %s adapter could not start: %s", name, exc)
+                        self._start_failures[name] = _failure_text(exc)
                     await self._stop_adapter(name)
                     delay = 1.0 if busy else min(delay * 2, 30.0)
                     continue
                 log.info("the %s adapter runs in this process now (it leads)", name)
+                self._start_failures.pop(name, None)
                 self.standing_by.discard(name)
                 self._running.append(name)
                 self.publisher.poke()
@@ -357,3 +365,11 @@ async def run_until(app: App, stop: Callable[[], Awaitable[None]]) -> None:
         await stop()
     finally:
         await app.stop()
+
+
+def _failure_text(exc: BaseException, limit: int = 200) -> str:
+    """One line saying why a start failed, for /healthz: scrubbed as a log line is (no
+    member or room identifier, no token), and cut to ``limit`` characters."""
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    text = scrub(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -407,6 +407,7 @@ async def test_a_leader_only_adapter_runs_in_the_leader_and_moves_with_the_lease
         assert devices["two"].busy_refusals >= 1 and devices["two"].starts == 0
         starting = (await _health(two))["platforms"]["matrix"]
         assert not starting["ok"] and starting["detail"].startswith("starting"), starting
+        assert starting["detail"].endswith("last try: the previous leader still holds it")
         await two.publisher.stop()
         _round(two.db)
         o = table("outbox")
@@ -434,3 +435,45 @@ async def test_a_leader_only_adapter_runs_in_the_leader_and_moves_with_the_lease
         for app in reversed(apps):
             await app.stop()
     assert _Device.holder is None, "a stopped app kept the device"
+
+
+class _RefusedDevice(_Device):
+    """A leader-only adapter its platform refuses (a revoked access token, say)."""
+
+    async def start(self) -> None:
+        raise RuntimeError(
+            "M_UNKNOWN_TOKEN for @bot:example.org: access_token=syt_Ym90_secretsecret_1a2b3c"
+        )
+
+
+async def test_a_leader_says_in_healthz_why_its_leader_only_adapter_does_not_start(
+    tmp_path: Path, pg_url: str, config_factory: Any
+) -> None:
+    from bot.adapters.console import ConsoleAdapter
+
+    config = _shared(config_factory, tmp_path, pg_url, "one", leader_lease="3s")
+    app = App(
+        config,
+        adapters={
+            "console": lambda c: ConsoleAdapter(c.settings, c.commands, c.export_dir),
+            "matrix": lambda _c: _RefusedDevice(),  # type: ignore[dict-item,return-value]
+        },
+        tick_seconds=3600,
+    )
+    try:
+        await app.start()
+        assert app.leading
+        for _ in range(50):
+            detail = (await _health(app))["platforms"]["matrix"]["detail"]
+            if "last try" in detail:
+                break
+            await asyncio.sleep(0.05)
+        health = (await _health(app))["platforms"]["matrix"]
+        assert not health["ok"]
+        assert health["detail"].startswith("starting: this process leads"), health
+        assert "RuntimeError: M_UNKNOWN_TOKEN" in health["detail"], health
+        # Scrubbed as a log line: no member identifier, no token.
+        assert "@bot:example.org" not in health["detail"], health
+        assert "secretsecret" not in health["detail"], health
+    finally:
+        await app.stop()
