@@ -85,7 +85,7 @@ from scipy.sparse.linalg import eigsh
 from scipy.spatial.distance import cdist
 from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
-from bot.summary.replay_pca import WarmPCA
+from bot.summary.replay_pca import WarmPCA, WarmStep
 
 ANALYSIS_VERSION = "polis-1.0"
 
@@ -750,14 +750,14 @@ def _update(
     in_conv: BoolArray,
     seed: int,
     polls: int = 1,
-    warm: WarmPCA | None = None,
+    warm: tuple[WarmPCA, WarmStep] | None = None,
 ) -> _Outcome:
     """One Polis conversation update (conversation.clj small-conv-update-graph).
 
     ``polls`` is the number of Polis poll windows this update stands for in a batched
     replay: the group-k smoother counts it as that many consecutive wins of its best k.
-    ``warm`` is a replay's PCA kept from the previous update (then ``snap`` need not carry
-    the votes: only its sizes and ``mod`` are read)."""
+    ``warm`` is a replay's PCA kept from the previous update and this update's step of it,
+    solved (then ``snap`` need not carry the votes: only its sizes and ``mod`` are read)."""
     comps, proj, n_votes = _map_of(state, snap, seed, warm)
     state.comps = comps
     # Zeroed (moderated) columns count as voted for everybody (named_matrix zero-out-columns).
@@ -782,7 +782,7 @@ def _update(
 
 
 def _map_of(
-    state: _State, snap: _Snapshot, seed: int, warm: WarmPCA | None
+    state: _State, snap: _Snapshot, seed: int, warm: tuple[WarmPCA, WarmStep] | None
 ) -> tuple[FloatArray, FloatArray, IntArray]:
     """Principal components, unscaled projection and each row's number of votes on
     statements not moderated out: from the snapshot, or from a replay's warm PCA."""
@@ -790,15 +790,14 @@ def _map_of(
         active = ~snap.mod
         comps, proj = _pca(snap, active, state.comps, seed)
         return comps, proj, np.bincount(snap.rows[active[snap.cols]], minlength=snap.n_rows)
-    n_votes = warm.votes_per_row(snap.n_rows)
+    pca, step = warm
     comps = np.zeros((2, snap.n_cols))
-    if snap.n_rows < 2 or not np.any(warm.counts > 0):
-        return comps, np.zeros((snap.n_rows, 2)), n_votes
-    w, vecs, used_pos = warm.components(state.comps, snap.n_rows, seed, _leading_eigenvectors)
-    used = warm.columns[used_pos]
-    basis = _signed_basis(w, vecs, used, state.comps)
+    if not step.values.size:
+        return comps, np.zeros((snap.n_rows, 2)), step.row_votes
+    used = pca.columns[step.used_pos]
+    basis = _signed_basis(step.values, step.vectors, used, state.comps)
     comps[:, used] = basis.T
-    return comps, warm.project(basis, used_pos, snap.n_rows), n_votes
+    return comps, pca.project(step, basis), step.row_votes
 
 
 def _base_clusters(state: _State, x: FloatArray, ic_rows: IntArray, n_rows: int) -> _Clusters:
@@ -1634,6 +1633,26 @@ def _snapshot_of(
     )
 
 
+def _run_queued(
+    state: _State,
+    queued: list[tuple[_Snapshot, BoolArray, int, bool, WarmStep]],
+    warm: WarmPCA,
+    seed: int,
+) -> _Outcome:
+    """The queued updates of a replay with a warm PCA, in order; the last one's outcome. A
+    restart can only be the last (the queue is run at one)."""
+    warm.solve(state.comps, seed, _leading_eigenvectors)
+    outcome = None
+    for snap, in_conv, polls, restart, step in queued:
+        outcome = _update(state, snap, in_conv, seed, polls, (warm, step))
+        if restart:
+            _restart(state)
+            again = warm.components(state.comps, snap.n_rows, seed, _leading_eigenvectors)
+            outcome = _update(state, snap, in_conv, seed, 1, (warm, again))  # recompute on load
+    assert outcome is not None
+    return outcome
+
+
 def _run_replay(
     data: _Votes, seed: int, batch: ReplayBatching | int | None, time_unit: float | None
 ) -> tuple[_Snapshot, _Outcome, _State]:
@@ -1647,6 +1666,7 @@ def _run_replay(
     in_conv = np.zeros(0, np.bool_)
     outcome: _Outcome | None = None
     update_at = set(points)
+    n_total = points[-1]
     # Early on, in-conv changes at every poll (top-ups to 15 participants, fewer than 7
     # statements): follow it poll by poll; afterwards only reaching MIN_VOTES votes adds
     # participants, which is checked at each update.
@@ -1655,6 +1675,9 @@ def _run_replay(
     early = True
     applied = n_rows = n_cols = 0
     polls_since = 0  # poll windows closed since the previous update
+    # With a warm PCA, updates are queued until its batch is full (their PCA depends on the
+    # votes only), then run one by one: (snapshot, in-conv, polls, restart after it, step).
+    queued: list[tuple[_Snapshot, BoolArray, int, bool, WarmStep]] = []
     for end in events:
         if end in poll_ends:
             polls_since += 1
@@ -1678,10 +1701,16 @@ def _run_replay(
         if in_conv.size < n_rows:  # an update inside an early poll window
             in_conv = _sticky_in_conv(in_conv, counts[:n_rows], n_cols)
         snap = _snapshot_of(slots, n_rows, n_cols, data, votes=warm is None)
-        outcome = _update(state, snap, in_conv, seed, max(polls_since, 1), warm)
-        polls_since = 0
-        if end in restarts:
-            _restart(state)
-            outcome = _update(state, snap, in_conv, seed, 1, warm)  # recompute on load
+        polls, restart, polls_since = max(polls_since, 1), end in restarts, 0
+        if warm is None:
+            outcome = _update(state, snap, in_conv, seed, polls)
+            if restart:
+                _restart(state)
+                outcome = _update(state, snap, in_conv, seed, 1)  # recompute on load
+            continue
+        queued.append((snap, in_conv, polls, restart, warm.mark(n_rows)))
+        if len(queued) == warm.capacity or restart or end == n_total:
+            outcome = _run_queued(state, queued, warm, seed)
+            queued = []
     assert outcome is not None
     return _snapshot_of(slots, n_rows, n_cols, data), outcome, state

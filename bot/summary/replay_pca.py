@@ -10,14 +10,21 @@ near machine precision, so the replay keeps the groups of a from-scratch computa
 * the centred matrix (missing votes 0, a vote ``value - column mean``) and its Gram matrix
   ``C = Xc^T Xc`` are kept between updates; only the columns whose votes changed are
   recomputed (their mean moved, so their whole column and its row and column of ``C``);
-* the two leading eigenvectors of ``C`` are refined from the previous ones by a block
-  LOBPCG (Rayleigh-Ritz over the previous vectors, their residuals and the previous
-  correction) until every residual is below :data:`RESIDUAL_TOL` times the top eigenvalue;
+* the two leading eigenvectors of ``C`` are refined from the previous ones by block Lanczos
+  (Rayleigh-Ritz over a block Krylov space, restarted) until every residual is below
+  :data:`RESIDUAL_TOL` times the top eigenvalue;
 * a refined pair is only trusted if no third eigenvalue can have overtaken the second: the
   third eigenvalue is known exactly at the last full eigendecomposition, and by Weyl's
   inequality it has moved since by at most the summed norms of the changes to ``C``. When
   that bound comes within :data:`GAP_MARGIN` of the second eigenvalue, or the refinement does
   not converge, the update falls back to the full eigendecomposition of a cold analysis.
+
+The PCA of an update depends on the votes only, not on the clusterings, so updates are
+queued (:meth:`WarmPCA.mark`) and refined together (:meth:`WarmPCA.solve`): up to
+:data:`BATCH_BYTES` of Gram matrices, one per update, go through the same array operations,
+each from the components the replay had before the first of them. The projection of each
+update is taken on a second copy of the centred matrix that follows the queued updates one by
+one (:meth:`WarmPCA.project`).
 
 Only for conversations whose dense centred matrix is small (the cold analysis's own dense
 limit); larger ones replay with the from-scratch PCA.
@@ -25,8 +32,8 @@ limit); larger ones replay with the from-scratch PCA.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -42,9 +49,28 @@ MAX_RESTARTS = 4
 # Below this many used columns a full eigendecomposition is as cheap as the refinement.
 REFINE_MIN_COLUMNS = 64
 GAP_MARGIN = 1e-6  # the third eigenvalue's bound must stay below theta_2 * (1 - this)
+BATCH_BYTES = 8 << 20  # the queued updates' Gram matrices, at most (and at most BATCH_MAX)
+BATCH_MAX = 32
 
 # (cov over the used columns, n_comp, seed) -> (eigenvalues, eigenvectors), largest first
 Eigensolver = Callable[[FloatArray, int, int], tuple[FloatArray, FloatArray]]
+
+
+@dataclass
+class WarmStep:
+    """One queued update's PCA: what it needs (its Gram matrix's slot, the centred columns
+    changed since the previous update, the votes per row, the Weyl step of the third
+    eigenvalue's bound) and, once solved, its components."""
+
+    seq: int
+    slot: int
+    n_rows: int
+    used_pos: IntArray  # the used columns, by their position in WarmPCA.columns
+    row_votes: IntArray
+    bound_step: float
+    changes: list[tuple[IntArray, FloatArray]]
+    values: FloatArray = field(default_factory=lambda: np.zeros(0))  # largest first
+    vectors: FloatArray = field(default_factory=lambda: np.zeros((0, 0)))  # used x n_comp
 
 
 class WarmPCA:
@@ -63,10 +89,19 @@ class WarmPCA:
         self.values = np.zeros((n_rows, m), order="F")
         self.voted = np.zeros((n_rows, m), order="F")
         self.centred = np.zeros((n_rows, m), order="F")
-        self.cov = np.zeros((m, m))
+        self.lagging = np.zeros((n_rows, m), order="F")  # the centred matrix of the last
+        self.cov = np.zeros((m, m))  # update projected
         self.counts = np.zeros(m)
         self.row_votes = np.zeros(n_rows, np.int64)
         self.third_bound = np.inf  # an upper bound of the third eigenvalue of cov
+        self.capacity = max(1, min(BATCH_MAX, BATCH_BYTES // max(8 * m * m, 1)))
+        self._stack = np.zeros((self.capacity, m, m)) if self.capacity > 1 else None
+        self._queue: list[WarmStep] = []
+        self._changes: list[tuple[IntArray, FloatArray]] = []
+        self._bound_step = 0.0
+        self._seq = 0
+        self._projected = -1  # seq of the last step whose changes the lagging matrix has
+        self._unprojected: list[WarmStep] = []
         self.full_solves = 0
         self.refined = 0
 
@@ -87,6 +122,7 @@ class WarmPCA:
         self.counts[touched] = counts
         changed = (values - values.sum(axis=0) / counts) * voted
         self.centred[:, touched] = changed
+        self._changes.append((touched, changed))
         old = self.cov[touched]
         new = changed.T @ self.centred
         self.cov[touched] = new
@@ -95,47 +131,91 @@ class WarmPCA:
         inner = diff[:, touched]
         # Frobenius norm of the symmetric change: bounds how far any eigenvalue moved.
         moved = 2.0 * float(np.sum(diff * diff)) - float(np.sum(inner * inner))
-        self.third_bound += float(np.sqrt(max(moved, 0.0)))
+        self._bound_step += float(np.sqrt(max(moved, 0.0)))
 
-    def votes_per_row(self, n_rows: int) -> IntArray:
-        """Votes of each of the first ``n_rows`` participants on statements not moderated out."""
-        return self.row_votes[:n_rows]
+    def mark(self, n_rows: int) -> WarmStep:
+        """Queue an update of the first ``n_rows`` participants on the votes applied so far;
+        at most :attr:`capacity` are queued before :meth:`solve`."""
+        assert len(self._queue) < self.capacity
+        slot = len(self._queue)
+        if self._stack is not None:
+            self._stack[slot] = self.cov
+        step = WarmStep(
+            self._seq,
+            slot,
+            n_rows,
+            np.flatnonzero(self.counts > 0),
+            self.row_votes[:n_rows].copy(),
+            self._bound_step,
+            self._changes,
+        )
+        self._seq += 1
+        self._changes, self._bound_step = [], 0.0
+        self._queue.append(step)
+        self._unprojected.append(step)
+        return step
 
-    def components(
-        self, prev: FloatArray | None, n_rows: int, seed: int, solve: Eigensolver
-    ) -> tuple[FloatArray, FloatArray, IntArray]:
-        """(eigenvalues, eigenvectors over the used columns, the used columns by their
-        position here) -- what the cold PCA finds, signs aside. ``prev`` holds the previous
-        components over the stream columns; ``solve`` is the cold eigensolver."""
-        used_pos = np.flatnonzero(self.counts > 0)
-        m = used_pos.size
-        found = None
-        if prev is not None and m >= REFINE_MIN_COLUMNS and n_rows >= 3:
+    def solve(self, prev: FloatArray | None, seed: int, solve: Eigensolver) -> list[WarmStep]:
+        """The components of every queued update -- what the cold PCA finds, signs aside --
+        refined from ``prev`` (the components over the stream columns before the first of
+        them); ``solve`` is the cold eigensolver. Empties the queue."""
+        steps, self._queue = self._queue, []
+        refined: dict[int, tuple[FloatArray, FloatArray]] = {}
+        if prev is not None and steps:
             start = np.zeros((self.columns.size, 2))
             inside = self.columns < prev.shape[1]
             start[inside] = prev[:, self.columns[inside]].T
-            found = self._refined(start)
-            if found is not None and m < self.columns.size:
-                found = found[0], found[1][used_pos]
-        if found is None:
-            found = self._full(used_pos, n_rows, seed, solve)
-        return found[0], found[1], used_pos
+            refinable = [
+                s.slot for s in steps if s.used_pos.size >= REFINE_MIN_COLUMNS and s.n_rows >= 3
+            ]
+            if refinable and np.all(np.einsum("ij,ij->j", start, start) > 0.0):
+                refined = self._refined(refinable, start)
+        for step in steps:
+            self.third_bound += step.bound_step
+            if step.n_rows < 2 or not step.used_pos.size:
+                continue  # nothing to project: the replay's map stays empty
+            found = refined.get(step.slot)
+            guard = found is not None and found[0][1] > 0.0
+            if found is not None and guard and self.third_bound < found[0][1] * (1 - GAP_MARGIN):
+                self.refined += 1
+                w, vecs = found
+                if step.used_pos.size < self.columns.size:
+                    vecs = vecs[step.used_pos]
+            else:
+                w, vecs = self._full(step, seed, solve)
+            step.values, step.vectors = w, vecs
+        return steps
 
-    def project(self, basis: FloatArray, used_pos: IntArray, n_rows: int) -> FloatArray:
-        """The first ``n_rows`` rows of the centred matrix projected on ``basis`` (one row per
-        used column)."""
-        result: FloatArray = self.centred[:n_rows][:, used_pos] @ basis
+    def components(
+        self, prev: FloatArray | None, n_rows: int, seed: int, solve: Eigensolver
+    ) -> WarmStep:
+        """One update solved on its own (:meth:`mark` then :meth:`solve`)."""
+        step = self.mark(n_rows)
+        self.solve(prev, seed, solve)
+        return step
+
+    def project(self, step: WarmStep, basis: FloatArray) -> FloatArray:
+        """The first ``step.n_rows`` rows of the centred matrix of ``step``'s update projected
+        on ``basis`` (one row per used column). Steps are projected in the order queued."""
+        while self._unprojected and self._unprojected[0].seq <= step.seq:
+            for touched, changed in self._unprojected.pop(0).changes:
+                self.lagging[:, touched] = changed
+        result: FloatArray = self.lagging[: step.n_rows][:, step.used_pos] @ basis
         return result
 
+    def _cov_of(self, step: WarmStep) -> FloatArray:
+        return self.cov if self._stack is None else self._stack[step.slot]
+
     def _full(
-        self, used_pos: IntArray, n_rows: int, seed: int, solve: Eigensolver
+        self, step: WarmStep, seed: int, solve: Eigensolver
     ) -> tuple[FloatArray, FloatArray]:
         """The cold eigendecomposition over the used columns; it also resets the bound on the
         third eigenvalue."""
         self.full_solves += 1
+        used_pos = step.used_pos
         m = used_pos.size
-        cov = self.cov[np.ix_(used_pos, used_pos)]
-        n_comp = min(2, m, n_rows)
+        cov = self._cov_of(step)[np.ix_(used_pos, used_pos)]
+        n_comp = min(2, m, step.n_rows)
         w, vecs = solve(cov, n_comp, seed)
         if m >= REFINE_MIN_COLUMNS:
             third = scipy.linalg.eigvalsh(cov, subset_by_index=[m - 3, m - 3])
@@ -144,75 +224,91 @@ class WarmPCA:
             self.third_bound = np.inf
         return w, vecs
 
-    def _refined(self, start: FloatArray) -> tuple[FloatArray, FloatArray] | None:
-        """The two leading eigenpairs refined from ``start`` (m x 2), or None when they are
-        not certainly the leading ones (see the module docstring)."""
-        if np.any(np.einsum("ij,ij->j", start, start) == 0.0):
-            return None
-        result = _krylov(self.cov, start)
-        if result is None:
-            return None
-        w, vecs = result
-        if not w[1] > 0.0 or self.third_bound >= w[1] * (1.0 - GAP_MARGIN):
-            return None
-        self.refined += 1
-        return w, vecs
+    def _refined(
+        self, slots: list[int], start: FloatArray
+    ) -> dict[int, tuple[FloatArray, FloatArray]]:
+        """The two leading eigenpairs of the queued Gram matrices in ``slots``, refined from
+        ``start`` (m x 2), for those where the refinement converged."""
+        if self._stack is None:
+            covs = self.cov[None]
+        elif slots == list(range(len(slots))):
+            covs = self._stack[: len(slots)]
+        else:
+            covs = self._stack[slots]
+        ok, theta, vecs = _krylov(covs, start)
+        return {s: (theta[i], vecs[i]) for i, s in enumerate(slots) if ok[i]}
 
 
-def _krylov(cov: FloatArray, start: FloatArray) -> tuple[FloatArray, FloatArray] | None:
-    """The two largest eigenpairs of ``cov`` by block Lanczos from ``start`` (m x 2): the
-    Rayleigh-Ritz pairs of the block Krylov space of :data:`KRYLOV_BLOCKS` blocks, restarted
-    from them; None when the residuals do not fall below RESIDUAL_TOL * theta_1 within
-    :data:`MAX_RESTARTS` restarts."""
-    first = _orthonormal_pair(start, 0.0)
-    if first is None:
-        return None
-    v, scale = first, float(np.abs(cov).max())
+def _krylov(covs: FloatArray, start: FloatArray) -> tuple[BoolArray, FloatArray, FloatArray]:
+    """The two largest eigenpairs of each of ``covs`` (k x m x m) by block Lanczos from
+    ``start`` (m x 2): the Rayleigh-Ritz pairs of the block Krylov space of
+    :data:`KRYLOV_BLOCKS` blocks, restarted from them. Returns (converged: the residuals fell
+    below RESIDUAL_TOL * theta_1 within :data:`MAX_RESTARTS` restarts; eigenvalues k x 2,
+    largest first; eigenvectors k x m x 2)."""
+    k, m = covs.shape[0], covs.shape[1]
+    ok = np.zeros(k, np.bool_)
+    theta_out = np.zeros((k, 2))
+    vecs_out = np.zeros((k, m, 2))
+    first, alive = _orthonormal_pairs(start[None], np.zeros(1))
+    if not alive[0]:
+        return ok, theta_out, vecs_out
+    # Gram matrices are positive semi-definite: their largest entry is on the diagonal.
+    scale = np.einsum("kii->ki", covs).max(axis=1)
+    todo = np.arange(k)
+    v = np.broadcast_to(first, (k, m, 2))
+    width = 2 * KRYLOV_BLOCKS
     for _ in range(MAX_RESTARTS):
-        basis, images = v, []
-        block = v
+        mats = covs if todo.size == k else covs[todo]
+        n = todo.size
+        basis = np.empty((n, m, width))
+        images = np.empty((n, m, width))
+        basis[:, :, :2] = v
+        block: FloatArray = basis[:, :, :2]
+        floor = 1e-13 * scale[todo]
         for step in range(KRYLOV_BLOCKS):
-            image = cov @ block
-            images.append(image)
+            image = mats @ block
+            images[:, :, 2 * step : 2 * step + 2] = image
             if step == KRYLOV_BLOCKS - 1:
                 break
-            image = image - basis @ (basis.T @ image)
-            image = image - basis @ (basis.T @ image)  # twice: full reorthogonalisation
-            pair = _orthonormal_pair(image, 1e-13 * scale)
-            if pair is None:
-                break  # the space is (numerically) invariant
-            block = pair
-            basis = np.concatenate((basis, block), axis=1)
-        width = 2 * len(images)
-        basis = basis[:, :width]
-        stacked = np.concatenate(images, axis=1)
-        h = basis.T @ stacked
-        theta, y = np.linalg.eigh((h + h.T) * 0.5)
-        theta, y = theta[:-3:-1], y[:, :-3:-1]
-        v, image = basis @ y, stacked @ y
-        resid = image - v * theta
-        worst = float(np.sqrt(np.einsum("ij,ij->j", resid, resid)).max())
-        if not theta[0] > 0.0:
-            return None
-        if worst <= RESIDUAL_TOL * float(theta[0]):
-            return theta, v
-    return None
+            used = basis[:, :, : 2 * step + 2]
+            image = image - used @ (used.transpose(0, 2, 1) @ image)
+            image = image - used @ (used.transpose(0, 2, 1) @ image)  # full reorthogonalisation
+            # A block that vanishes (the space is numerically invariant) stays zero: its
+            # images are zero too and add nothing to the Rayleigh-Ritz pairs.
+            block, _ = _orthonormal_pairs(image, floor)
+            basis[:, :, 2 * step + 2 : 2 * step + 4] = block
+        h = basis.transpose(0, 2, 1) @ images
+        theta, y = np.linalg.eigh((h + h.transpose(0, 2, 1)) * 0.5)
+        theta, y = theta[:, :-3:-1], y[:, :, :-3:-1]
+        v, image = basis @ y, images @ y
+        resid = image - v * theta[:, None, :]
+        worst = np.sqrt(np.einsum("kij,kij->kj", resid, resid)).max(axis=1)
+        positive = theta[:, 0] > 0.0
+        done = positive & (worst <= RESIDUAL_TOL * theta[:, 0])
+        ok[todo[done]] = True
+        theta_out[todo[done]] = theta[done]
+        vecs_out[todo[done]] = v[done]
+        again = positive & ~done
+        todo, v = todo[again], v[again]
+        if not todo.size:
+            break
+    return ok, theta_out, vecs_out
 
 
-def _orthonormal_pair(pair: FloatArray, floor: float) -> FloatArray | None:
-    """Gram-Schmidt (twice) on the two columns of ``pair``; None when a column's remaining
-    norm is at most ``floor``."""
-    first, second = pair[:, 0], pair[:, 1]
-    n1 = math.sqrt(first @ first)  # IEEE square roots: the same as NumPy's
-    if not n1 > floor:
-        return None
-    first = first / n1
-    second = second - first * float(first @ second)
-    second -= first * float(first @ second)
-    n2 = math.sqrt(second @ second)
-    if not n2 > floor:
-        return None
-    out = np.empty_like(pair)
-    out[:, 0] = first
-    np.divide(second, n2, out=out[:, 1])
-    return out
+def _orthonormal_pairs(pairs: FloatArray, floor: FloatArray) -> tuple[FloatArray, BoolArray]:
+    """Gram-Schmidt (twice) on the two columns of each of ``pairs`` (k x m x 2), and which
+    are alive: both columns' remaining norms above their ``floor`` (k); the others are
+    returned as zeros."""
+    first, second = pairs[:, :, 0], pairs[:, :, 1]
+    n1 = np.sqrt(np.einsum("ij,ij->i", first, first))
+    alive = n1 > floor
+    first = first / np.where(alive, n1, 1.0)[:, None]
+    second = second - first * np.einsum("ij,ij->i", first, second)[:, None]
+    second = second - first * np.einsum("ij,ij->i", first, second)[:, None]
+    n2 = np.sqrt(np.einsum("ij,ij->i", second, second))
+    alive &= n2 > floor
+    out = np.empty_like(pairs)
+    out[:, :, 0] = first
+    out[:, :, 1] = second / np.where(alive, n2, 1.0)[:, None]
+    out[~alive] = 0.0
+    return out, alive

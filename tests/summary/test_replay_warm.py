@@ -158,10 +158,11 @@ def test_components_follow_a_crossing_of_the_second_and_third_eigenvalues(
         )
         snap = A._Snapshot(n_rows, n_cols, rows, cols, values[rows, cols], np.zeros(n_cols, bool))
         cold_comps, cold_proj = A._pca(snap, ~snap.mod, comps, 0)
-        w, vecs, used_pos = warm.components(comps, n_rows, 0, A._leading_eigenvectors)
-        basis = A._signed_basis(w, vecs, warm.columns[used_pos], comps)
-        assert np.allclose(basis.T, cold_comps[:, warm.columns[used_pos]], atol=1e-6)
-        assert np.allclose(warm.project(basis, used_pos, n_rows), cold_proj, atol=1e-6)
+        step = warm.components(comps, n_rows, 0, A._leading_eigenvectors)
+        used = warm.columns[step.used_pos]
+        basis = A._signed_basis(step.values, step.vectors, used, comps)
+        assert np.allclose(basis.T, cold_comps[:, used], atol=1e-6)
+        assert np.allclose(warm.project(step, basis), cold_proj, atol=1e-6)
         comps = cold_comps
         seconds.append(int(np.argmax(np.abs(cold_comps[1]))))
     assert seconds[0] == 1 and seconds[-1] == 2  # the crossing happened
@@ -186,15 +187,114 @@ def test_refined_components_match_the_cold_pca_on_many_statements() -> None:
     for _ in range(25):
         snap = A._Snapshot(n_rows, n_cols, rows, cols, values[rows, cols], np.zeros(n_cols, bool))
         cold_comps, cold_proj = A._pca(snap, ~snap.mod, comps, 0)
-        w, vecs, used_pos = warm.components(comps, n_rows, 0, A._leading_eigenvectors)
-        basis = A._signed_basis(w, vecs, warm.columns[used_pos], comps)
-        assert np.allclose(basis.T, cold_comps[:, warm.columns[used_pos]], atol=1e-6)
-        assert np.allclose(warm.project(basis, used_pos, n_rows), cold_proj, atol=1e-6)
+        step = warm.components(comps, n_rows, 0, A._leading_eigenvectors)
+        used = warm.columns[step.used_pos]
+        basis = A._signed_basis(step.values, step.vectors, used, comps)
+        assert np.allclose(basis.T, cold_comps[:, used], atol=1e-6)
+        assert np.allclose(warm.project(step, basis), cold_proj, atol=1e-6)
         comps = cold_comps
         pick = rng.choice(rows.size, size=3, replace=False)  # three votes change
         values[rows[pick], cols[pick]] = rng.choice([-1.0, 0.0, 1.0], size=3)
         warm.apply(rows[pick], cols[pick], values[rows[pick], cols[pick]], np.zeros(3, bool))
     assert warm.refined > 2 * warm.full_solves
+
+
+def test_queued_updates_get_the_components_of_each_update() -> None:
+    """Ten updates queued, then refined together from the components before the first of
+    them: each gets its own matrix's components and projection (the cold PCA's, to 1e-6),
+    in the order queued, whichever of them a full eigendecomposition takes instead."""
+    rng = np.random.default_rng(12)
+    n_rows, n_cols = 200, 90
+    camp = rng.integers(0, 3, n_rows)
+    leaning = rng.choice([-1.0, 1.0], size=(3, n_cols))
+    values = np.where(rng.random((n_rows, n_cols)) < 0.75, leaning[camp], 0.0)
+    voted = rng.random((n_rows, n_cols)) < 0.5
+    warm = R.WarmPCA(n_rows, n_cols, np.ones(n_cols, np.bool_))
+    assert warm.capacity >= 10
+    rows, cols = np.nonzero(voted)
+    warm.apply(rows, cols, values[rows, cols], np.ones(rows.size, np.bool_))
+    first = warm.components(None, n_rows, 0, A._leading_eigenvectors)
+    comps = np.zeros((2, n_cols))
+    comps[:, warm.columns[first.used_pos]] = A._signed_basis(
+        first.values, first.vectors, warm.columns[first.used_pos], None
+    ).T
+    snapshots = []
+    for i in range(10):
+        # Votes change, and (from the sixth update) new participants vote on every column.
+        pick = rng.choice(rows.size, size=4, replace=False)
+        values[rows[pick], cols[pick]] = rng.choice([-1.0, 1.0], size=4)
+        changed_rows, changed_cols = rows[pick], cols[pick]
+        if i >= 5:
+            newcomer = np.flatnonzero(~voted.any(axis=1))[:1]
+            voted[newcomer] = True
+            changed_rows = np.concatenate((changed_rows, np.repeat(newcomer, n_cols)))
+            changed_cols = np.concatenate(
+                (changed_cols, np.tile(np.arange(n_cols), newcomer.size))
+            )
+        fresh = np.ones(changed_rows.size, np.bool_)
+        fresh[:4] = False
+        warm.apply(changed_rows, changed_cols, values[changed_rows, changed_cols], fresh)
+        rows, cols = np.nonzero(voted)
+        snapshots.append(
+            A._Snapshot(n_rows, n_cols, rows, cols, values[rows, cols], np.zeros(n_cols, bool))
+        )
+        warm.mark(n_rows)
+    steps = warm.solve(comps, 0, A._leading_eigenvectors)
+    assert [s.seq for s in steps] == sorted(s.seq for s in steps) and len(steps) == 10
+    for step, snap in zip(steps, snapshots, strict=True):
+        cold_comps, cold_proj = A._pca(snap, ~snap.mod, comps, 0)
+        used = warm.columns[step.used_pos]
+        basis = A._signed_basis(step.values, step.vectors, used, comps)
+        assert np.allclose(basis.T, cold_comps[:, used], atol=1e-6)
+        assert np.allclose(warm.project(step, basis), cold_proj, atol=1e-6)
+        assert step.row_votes.tolist() == np.bincount(snap.rows, minlength=n_rows).tolist()
+        comps = cold_comps
+    assert warm.refined >= 8
+
+
+def test_block_lanczos_on_a_stack_of_matrices() -> None:
+    """Each matrix of the stack gets its own two leading eigenpairs: a full-rank one with two
+    leading directions, one of rank 2 (its Krylov space is invariant after two blocks: the
+    later blocks vanish) and a zero one (no positive eigenvalue: not converged, left to the
+    full eigendecomposition)."""
+    rng = np.random.default_rng(3)
+    m = 70
+    noise = rng.normal(size=(m, m)) * 0.1
+    spikes = rng.normal(size=(m, 2)) * np.array([4.0, 2.5])
+    low = rng.normal(size=(m, 2)) * np.array([5.0, 3.0])
+    covs = np.stack([spikes @ spikes.T + noise @ noise.T, low @ low.T, np.zeros((m, m))])
+    start = rng.normal(size=(m, 2))
+    ok, theta, vecs = R._krylov(covs, start)
+    assert ok.tolist() == [True, True, False]
+    for i in range(2):
+        w, v = np.linalg.eigh(covs[i])
+        assert np.allclose(theta[i], w[:-3:-1], rtol=1e-10)
+        assert np.allclose(np.abs(vecs[i].T @ v[:, :-3:-1]), np.eye(2), atol=1e-6)
+    # Slots that are not a prefix of the queue: the same results, from a copy.
+    warm = R.WarmPCA(5, m, np.ones(m, np.bool_))
+    assert warm._stack is not None and warm.capacity >= 3
+    warm._stack[:3] = covs[[2, 0, 1]]
+    found = warm._refined([1, 2], start)
+    assert sorted(found) == [1, 2]
+    assert np.allclose(found[1][0], theta[0]) and np.allclose(found[2][0], theta[1])
+
+
+def test_warm_replay_matches_from_scratch_across_restarts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Restarts of the math worker (pauses in the votes) end a queue of updates: the update
+    and its recomputation on load see the votes of that update."""
+    votes = synthetic_stream(7)
+    moderated = {"s7"}
+    made = warm_counts(monkeypatch)
+    batching = A.ReplayBatching(max_updates=2**62, restart_gap_seconds=1.4)
+    warm = replay(votes, moderated_out=moderated, batch=batching)
+    monkeypatch.setattr(A, "_warm_pca", lambda data, updates: None)
+    cold = replay(votes, moderated_out=moderated, batch=batching)
+    assert warm.updates == cold.updates
+    assert groups_of(warm) == groups_of(cold)
+    assert made and sum(w.refined for w in made) > 0
+    assert len(warm.groups) >= 2
 
 
 def without_shortcuts(votes: list[Vote], moderated: set[str]) -> AnalysisResult:
