@@ -427,6 +427,11 @@ class _HeldBase:
     centres: FloatArray
     reach: FloatArray  # per row: its distance to the second-nearest centre, less slack
     state_base: _Clusters  # what state.base was set to
+    sizes: FloatArray = field(init=False)  # members per cluster (1 for none, as a divisor)
+
+    def __post_init__(self) -> None:
+        tot = np.bincount(self.pos, minlength=self.ids.size).astype(np.float64)
+        self.sizes = np.where(tot > 0, tot, 1.0)
 
 
 @dataclass
@@ -460,6 +465,9 @@ class _HeldGroups:
     starts: IntArray = field(init=False)  # first stacked group of each k
     centres: FloatArray = field(init=False)  # stacked groups x 2: the group centres then
     slots: IntArray = field(init=False)  # K x most groups: stacked group, -1 past the last
+    others: FloatArray = field(init=False)  # K x n: the other members of each point's group
+    shared: FloatArray = field(init=False)  # K x n: 1 where the group has other members
+    best: int = field(init=False)  # the position of best_k among the candidate ks
 
     def __post_init__(self) -> None:
         sp = self.spread
@@ -470,6 +478,9 @@ class _HeldGroups:
         self.centres = self.share @ self.points
         local = np.arange(int(sp.counts.max()))
         self.slots = np.where(local < sp.counts[:, None], self.starts[:, None] + local, -1)
+        self.others = np.maximum(sp.own - 1.0, 1.0)
+        self.shared = (sp.own > 1.0).astype(np.float64)
+        self.best = list(self.groupings).index(self.best_k)
 
     def shares(self, weights: FloatArray) -> FloatArray:
         """Each member's share of its group's weight, for the base-cluster ``weights``."""
@@ -860,11 +871,16 @@ def _base_still_held(memo: _HeldBase, x: FloatArray, ic_rows: IntArray) -> _Clus
     Too many such rows, and the reference is renewed by the caller's full step."""
     if ic_rows.size != memo.ic_rows.size or not np.array_equal(ic_rows, memo.ic_rows):
         return None
-    centres, _ = _weighted_centres(x, memo.pos, memo.ids.size, None)
+    # _weighted_centres's arithmetic, with the memo's cluster sizes (the same members).
+    n = memo.ids.size
+    centres = np.empty((n, 2))
+    centres[:, 0] = np.bincount(memo.pos, weights=x[:, 0], minlength=n) / memo.sizes
+    centres[:, 1] = np.bincount(memo.pos, weights=x[:, 1], minlength=n) / memo.sizes
     shift = centres - memo.centres
     moves = np.sqrt(np.einsum("ij,ij->i", shift, shift))
-    far = np.argpartition(moves, -HELD_FAR)[-HELD_FAR:]
-    rest = float(np.partition(moves, -HELD_FAR - 1)[-HELD_FAR - 1])
+    order = np.argpartition(moves, -HELD_FAR - 1)
+    far = order[-HELD_FAR:]  # the HELD_FAR largest moves, then the largest of the others
+    rest = float(moves[order[-HELD_FAR - 1]])
     moved = x - memo.points
     own_vec = x - centres[memo.pos]
     own = np.sqrt(np.einsum("ij,ij->i", own_vec, own_vec))
@@ -921,7 +937,7 @@ def _groups_still_held(memo: _HeldGroups, base: _Clusters, weights: FloatArray) 
 
     The centres here are computed as products (their rounding differs from the k-means's
     sums by far less than :data:`HOLD_SLACK`)."""
-    if base.ids.size != memo.base_ids.size or not np.array_equal(base.ids, memo.base_ids):
+    if base.ids is not memo.base_ids and not np.array_equal(base.ids, memo.base_ids):
         return False
     shift = base.centres - memo.points
     delta = np.sqrt(np.einsum("ij,ij->i", shift, shift))
@@ -931,22 +947,25 @@ def _groups_still_held(memo: _HeldGroups, base: _Clusters, weights: FloatArray) 
     moves = np.sqrt(np.einsum("ij,ij->i", moved, moved))
     sp, starts = memo.spread, memo.starts
     reach = 2.0 * delta + 2.0 * np.maximum.reduceat(moves, starts)[:, None]
-    doubt_k, doubt_j = np.nonzero(~(memo.margins > reach))
+    doubt_k, doubt_j = np.nonzero(memo.margins <= reach)
     if doubt_k.size > HELD_DOUBTS:
         return False
     if doubt_k.size and not _nearest_own_group(memo, base.centres, centres, doubt_k, doubt_j):
         return False
     summed = memo.member @ delta
-    da = delta + (summed[sp.lab] - delta) / np.maximum(sp.own - 1.0, 1.0)
+    da = delta + (summed[sp.lab] - delta) / memo.others
     db = delta + np.maximum.reduceat(summed / sp.sizes, starts)[:, None]
     room = sp.denom - np.maximum(da, db)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        change = np.where(room > 0.0, np.minimum((da + db) / room, 2.0), 2.0)
-    bound = np.where(sp.counts < 2, 0.0, np.where(sp.own > 1.0, change, 0.0).mean(axis=1))
-    best = list(memo.groupings).index(memo.best_k)
-    others = np.delete(sp.means + bound, best)
-    low = float(sp.means[best] - bound[best])
-    return not others.size or low > float(others.max()) + SILHOUETTE_TIE
+    change = np.full(room.shape, 2.0)
+    np.divide(da + db, room, out=change, where=room > 0.0)
+    np.minimum(change, 2.0, out=change)
+    change *= memo.shared  # a point alone in its group has silhouette 0 whatever the moves
+    bound = change.mean(axis=1)
+    bound[sp.counts < 2] = 0.0
+    high = sp.means + bound
+    low = float(high[memo.best] - 2.0 * bound[memo.best])
+    high[memo.best] = -np.inf
+    return low > float(high.max()) + SILHOUETTE_TIE
 
 
 def _nearest_own_group(
