@@ -200,7 +200,11 @@ class WarmPCA:
         while self._unprojected and self._unprojected[0].seq <= step.seq:
             for touched, changed in self._unprojected.pop(0).changes:
                 self.lagging[:, touched] = changed
-        result: FloatArray = self.lagging[: step.n_rows][:, step.used_pos] @ basis
+        rows = self.lagging[: step.n_rows]
+        if step.used_pos.size == self.columns.size:  # every column: no copy of the matrix
+            result: FloatArray = rows @ basis
+        else:
+            result = rows[:, step.used_pos] @ basis
         return result
 
     def _cov_of(self, step: WarmStep) -> FloatArray:
