@@ -1653,20 +1653,24 @@ def _snapshot_of(
 
 def _run_queued(
     state: _State,
-    queued: list[tuple[_Snapshot, BoolArray, int, bool, WarmStep]],
-    warm: WarmPCA,
+    queued: list[tuple[_Snapshot, BoolArray, int, bool, WarmStep | None]],
+    warm: WarmPCA | None,
     seed: int,
 ) -> _Outcome:
-    """The queued updates of a replay with a warm PCA, in order; the last one's outcome. A
-    restart can only be the last (the queue is run at one)."""
-    warm.solve(state.comps, seed, _leading_eigenvectors)
+    """The queued updates of a replay, in order (without a warm PCA, one at a time); the
+    last one's outcome. A restart can only be the last (the queue is run at one)."""
+    if warm is not None:
+        warm.solve(state.comps, seed, _leading_eigenvectors)
     outcome = None
     for snap, in_conv, polls, restart, step in queued:
-        outcome = _update(state, snap, in_conv, seed, polls, (warm, step))
+        pca = None if warm is None or step is None else (warm, step)
+        outcome = _update(state, snap, in_conv, seed, polls, pca)
         if restart:
             _restart(state)
-            again = warm.components(state.comps, snap.n_rows, seed, _leading_eigenvectors)
-            outcome = _update(state, snap, in_conv, seed, 1, (warm, again))  # recompute on load
+            if warm is not None:
+                again = warm.components(state.comps, snap.n_rows, seed, _leading_eigenvectors)
+                pca = (warm, again)
+            outcome = _update(state, snap, in_conv, seed, 1, pca)  # recompute on load
     assert outcome is not None
     return outcome
 
@@ -1695,7 +1699,7 @@ def _run_replay(
     polls_since = 0  # poll windows closed since the previous update
     # With a warm PCA, updates are queued until its batch is full (their PCA depends on the
     # votes only), then run one by one: (snapshot, in-conv, polls, restart after it, step).
-    queued: list[tuple[_Snapshot, BoolArray, int, bool, WarmStep]] = []
+    queued: list[tuple[_Snapshot, BoolArray, int, bool, WarmStep | None]] = []
     for end in events:
         if end in poll_ends:
             polls_since += 1
@@ -1719,15 +1723,11 @@ def _run_replay(
         if in_conv.size < n_rows:  # an update inside an early poll window
             in_conv = _sticky_in_conv(in_conv, counts[:n_rows], n_cols)
         snap = _snapshot_of(slots, n_rows, n_cols, data, votes=warm is None)
-        polls, restart, polls_since = max(polls_since, 1), end in restarts, 0
-        if warm is None:
-            outcome = _update(state, snap, in_conv, seed, polls)
-            if restart:
-                _restart(state)
-                outcome = _update(state, snap, in_conv, seed, 1)  # recompute on load
-            continue
-        queued.append((snap, in_conv, polls, restart, warm.mark(n_rows)))
-        if len(queued) == warm.capacity or restart or end == n_total:
+        restart = end in restarts
+        step = None if warm is None else warm.mark(n_rows)
+        queued.append((snap, in_conv, max(polls_since, 1), restart, step))
+        polls_since = 0
+        if warm is None or len(queued) == warm.capacity or restart or end == n_total:
             outcome = _run_queued(state, queued, warm, seed)
             queued = []
     assert outcome is not None
