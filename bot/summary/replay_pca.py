@@ -44,7 +44,9 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 RESIDUAL_TOL = 1e-8  # refined when every ||C v - theta v|| <= this * theta_1
-KRYLOV_BLOCKS = 8  # blocks of two vectors in each Krylov space
+KRYLOV_BLOCKS = 8  # blocks of two vectors in the first Krylov space
+# ... and in the spaces of the restarts: they start from Ritz vectors close to converging.
+RESTART_BLOCKS = 4
 MAX_RESTARTS = 4
 # Below this many used columns a full eigendecomposition is as cheap as the refinement.
 REFINE_MIN_COLUMNS = 64
@@ -246,9 +248,9 @@ class WarmPCA:
 def _krylov(covs: FloatArray, start: FloatArray) -> tuple[BoolArray, FloatArray, FloatArray]:
     """The two largest eigenpairs of each of ``covs`` (k x m x m) by block Lanczos from
     ``start`` (m x 2): the Rayleigh-Ritz pairs of the block Krylov space of
-    :data:`KRYLOV_BLOCKS` blocks, restarted from them. Returns (converged: the residuals fell
-    below RESIDUAL_TOL * theta_1 within :data:`MAX_RESTARTS` restarts; eigenvalues k x 2,
-    largest first; eigenvectors k x m x 2)."""
+    :data:`KRYLOV_BLOCKS` blocks, restarted from them (:data:`RESTART_BLOCKS` blocks then).
+    Returns (converged: the residuals fell below RESIDUAL_TOL * theta_1 within
+    :data:`MAX_RESTARTS` restarts; eigenvalues k x 2, largest first; eigenvectors k x m x 2)."""
     k, m = covs.shape[0], covs.shape[1]
     ok = np.zeros(k, np.bool_)
     theta_out = np.zeros((k, 2))
@@ -260,19 +262,19 @@ def _krylov(covs: FloatArray, start: FloatArray) -> tuple[BoolArray, FloatArray,
     scale = np.einsum("kii->ki", covs).max(axis=1)
     todo = np.arange(k)
     v = np.broadcast_to(first, (k, m, 2))
-    width = 2 * KRYLOV_BLOCKS
+    blocks = KRYLOV_BLOCKS
     for _ in range(MAX_RESTARTS):
         mats = covs if todo.size == k else covs[todo]
-        n = todo.size
+        n, width = todo.size, 2 * blocks
         basis = np.empty((n, m, width))
         images = np.empty((n, m, width))
         basis[:, :, :2] = v
         block: FloatArray = basis[:, :, :2]
         floor = 1e-13 * scale[todo]
-        for step in range(KRYLOV_BLOCKS):
+        for step in range(blocks):
             image = mats @ block
             images[:, :, 2 * step : 2 * step + 2] = image
-            if step == KRYLOV_BLOCKS - 1:
+            if step == blocks - 1:
                 break
             used = basis[:, :, : 2 * step + 2]
             image = image - used @ (used.transpose(0, 2, 1) @ image)
@@ -296,6 +298,7 @@ def _krylov(covs: FloatArray, start: FloatArray) -> tuple[BoolArray, FloatArray,
         todo, v = todo[again], v[again]
         if not todo.size:
             break
+        blocks = RESTART_BLOCKS
     return ok, theta_out, vecs_out
 
 
