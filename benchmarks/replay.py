@@ -18,13 +18,19 @@ For each conversation it prints the number of updates of the replay and, timed t
 with the ratio replay / cold of each, and CPU seconds next to the wall-clock seconds (the
 machine may be shared: CPU time is the steadier figure). Target: the CLI ratio under 10 on
 every conversation.
+
+``--profile`` runs each replay once more under cProfile and prints where its time goes (the
+functions of ``bot.summary`` by cumulative time).
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import gc
+import io
 import os
+import pstats
 import resource
 import subprocess
 import sys
@@ -72,6 +78,25 @@ def cli_time(args: list[str], checkout: Path) -> tuple[float, float]:
     return wall, cpu
 
 
+def profile(fn: Callable[[], object]) -> None:
+    """Prints the 15 ``bot.summary`` functions that take most of ``fn``'s time (cumulative,
+    callees included) and what they take by themselves."""
+    profiler = cProfile.Profile()
+    profiler.runcall(fn)
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("cumulative").print_stats(r"bot/summary/", 15)
+    lines = [
+        line
+        for line in out.getvalue().splitlines()
+        if "bot/summary/" in line and line.split()[0].replace("/", "").isdigit()
+    ]
+    print("      calls   own s   cum s  function (under cProfile: times are inflated)")
+    for line in lines:
+        calls, own, _, cum, _, where = line.split(None, 5)
+        print(f"  {calls:>9s} {own:>7s} {cum:>7s}  {where.split('bot/summary/')[-1]}")
+
+
 def pair(cold: tuple[float, float], warm: tuple[float, float]) -> str:
     return (
         f"cold {cold[0]:7.3f} s (cpu {cold[1]:7.3f})  replay {warm[0]:7.2f} s "
@@ -83,6 +108,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="conversations (default: all four)")
     parser.add_argument("--no-cli", action="store_true", help="time the Python calls only")
+    parser.add_argument(
+        "--profile", action="store_true", help="also profile each replay (bot.summary functions)"
+    )
     parser.add_argument(
         "--checkout",
         type=Path,
@@ -114,6 +142,8 @@ def main() -> int:
         )
         updates = getattr(warm[2], "updates", 0)
         print(f"{name:28s} {updates:6d} updates  api  {pair(cold[:2], warm[:2])}", flush=True)
+        if args.profile:
+            profile(lambda: replay(stream, moderated_out=moderated, batch=EVERY_POLL))  # noqa: B023
         if args.no_cli:
             continue
         files = ["--votes", str(folder / "votes.csv"), "--comments", str(folder / "comments.csv")]
