@@ -91,8 +91,9 @@ class WarmPCA:
         self.values = np.zeros((n_rows, m), order="F")
         self.voted = np.zeros((n_rows, m), order="F")
         self.centred = np.zeros((n_rows, m), order="F")
-        self.lagging = np.zeros((n_rows, m), order="F")  # the centred matrix of the last
-        self.cov = np.zeros((m, m))  # update projected
+        # The centred matrix as of the last update projected (it follows the queue).
+        self.lagging = np.zeros((n_rows, m), order="F")
+        self.cov = np.zeros((m, m))
         self.counts = np.zeros(m)
         self.row_votes = np.zeros(n_rows, np.int64)
         self.third_bound = np.inf  # an upper bound of the third eigenvalue of cov
@@ -102,7 +103,6 @@ class WarmPCA:
         self._changes: list[tuple[IntArray, FloatArray]] = []
         self._bound_step = 0.0
         self._seq = 0
-        self._projected = -1  # seq of the last step whose changes the lagging matrix has
         self._unprojected: list[WarmStep] = []
         self.full_solves = 0
         self.refined = 0
