@@ -569,20 +569,21 @@ def _signed_basis(
 ) -> FloatArray:
     """The components over the ``used`` columns (m x 2), each signed like the previous
     update's (or with its largest coordinate positive); zero where no variance is left."""
-    m, n = used.size, w.size
+    m = used.size
     basis = np.zeros((m, 2))
-    if not n:
-        return basis
-    kept = w > 1e-12 * max(1.0, float(w[0]))  # else no variance left in this direction
-    largest = vecs[np.argmax(np.abs(vecs), axis=0), np.arange(n)]
-    sign = np.where(largest >= 0, 1.0, -1.0)
-    if prev is not None:
-        ref = np.zeros((n, m))
-        inside = used < prev.shape[1]
-        ref[:, inside] = prev[:n, used[inside]]
-        follows = np.einsum("ij,ij->i", ref, ref) > 0
-        sign = np.where(follows, np.where(np.einsum("ij,ji->i", ref, vecs) >= 0, 1.0, -1.0), sign)
-    basis[:, :n] = np.where(kept, vecs * sign, 0.0)
+    for i in range(w.size):
+        if w[i] <= 1e-12 * max(1.0, float(w[0])):
+            continue  # no variance left in this direction
+        vec = vecs[:, i]
+        ref = np.zeros(m)
+        if prev is not None:
+            inside = used < prev.shape[1]
+            ref[inside] = prev[i, used[inside]]
+        if float(ref @ ref) > 0:
+            sign = 1.0 if float(ref @ vec) >= 0 else -1.0
+        else:
+            sign = 1.0 if vec[int(np.argmax(np.abs(vec)))] >= 0 else -1.0
+        basis[:, i] = sign * vec
     return basis
 
 
