@@ -12,7 +12,7 @@ conversation                analyze()     replay() (default)  replay(EVERY_POLL)
 15-per-hour-seattle         0.499 (2/2)   0.884 (2/2)         0.563 (2/2)
 brexit-consensus            0.552 (3/2)   0.271 (5/2)         0.918 (2/2)
 london.youth.policing [1]_  1.000 (3/3)   0.963 (3/3)         0.963 (3/3)
-scoop-hivemind.biodiversity 0.966 (2/2)   0.966 (2/2)         0.977 (2/2), 22 s [2]_
+scoop-hivemind.biodiversity 0.966 (2/2)   0.966 (2/2)         0.977 (2/2), 20 s [2]_
 ==========================  ============  ==================  ======================
 
 .. [1] with its demographic "meta" statements excluded, as Polis excludes them (below).
