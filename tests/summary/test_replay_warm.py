@@ -110,12 +110,17 @@ def synthetic_stream(seed: int) -> list[Vote]:
     return votes
 
 
-@pytest.mark.parametrize("seed", [3, 11])
+@pytest.mark.parametrize(("seed", "queue"), [(3, None), (11, None), (3, 1), (11, 3)])
 def test_warm_replay_matches_from_scratch_on_synthetic_votes(
-    seed: int, monkeypatch: pytest.MonkeyPatch
+    seed: int, queue: int | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """``queue``: at most that many updates queued (1: no queue, as for a conversation with so
+    many statements that a second Gram matrix would not fit in the queue's memory)."""
     votes = synthetic_stream(seed)
     moderated = {"s7"}
+    if queue is not None:  # the Gram matrices are over the statements not moderated out
+        columns = len({v.statement for v in votes} - moderated)
+        monkeypatch.setattr(R, "BATCH_BYTES", queue * 8 * columns**2)
     made = warm_counts(monkeypatch)
     for end in [*window_ends(votes, 2), len(votes)]:
         warm = replay(votes[:end], moderated_out=moderated, batch=EVERY_POLL)
@@ -123,6 +128,8 @@ def test_warm_replay_matches_from_scratch_on_synthetic_votes(
         assert warm.updates == cold.updates
         assert groups_of(warm) == groups_of(cold), end
     assert made and sum(w.refined for w in made) > 0
+    assert {w.capacity for w in made} == {queue or R.BATCH_MAX}
+    assert (made[0]._stack is None) == (queue == 1)
     assert len(replay(votes, moderated_out=moderated, batch=EVERY_POLL).groups) >= 2
     count = len(made)
     replay(votes, moderated_out=moderated)  # a few dozen updates: PCA from scratch each time
