@@ -427,11 +427,6 @@ class _HeldBase:
     centres: FloatArray
     reach: FloatArray  # per row: its distance to the second-nearest centre, less slack
     state_base: _Clusters  # what state.base was set to
-    sizes: FloatArray = field(init=False)  # members per cluster (1 for none, as a divisor)
-
-    def __post_init__(self) -> None:
-        tot = np.bincount(self.pos, minlength=self.ids.size).astype(np.float64)
-        self.sizes = np.where(tot > 0, tot, 1.0)
 
 
 @dataclass
@@ -871,11 +866,7 @@ def _base_still_held(memo: _HeldBase, x: FloatArray, ic_rows: IntArray) -> _Clus
     Too many such rows, and the reference is renewed by the caller's full step."""
     if ic_rows.size != memo.ic_rows.size or not np.array_equal(ic_rows, memo.ic_rows):
         return None
-    # _weighted_centres's arithmetic, with the memo's cluster sizes (the same members).
-    n = memo.ids.size
-    centres = np.empty((n, 2))
-    centres[:, 0] = np.bincount(memo.pos, weights=x[:, 0], minlength=n) / memo.sizes
-    centres[:, 1] = np.bincount(memo.pos, weights=x[:, 1], minlength=n) / memo.sizes
+    centres, _ = _weighted_centres(x, memo.pos, memo.ids.size, None)
     shift = centres - memo.centres
     moves = np.sqrt(np.einsum("ij,ij->i", shift, shift))
     order = np.argpartition(moves, -HELD_FAR - 1)

@@ -177,8 +177,11 @@ class WarmPCA:
             if step.n_rows < 2 or not step.used_pos.size:
                 continue  # nothing to project: the replay's map stays empty
             found = refined.get(step.slot)
-            guard = found is not None and found[0][1] > 0.0
-            if found is not None and guard and self.third_bound < found[0][1] * (1 - GAP_MARGIN):
+            if (
+                found is not None
+                and found[0][1] > 0.0
+                and self.third_bound < found[0][1] * (1 - GAP_MARGIN)
+            ):
                 self.refined += 1
                 w, vecs = found
                 if step.used_pos.size < self.columns.size:
