@@ -11,7 +11,7 @@ operation for operation, so that the clusterings they find are the NumPy code's 
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-FLAGS = ["-O2", "-ffp-contract=off", "-fno-fast-math"]
+FLAGS = ["-O3", "-ffp-contract=off", "-fno-fast-math"]
 
 extensions = [
     Extension(

@@ -85,7 +85,11 @@ from scipy.sparse.linalg import eigsh
 from scipy.spatial.distance import cdist
 from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
+from bot.summary._kernels import load
 from bot.summary.replay_pca import WarmPCA, WarmStep
+
+# The compiled PCA kernels (``bot/summary/_kernels/lanczos.pyx``), when they were built.
+_LANCZOS = load("lanczos")
 
 ANALYSIS_VERSION = "polis-1.0"
 
@@ -564,6 +568,9 @@ def _signed_basis(
 ) -> FloatArray:
     """The components over the ``used`` columns (m x 2), each signed like the previous
     update's (or with its largest coordinate positive); zero where no variance is left."""
+    if _LANCZOS is not None:
+        signed: FloatArray = _LANCZOS.signed_basis(w, vecs, used, prev)
+        return signed
     m = used.size
     basis = np.zeros((m, 2))
     for i in range(w.size):

@@ -26,6 +26,18 @@ each from the components the replay had before the first of them. The projection
 update is taken on a second copy of the centred matrix that follows the queued updates one by
 one (:meth:`WarmPCA.project`).
 
+With the compiled kernels (``bot/summary/_kernels/lanczos.pyx``, built at install when a C
+compiler is there) nothing is queued: each update is refined on its own, from the components
+of the update just before it, over its used columns only (the Gram matrix's other rows are
+zero), and projected on the centred matrix itself; applying the votes (recentring the columns
+they touch, their rows of ``C`` and the change's norm) is compiled too. The refinement is the
+same algorithm, so both paths give the same components to within its tolerance.
+
+The bound on the third eigenvalue is the last full eigendecomposition's third eigenvalue plus
+the summed norms of the changes since; when that sum comes too close, it is replaced by the
+norm of the whole change since then (:meth:`WarmPCA._tighten`), which is smaller when changes
+undo each other, before a full eigendecomposition is paid for.
+
 Only for conversations whose dense centred matrix is small (the cold analysis's own dense
 limit); larger ones replay with the from-scratch PCA.
 """
@@ -38,6 +50,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 import scipy.linalg
+
+from bot.summary._kernels import load
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -53,6 +67,9 @@ REFINE_MIN_COLUMNS = 64
 GAP_MARGIN = 1e-6  # the third eigenvalue's bound must stay below theta_2 * (1 - this)
 BATCH_BYTES = 8 << 20  # the queued updates' Gram matrices, at most (and at most BATCH_MAX)
 BATCH_MAX = 32
+
+# The compiled block Lanczos (one matrix at a time), when it was built.
+_LANCZOS = load("lanczos")
 
 # (cov over the used columns, n_comp, seed) -> (eigenvalues, eigenvectors), largest first
 Eigensolver = Callable[[FloatArray, int, int], tuple[FloatArray, FloatArray]]
@@ -91,14 +108,21 @@ class WarmPCA:
         self.values = np.zeros((n_rows, m), order="F")
         self.voted = np.zeros((n_rows, m), order="F")
         self.centred = np.zeros((n_rows, m), order="F")
-        # The centred matrix as of the last update projected (it follows the queue).
-        self.lagging = np.zeros((n_rows, m), order="F")
         self.cov = np.zeros((m, m))
         self.counts = np.zeros(m)
+        self.sums = np.zeros(m)  # of the current votes, per column
         self.row_votes = np.zeros(n_rows, np.int64)
         self.third_bound = np.inf  # an upper bound of the third eigenvalue of cov
-        self.capacity = max(1, min(BATCH_MAX, BATCH_BYTES // max(8 * m * m, 1)))
+        # The Gram matrix and its third eigenvalue at the last full eigendecomposition.
+        self._full_cov: FloatArray | None = None
+        self._full_third = np.inf
+        # Compiled, one update at a time is cheaper: each starts from the one before.
+        stacked = max(1, min(BATCH_MAX, BATCH_BYTES // max(8 * m * m, 1)))
+        self.capacity = 1 if _LANCZOS is not None else stacked
         self._stack = np.zeros((self.capacity, m, m)) if self.capacity > 1 else None
+        # The centred matrix as of the last update projected (it follows the queue; a queue
+        # of one projects each update on the centred matrix itself).
+        self.lagging = np.zeros((n_rows, m), order="F") if self._stack is not None else None
         self._queue: list[WarmStep] = []
         self._changes: list[tuple[IntArray, FloatArray]] = []
         self._bound_step = 0.0
@@ -110,21 +134,43 @@ class WarmPCA:
     def apply(self, rows: IntArray, cols: IntArray, vals: FloatArray, fresh: BoolArray) -> None:
         """Set the current votes of the given (row, stream column) slots; ``fresh`` marks the
         slots voted for the first time."""
+        if _LANCZOS is not None and self._stack is None:  # a queue of one, compiled
+            self._bound_step += _LANCZOS.apply_votes(
+                self.values,
+                self.voted,
+                self.centred,
+                self.cov,
+                self.sums,
+                self.counts,
+                self.row_votes,
+                self.position,
+                rows,
+                cols,
+                vals,
+                fresh.view(np.uint8),
+            )
+            return
         pos = self.position[cols]
         keep = pos >= 0
-        rows, pos, vals, fresh = rows[keep], pos[keep], vals[keep], fresh[keep]
+        if not keep.all():
+            rows, pos, vals, fresh = rows[keep], pos[keep], vals[keep], fresh[keep]
         if not rows.size:
             return
+        # Votes are -1, 0 or 1: their sums per column are exact however they are added up.
+        self.sums += np.bincount(
+            pos, weights=vals - self.values[rows, pos], minlength=self.sums.size
+        )
         self.values[rows, pos] = vals
         self.voted[rows, pos] = 1.0
-        self.row_votes += np.bincount(rows[fresh], minlength=self.row_votes.size)
-        touched = np.unique(pos)
-        voted, values = self.voted[:, touched], self.values[:, touched]
-        counts = voted.sum(axis=0)
-        self.counts[touched] = counts
-        changed = (values - values.sum(axis=0) / counts) * voted
+        if fresh.any():
+            np.add.at(self.row_votes, rows[fresh], 1)
+            np.add.at(self.counts, pos[fresh], 1.0)
+        touched = np.flatnonzero(np.bincount(pos, minlength=self.sums.size))
+        voted = self.voted[:, touched]
+        changed = (self.values[:, touched] - self.sums[touched] / self.counts[touched]) * voted
         self.centred[:, touched] = changed
-        self._changes.append((touched, changed))
+        if self._stack is not None:
+            self._changes.append((touched, changed))
         old = self.cov[touched]
         new = changed.T @ self.centred
         self.cov[touched] = new
@@ -132,7 +178,9 @@ class WarmPCA:
         diff = new - old
         inner = diff[:, touched]
         # Frobenius norm of the symmetric change: bounds how far any eigenvalue moved.
-        moved = 2.0 * float(np.sum(diff * diff)) - float(np.sum(inner * inner))
+        moved = 2.0 * float(np.einsum("ij,ij->", diff, diff)) - float(
+            np.einsum("ij,ij->", inner, inner)
+        )
         self._bound_step += float(np.sqrt(max(moved, 0.0)))
 
     def mark(self, n_rows: int) -> WarmStep:
@@ -154,7 +202,8 @@ class WarmPCA:
         self._seq += 1
         self._changes, self._bound_step = [], 0.0
         self._queue.append(step)
-        self._unprojected.append(step)
+        if self._stack is not None:
+            self._unprojected.append(step)
         return step
 
     def solve(self, prev: FloatArray | None, seed: int, solve: Eigensolver) -> list[WarmStep]:
@@ -162,13 +211,16 @@ class WarmPCA:
         refined from ``prev`` (the components over the stream columns before the first of
         them); ``solve`` is the cold eigensolver. Empties the queue."""
         steps, self._queue = self._queue, []
+        if _LANCZOS is not None and self._stack is None and len(steps) == 1:
+            self._solve_one(steps[0], prev, seed, solve)
+            return steps
         refined: dict[int, tuple[FloatArray, FloatArray]] = {}
         if prev is not None and steps:
             start = np.zeros((self.columns.size, 2))
             inside = self.columns < prev.shape[1]
             start[inside] = prev[:, self.columns[inside]].T
             refinable = [
-                s.slot for s in steps if s.used_pos.size >= REFINE_MIN_COLUMNS and s.n_rows >= 3
+                s for s in steps if s.used_pos.size >= REFINE_MIN_COLUMNS and s.n_rows >= 3
             ]
             if refinable and np.all(np.einsum("ij,ij->j", start, start) > 0.0):
                 refined = self._refined(refinable, start)
@@ -177,6 +229,8 @@ class WarmPCA:
             if step.n_rows < 2 or not step.used_pos.size:
                 continue  # nothing to project: the replay's map stays empty
             found = refined.get(step.slot)
+            if found is not None and self.third_bound >= found[0][1] * (1 - GAP_MARGIN):
+                self._tighten(step)
             if (
                 found is not None
                 and found[0][1] > 0.0
@@ -184,12 +238,37 @@ class WarmPCA:
             ):
                 self.refined += 1
                 w, vecs = found
-                if step.used_pos.size < self.columns.size:
-                    vecs = vecs[step.used_pos]
             else:
                 w, vecs = self._full(step, seed, solve)
             step.values, step.vectors = w, vecs
         return steps
+
+    def _solve_one(
+        self, step: WarmStep, prev: FloatArray | None, seed: int, solve: Eigensolver
+    ) -> None:
+        """:meth:`solve` for a queue of one, with the compiled refinement."""
+        assert _LANCZOS is not None
+        self.third_bound += step.bound_step
+        if step.n_rows < 2 or not step.used_pos.size:
+            return  # nothing to project: the replay's map stays empty
+        if prev is not None and step.used_pos.size >= REFINE_MIN_COLUMNS and step.n_rows >= 3:
+            ok, theta, vecs = _LANCZOS.krylov(
+                self.cov,
+                step.used_pos,
+                prev,
+                self.columns,
+                KRYLOV_BLOCKS,
+                RESTART_BLOCKS,
+                MAX_RESTARTS,
+                RESIDUAL_TOL,
+            )
+            if ok and self.third_bound >= theta[1] * (1 - GAP_MARGIN):
+                self._tighten(step)
+            if ok and theta[1] > 0.0 and self.third_bound < theta[1] * (1 - GAP_MARGIN):
+                self.refined += 1
+                step.values, step.vectors = theta, vecs.T
+                return
+        step.values, step.vectors = self._full(step, seed, solve)
 
     def components(
         self, prev: FloatArray | None, n_rows: int, seed: int, solve: Eigensolver
@@ -202,10 +281,20 @@ class WarmPCA:
     def project(self, step: WarmStep, basis: FloatArray) -> FloatArray:
         """The first ``step.n_rows`` rows of the centred matrix of ``step``'s update projected
         on ``basis`` (one row per used column). Steps are projected in the order queued."""
+        if self._stack is None:  # a queue of one: the centred matrix is the step's
+            if _LANCZOS is not None:
+                projected: FloatArray = _LANCZOS.project(
+                    self.centred, step.n_rows, step.used_pos, basis
+                )
+                return projected
+            return self._projected(self.centred[: step.n_rows], step, basis)
+        assert self.lagging is not None
         while self._unprojected and self._unprojected[0].seq <= step.seq:
             for touched, changed in self._unprojected.pop(0).changes:
                 self.lagging[:, touched] = changed
-        rows = self.lagging[: step.n_rows]
+        return self._projected(self.lagging[: step.n_rows], step, basis)
+
+    def _projected(self, rows: FloatArray, step: WarmStep, basis: FloatArray) -> FloatArray:
         if step.used_pos.size == self.columns.size:  # every column: no copy of the matrix
             result: FloatArray = rows @ basis
         else:
@@ -214,6 +303,15 @@ class WarmPCA:
 
     def _cov_of(self, step: WarmStep) -> FloatArray:
         return self.cov if self._stack is None else self._stack[step.slot]
+
+    def _tighten(self, step: WarmStep) -> None:
+        """The bound on the third eigenvalue from the whole change since the last full
+        eigendecomposition (Weyl: ||C - C_full||_F), when it is below the running sum of the
+        changes' norms (each change can undo part of the one before)."""
+        if self._full_cov is None:
+            return
+        moved = float(np.linalg.norm(self._cov_of(step) - self._full_cov))
+        self.third_bound = min(self.third_bound, self._full_third + moved)
 
     def _full(
         self, step: WarmStep, seed: int, solve: Eigensolver
@@ -228,16 +326,20 @@ class WarmPCA:
         w, vecs = solve(cov, n_comp, seed)
         if m >= REFINE_MIN_COLUMNS:
             third = scipy.linalg.eigvalsh(cov, subset_by_index=[m - 3, m - 3])
-            self.third_bound = float(third[0])
+            self.third_bound = self._full_third = float(third[0])
+            self._full_cov = self._cov_of(step).copy()
         else:
-            self.third_bound = np.inf
+            self.third_bound = self._full_third = np.inf
+            self._full_cov = None
         return w, vecs
 
     def _refined(
-        self, slots: list[int], start: FloatArray
+        self, steps: list[WarmStep], start: FloatArray
     ) -> dict[int, tuple[FloatArray, FloatArray]]:
-        """The two leading eigenpairs of the queued Gram matrices in ``slots``, refined from
-        ``start`` (m x 2), for those where the refinement converged."""
+        """The two leading eigenpairs of the queued Gram matrices of ``steps``, refined from
+        ``start`` (m x 2), for those where the refinement converged: eigenvalues and
+        eigenvectors over each step's used columns, by slot."""
+        slots = [s.slot for s in steps]
         if self._stack is None:
             covs = self.cov[None]
         elif slots == list(range(len(slots))):
@@ -245,7 +347,12 @@ class WarmPCA:
         else:
             covs = self._stack[slots]
         ok, theta, vecs = _krylov(covs, start)
-        return {s: (theta[i], vecs[i]) for i, s in enumerate(slots) if ok[i]}
+        every = self.columns.size
+        return {
+            s.slot: (theta[i], vecs[i] if s.used_pos.size == every else vecs[i][s.used_pos])
+            for i, s in enumerate(steps)
+            if ok[i]
+        }
 
 
 def _krylov(covs: FloatArray, start: FloatArray) -> tuple[BoolArray, FloatArray, FloatArray]:

@@ -110,15 +110,29 @@ def synthetic_stream(seed: int) -> list[Vote]:
     return votes
 
 
-@pytest.mark.parametrize(("seed", "queue"), [(3, None), (11, None), (3, 1), (11, 3)])
+def numpy_pca(mp: pytest.MonkeyPatch) -> None:
+    """The warm PCA's NumPy code (queues of updates refined together), whether or not the
+    compiled kernels were built."""
+    mp.setattr(R, "_LANCZOS", None)
+
+
+@pytest.mark.parametrize(
+    ("seed", "queue"), [(3, None), (11, None), (3, 1), (11, 3), (3, "compiled"), (11, "compiled")]
+)
 def test_warm_replay_matches_from_scratch_on_synthetic_votes(
-    seed: int, queue: int | None, monkeypatch: pytest.MonkeyPatch
+    seed: int, queue: int | str | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``queue``: at most that many updates queued (1: no queue, as for a conversation with so
-    many statements that a second Gram matrix would not fit in the queue's memory)."""
+    many statements that a second Gram matrix would not fit in the queue's memory);
+    "compiled": the compiled kernels, one update at a time."""
     votes = synthetic_stream(seed)
     moderated = {"s7"}
-    if queue is not None:  # the Gram matrices are over the statements not moderated out
+    if queue == "compiled":
+        if R._LANCZOS is None:
+            pytest.skip("the compiled kernels were not built (no C compiler at install)")
+    else:
+        numpy_pca(monkeypatch)
+    if isinstance(queue, int):  # the Gram matrices are over the statements not moderated out
         columns = len({v.statement for v in votes} - moderated)
         monkeypatch.setattr(R, "BATCH_BYTES", queue * 8 * columns**2)
     made = warm_counts(monkeypatch)
@@ -128,8 +142,9 @@ def test_warm_replay_matches_from_scratch_on_synthetic_votes(
         assert warm.updates == cold.updates
         assert groups_of(warm) == groups_of(cold), end
     assert made and sum(w.refined for w in made) > 0
-    assert {w.capacity for w in made} == {queue or R.BATCH_MAX}
-    assert (made[0]._stack is None) == (queue == 1)
+    capacity = 1 if queue == "compiled" else queue or R.BATCH_MAX
+    assert {w.capacity for w in made} == {capacity}
+    assert (made[0]._stack is None) == (capacity == 1)
     assert len(replay(votes, moderated_out=moderated, batch=EVERY_POLL).groups) >= 2
     count = len(made)
     replay(votes, moderated_out=moderated)  # a few dozen updates: PCA from scratch each time
@@ -206,10 +221,13 @@ def test_refined_components_match_the_cold_pca_on_many_statements() -> None:
     assert warm.refined > 2 * warm.full_solves
 
 
-def test_queued_updates_get_the_components_of_each_update() -> None:
+def test_queued_updates_get_the_components_of_each_update(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Ten updates queued, then refined together from the components before the first of
     them: each gets its own matrix's components and projection (the cold PCA's, to 1e-6),
     in the order queued, whichever of them a full eigendecomposition takes instead."""
+    numpy_pca(monkeypatch)
     rng = np.random.default_rng(12)
     n_rows, n_cols = 200, 90
     camp = rng.integers(0, 3, n_rows)
@@ -259,7 +277,7 @@ def test_queued_updates_get_the_components_of_each_update() -> None:
     assert warm.refined >= 8
 
 
-def test_block_lanczos_on_a_stack_of_matrices() -> None:
+def test_block_lanczos_on_a_stack_of_matrices(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each matrix of the stack gets its own two leading eigenpairs: a full-rank one with two
     leading directions, one of rank 2 (its Krylov space is invariant after two blocks: the
     later blocks vanish) and a zero one (no positive eigenvalue: not converged, left to the
@@ -278,10 +296,14 @@ def test_block_lanczos_on_a_stack_of_matrices() -> None:
         assert np.allclose(theta[i], w[:-3:-1], rtol=1e-10)
         assert np.allclose(np.abs(vecs[i].T @ v[:, :-3:-1]), np.eye(2), atol=1e-6)
     # Slots that are not a prefix of the queue: the same results, from a copy.
+    numpy_pca(monkeypatch)
     warm = R.WarmPCA(5, m, np.ones(m, np.bool_))
     assert warm._stack is not None and warm.capacity >= 3
     warm._stack[:3] = covs[[2, 0, 1]]
-    found = warm._refined([1, 2], start)
+    steps = [
+        R.WarmStep(slot, slot, 5, np.arange(m), np.zeros(5, np.int64), 0.0, []) for slot in (1, 2)
+    ]
+    found = warm._refined(steps, start)
     assert sorted(found) == [1, 2]
     assert np.allclose(found[1][0], theta[0]) and np.allclose(found[2][0], theta[1])
 
