@@ -1,24 +1,26 @@
 # cython: language_level=3
-"""Block Lanczos for the two leading eigenpairs of one Gram matrix (``replay_pca._krylov``
-for a single matrix, compiled).
+"""The replay's warm PCA, compiled (see ``bot/summary/replay_pca.py``): block Lanczos for the
+two leading eigenpairs of one Gram matrix (``replay_pca._krylov`` for a single matrix), the
+votes applied to the centred matrix and its Gram matrix, the components' signs and the
+projection.
 
 The NumPy version refines a stack of queued Gram matrices at once, because one NumPy call per
 vector operation costs more than the arithmetic at this size. Compiled, one matrix at a time
-is cheaper: each update starts from the components of the update just before it, and the
-matrix product is one BLAS call on a matrix that stays in cache.
+is cheaper: each update starts from the components of the update just before it, over its
+used columns only, on a matrix that stays in cache.
 
 The algorithm is the NumPy version's, step for step: blocks of two vectors, full
 reorthogonalisation (twice), blocks that vanish kept as zeros, Rayleigh-Ritz over the whole
-space (LAPACK ``dsyev``), restarts from the two leading Ritz vectors. Its results are the
-same eigenpairs to within the residual tolerance, not the same bits: the Krylov spaces start
-from other vectors.
+space (LAPACK ``dsyevr``, the two largest pairs), restarts from the two leading Ritz vectors.
+Its results are the same eigenpairs to within the residual tolerance, not the same bits: the
+Krylov spaces start from other vectors and the sums are taken in another order.
 """
 
 from libc.math cimport sqrt
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 from scipy.linalg.cython_blas cimport dgemm
-from scipy.linalg.cython_lapack cimport dsyev
+from scipy.linalg.cython_lapack cimport dsyevr
 
 import numpy as np
 
@@ -237,9 +239,14 @@ cdef int _ritz(
     cdef double s, y
     cdef double h[MAX_WIDTH * MAX_WIDTH]
     cdef double w[MAX_WIDTH]
-    cdef double work[3 * MAX_WIDTH + 4]
-    cdef int lwork = 3 * MAX_WIDTH + 4
-    cdef char jobz = b'V', uplo = b'L', trans_t = b'T', trans_n = b'N'
+    cdef double z[2 * MAX_WIDTH]
+    cdef double work[26 * MAX_WIDTH]
+    cdef int iwork[10 * MAX_WIDTH]
+    cdef int isuppz[4]
+    cdef int lwork = 26 * MAX_WIDTH, liwork = 10 * MAX_WIDTH
+    cdef int lowest = width - 1, found = 0
+    cdef double unused = 0.0, abstol = 0.0
+    cdef char jobz = b'V', uplo = b'L', range_i = b'I', trans_t = b'T', trans_n = b'N'
     cdef double one = 1.0, zero = 0.0
     cdef double *img
     cdef double *vec
@@ -259,16 +266,18 @@ cdef int _ritz(
             s = (h[p * width + q] + h[q * width + p]) * 0.5
             h[p * width + q] = s
             h[q * width + p] = s
-    dsyev(&jobz, &uplo, &width, h, &width, w, work, &lwork, &info)
-    if info != 0:
+    # The two largest eigenpairs only (il..iu, 1-based, ascending): w[1] >= w[0].
+    dsyevr(&jobz, &range_i, &uplo, &width, h, &width, &unused, &unused, &lowest, &width,
+           &abstol, &found, w, z, &width, isuppz, work, &lwork, iwork, &liwork, &info)
+    if info != 0 or found != 2:
         return 0
     for r in range(2):
-        theta[r] = w[width - 1 - r]
+        theta[r] = w[1 - r]
         vec = vecs + r * m
         memset(vec, 0, m * sizeof(double))
         memset(ritz_image, 0, m * sizeof(double))
         for p in range(width):
-            y = h[(width - 1 - r) * width + p]  # eigenvector width-1-r, column-major
+            y = z[(1 - r) * width + p]  # eigenvector 1 - r, column-major
             for i in range(m):
                 vec[i] += y * basis[p * m + i]
                 ritz_image[i] += y * images[p * m + i]
