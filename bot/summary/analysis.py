@@ -488,9 +488,11 @@ class _HeldGroups:
         self.kernel = None
         if _CK is not None:
             self.kernel = _CK.HeldGroups(
-                sp.lab, sp.counts, sp.sizes, sp.own, sp.denom, sp.means, self.margins,
-                self.points, self.weights, self.best, HELD_DOUBTS, HOLD_SLACK, SILHOUETTE_TIE,
+                self.base_ids, sp.lab, sp.counts, sp.sizes, sp.own, sp.denom, sp.means,
+                self.margins, self.points, self.weights, self.best,
+                HELD_DOUBTS, HOLD_SLACK, SILHOUETTE_TIE,
             )  # fmt: skip
+            return  # the fields of the NumPy check (member .. shared) stay unset
         self.member = np.zeros((sp.sizes.size, self.points.shape[0]))
         self.member[sp.lab, np.arange(self.points.shape[0])] = 1.0
         self.share = self.shares(self.weights)
@@ -867,8 +869,11 @@ def _base_clusters(state: _State, x: FloatArray, ic_rows: IntArray, n_rows: int)
         base = _kmeans(x, ids, init, BASE_ITERS, None, start)
     else:
         base = _Clusters(ids, init, np.zeros(0, np.int64))
-    full_labels = np.full(n_rows, -1, np.int64)
-    full_labels[ic_rows] = base.labels
+    if memo is not None and state.base_memo is memo and memo.state_base.labels.size == n_rows:
+        full_labels = memo.state_base.labels  # held again: the same rows in the same clusters
+    else:
+        full_labels = np.full(n_rows, -1, np.int64)
+        full_labels[ic_rows] = base.labels
     state.base = _Clusters(base.ids, base.centres, full_labels)
     if state.base_memo is not None:
         state.base_memo.state_base = state.base
@@ -941,8 +946,11 @@ def _grouped(
 ) -> tuple[dict[int, _Grouping], int]:
     """The groupings of every candidate k and the k of the best silhouette (0 when there is
     no grouping); the previous update's when they provably hold again."""
-    sizes = np.bincount(np.searchsorted(base.ids, base.labels), minlength=base.ids.size)
-    weights = sizes.astype(np.float64)
+    if _CK is not None:
+        weights = _CK.cluster_sizes(base.ids, base.labels)
+    else:
+        sizes = np.bincount(np.searchsorted(base.ids, base.labels), minlength=base.ids.size)
+        weights = sizes.astype(np.float64)
     ks = _candidate_ks(base, comps)
     memo, state.group_memo = state.group_memo, None
     held = memo is not None and memo.groupings is state.groupings and list(memo.groupings) == ks
@@ -976,10 +984,10 @@ def _groups_still_held(memo: _HeldGroups, base: _Clusters, weights: FloatArray) 
 
     The centres here are computed as products (their rounding differs from the k-means's
     sums by far less than :data:`HOLD_SLACK`)."""
+    if memo.kernel is not None:
+        return memo.kernel.still_held(base.ids, base.centres, weights)
     if base.ids is not memo.base_ids and not np.array_equal(base.ids, memo.base_ids):
         return False
-    if memo.kernel is not None:
-        return memo.kernel.still_held(base.centres, weights)
     shift = base.centres - memo.points
     delta = np.sqrt(np.einsum("ij,ij->i", shift, shift))
     same = np.array_equal(weights, memo.weights)
@@ -1031,7 +1039,11 @@ def _candidate_ks(base: _Clusters, comps: FloatArray) -> list[int]:
     fewer groups than base clusters (no all-singleton split) and two voted statements."""
     n_base = base.ids.size
     max_k = min(MAX_K, 2 + n_base // 12, n_base - 1)
-    if np.count_nonzero(np.any(comps != 0.0, axis=0)) < 2 or n_base < 2:
+    if _CK is not None:
+        voted = _CK.voted_columns(comps, 2)
+    else:
+        voted = int(np.count_nonzero(np.any(comps != 0.0, axis=0)))
+    if voted < 2 or n_base < 2:
         max_k = 0
     return list(range(2, max_k + 1))
 

@@ -540,28 +540,37 @@ cdef class HeldBase:
         return centres_a
 
 
-cdef void _group_centres(
-    const double[:, :] p, const double[:] w, const long[:, ::1] lab, double[:, ::1] out,
-    double[::1] tot
+cdef void _shares(
+    const double[:] w, const long[:, ::1] lab, double[:, ::1] share, double[::1] tot
 ) noexcept nogil:
-    """The centres of the stacked groups as weighted means: each member's share of its
-    group's weight times its point, summed in index order (``_HeldGroups``'s product of the
-    shares with the points, whose BLAS sums may round differently)."""
-    cdef Py_ssize_t k, j, g, n_k = lab.shape[0], n = lab.shape[1], total = out.shape[0]
-    cdef double s
-    for g in range(total):
-        tot[g] = 0.0
-        out[g, 0] = 0.0
-        out[g, 1] = 0.0
+    """Each member's share of its (stacked) group's weight, K x n."""
+    cdef Py_ssize_t k, j, n_k = lab.shape[0], n = lab.shape[1]
+    for j in range(tot.shape[0]):
+        tot[j] = 0.0
     for k in range(n_k):
         for j in range(n):
             tot[lab[k, j]] += w[j]
     for k in range(n_k):
         for j in range(n):
+            share[k, j] = w[j] / tot[lab[k, j]]
+
+
+cdef void _group_centres(
+    const double[:, :] p, const long[:, ::1] lab, const double[:, ::1] share,
+    double[:, ::1] out
+) noexcept nogil:
+    """The centres of the stacked groups: each member's share of its group's weight times
+    its point, summed in index order (``_HeldGroups``'s product of the shares with the
+    points, whose BLAS sums may round differently)."""
+    cdef Py_ssize_t k, j, g, n_k = lab.shape[0], n = lab.shape[1]
+    for g in range(out.shape[0]):
+        out[g, 0] = 0.0
+        out[g, 1] = 0.0
+    for k in range(n_k):
+        for j in range(n):
             g = lab[k, j]
-            s = w[j] / tot[g]
-            out[g, 0] += s * p[j, 0]
-            out[g, 1] += s * p[j, 1]
+            out[g, 0] += share[k, j] * p[j, 0]
+            out[g, 1] += share[k, j] * p[j, 1]
 
 
 cdef class HeldGroups:
@@ -580,12 +589,15 @@ cdef class HeldGroups:
     cdef double[:, ::1] points
     cdef double[::1] weights
     cdef double[:, ::1] centres
+    cdef double[:, ::1] share
+    cdef object ids
+    cdef long[::1] id_values
     cdef Py_ssize_t best
     cdef Py_ssize_t doubts
     cdef double slack
     cdef double tie
 
-    def __init__(self, lab, counts, sizes, own, denom, means, margins, points, weights,
+    def __init__(self, ids, lab, counts, sizes, own, denom, means, margins, points, weights,
                  Py_ssize_t best, Py_ssize_t doubts, double slack, double tie):
         cdef Py_ssize_t k, n_k
         self.lab = np.ascontiguousarray(lab, dtype=np.int64)
@@ -603,19 +615,31 @@ cdef class HeldGroups:
         self.margins = np.ascontiguousarray(margins, dtype=np.float64)
         self.points = np.array(points, dtype=np.float64, order="C")
         self.weights = np.array(weights, dtype=np.float64)
+        self.ids = ids
+        self.id_values = np.ascontiguousarray(ids, dtype=np.int64)
+        self.share = np.empty((n_k, self.lab.shape[1]))
+        _shares(self.weights, self.lab, self.share, np.empty(self.sizes.shape[0]))
         self.centres = np.empty((self.sizes.shape[0], 2))
-        _group_centres(self.points, self.weights, self.lab, self.centres, np.empty(self.sizes.shape[0]))
+        _group_centres(self.points, self.lab, self.share, self.centres)
         self.best, self.doubts, self.slack, self.tie = best, doubts, slack, tie
 
-    def still_held(self, const double[:, :] p, const double[:] w):
-        """Whether the groupings and their best k provably hold for the base-cluster centres
-        ``p`` (of the same base clusters) with weights ``w``. The group centres and each
+    def still_held(self, ids, const double[:, :] p, const double[:] w):
+        """Whether the groupings and their best k provably hold for the base clusters ``ids``
+        (the same as then) with centres ``p`` and weights ``w``. The group centres and each
         group's sum of moves are summed in index order (NumPy's BLAS products may round
         them differently; the margins keep HOLD_SLACK and the ranking SILHOUETTE_TIE)."""
         cdef Py_ssize_t n_k = self.lab.shape[0], n = self.lab.shape[1]
         cdef Py_ssize_t total = self.sizes.shape[0], k, j, g, e, doubt = 0
+        cdef const long[::1] id_now
         if p.shape[0] != n or w.shape[0] != n:
             return False
+        if ids is not self.ids:
+            id_now = ids
+            if id_now.shape[0] != self.id_values.shape[0]:
+                return False
+            for j in range(n):
+                if id_now[j] != self.id_values[j]:
+                    return False
         delta_a = np.empty(n)
         cdef double[::1] delta = delta_a
         for j in range(n):
@@ -624,7 +648,13 @@ cdef class HeldGroups:
         cdef double[:, ::1] cen = cen_a
         work_a = np.empty(total)
         cdef double[::1] work = work_a
-        _group_centres(p, w, self.lab, cen, work)
+        cdef double[:, ::1] share = self.share
+        for j in range(n):
+            if w[j] != self.weights[j]:
+                share = np.empty((n_k, n))
+                _shares(w, self.lab, share, work)
+                break
+        _group_centres(p, self.lab, share, cen)
         cmax_a = np.empty(n_k)
         cdef double[::1] cmax = cmax_a
         cdef double mv
@@ -835,3 +865,37 @@ def silhouette_estimates(const double[:, :] p, const long[:, ::1] labels):
             sil[i] = (b - a) / q if o > 1 and q > 0 else 0.0
         means[k] = -1.0 if counts[k] < 2 else _pairwise_sum(&sil[0], n, 1) / n
     return means_a, lab_a, counts_a, sizes_a, own_a, denom_a
+
+
+def voted_columns(const double[:, :] comps, Py_ssize_t enough):
+    """The number of columns of ``comps`` with a non-zero entry (``_candidate_ks``), counted
+    up to ``enough``."""
+    cdef Py_ssize_t j, i, found = 0
+    for j in range(comps.shape[1]):
+        for i in range(comps.shape[0]):
+            if comps[i, j] != 0.0:
+                found += 1
+                break
+        if found >= enough:
+            break
+    return found
+
+
+def cluster_sizes(const long[::1] ids, const long[::1] labels):
+    """The number of rows of each cluster (``ids`` sorted, ``labels`` among them), as floats:
+    ``np.bincount(np.searchsorted(ids, labels))``."""
+    cdef Py_ssize_t m = ids.shape[0], i, g, top = ids[m - 1] if m else -1
+    out = np.zeros(m)
+    cdef double[::1] o = out
+    at_a = np.full(top + 1, -1, np.int64)
+    cdef long[::1] at = at_a
+    for i in range(m):
+        if ids[i] >= 0:
+            at[ids[i]] = i
+    for i in range(labels.shape[0]):
+        g = labels[i]
+        if 0 <= g <= top and at[g] >= 0:
+            o[at[g]] += 1.0
+        else:
+            return np.bincount(np.searchsorted(ids, labels), minlength=m).astype(np.float64)
+    return out
