@@ -395,6 +395,7 @@ class _Clusters:
     ids: IntArray
     centres: FloatArray
     labels: IntArray
+    sizes: FloatArray | None = None  # rows per cluster (as floats), when known already
 
 
 @dataclass
@@ -434,10 +435,12 @@ class _HeldBase:
     reach: FloatArray  # per row: its distance to the second-nearest centre, less slack
     state_base: _Clusters  # what state.base was set to
     labels: IntArray = field(init=False)  # per in-conv row: its cluster's id
+    sizes: FloatArray = field(init=False)  # rows per cluster
     kernel: _CK.HeldBase | None = field(init=False)  # the compiled check, when built
 
     def __post_init__(self) -> None:
         self.labels = self.ids[self.pos]
+        self.sizes = np.bincount(self.pos, minlength=self.ids.size).astype(np.float64)
         self.kernel = None
         if _CK is not None:
             self.kernel = _CK.HeldBase(
@@ -916,7 +919,7 @@ def _base_still_held(memo: _HeldBase, x: FloatArray, ic_rows: IntArray) -> _Clus
     Too many such rows, and the reference is renewed by the caller's full step."""
     if memo.kernel is not None:
         found = memo.kernel.still_held(x, ic_rows)
-        return None if found is None else _Clusters(memo.ids, found, memo.labels)
+        return None if found is None else _Clusters(memo.ids, found, memo.labels, memo.sizes)
     if ic_rows.size != memo.ic_rows.size or not np.array_equal(ic_rows, memo.ic_rows):
         return None
     centres, _ = _weighted_centres(x, memo.pos, memo.ids.size, None)
@@ -938,7 +941,7 @@ def _base_still_held(memo: _HeldBase, x: FloatArray, ic_rows: IntArray) -> _Clus
         nearest = np.argmin(cdist(x[doubt], centres), axis=1)
         if not np.array_equal(nearest, memo.pos[doubt]):
             return None
-    return _Clusters(memo.ids, centres, memo.labels)
+    return _Clusters(memo.ids, centres, memo.labels, memo.sizes)
 
 
 def _grouped(
@@ -946,7 +949,9 @@ def _grouped(
 ) -> tuple[dict[int, _Grouping], int]:
     """The groupings of every candidate k and the k of the best silhouette (0 when there is
     no grouping); the previous update's when they provably hold again."""
-    if _CK is not None:
+    if base.sizes is not None:
+        weights = base.sizes  # a held base clustering's
+    elif _CK is not None:
         weights = _CK.cluster_sizes(base.ids, base.labels)
     else:
         sizes = np.bincount(np.searchsorted(base.ids, base.labels), minlength=base.ids.size)

@@ -67,18 +67,70 @@ cdef inline Py_ssize_t _nearest(
     return best
 
 
+cdef inline Py_ssize_t _nearest_of_all(
+    double px, double py, const double[:, ::1] c, Py_ssize_t m, double* buf, double* second
+) noexcept nogil:
+    """:func:`_nearest` (the same centre) and the second-smallest squared distance: the
+    squared distances into ``buf`` with the two smallest kept in two interleaved runs (no
+    branches), then the first position of the smallest. When the two smallest could have
+    equal roots, the first minimum of the roots is found as :func:`_nearest` finds it."""
+    cdef double b1a = INFINITY, b2a = INFINITY, b1b = INFINITY, b2b = INFINITY
+    cdef double da, db, t, b1, b2, bs, s
+    cdef Py_ssize_t j = 0, best
+    while j + 1 < m:
+        da = _sq(px, py, c[j, 0], c[j, 1])
+        db = _sq(px, py, c[j + 1, 0], c[j + 1, 1])
+        buf[j] = da
+        buf[j + 1] = db
+        t = da if da > b1a else b1a
+        b2a = t if t < b2a else b2a
+        b1a = da if da < b1a else b1a
+        t = db if db > b1b else b1b
+        b2b = t if t < b2b else b2b
+        b1b = db if db < b1b else b1b
+        j += 2
+    if j < m:
+        da = _sq(px, py, c[j, 0], c[j, 1])
+        buf[j] = da
+        t = da if da > b1a else b1a
+        b2a = t if t < b2a else b2a
+        b1a = da if da < b1a else b1a
+    b1 = b1a if b1a < b1b else b1b
+    t = b1a if b1a > b1b else b1b
+    b2 = b2a if b2a < b2b else b2b
+    b2 = t if t < b2 else b2
+    second[0] = b2
+    # Distinct roots when the squares differ by more than two units in the last place.
+    if b2 > b1 * (1.0 + 1e-15) and (b1 == 0.0 or b1 > 1e-300):
+        j = 0
+        while buf[j] != b1:
+            j += 1
+        return j
+    best = 0
+    b1 = buf[0]
+    bs = sqrt(b1)
+    for j in range(1, m):
+        if buf[j] < b1:
+            b1 = buf[j]
+            s = sqrt(b1)
+            if s < bs:
+                bs = s
+                best = j
+    return best
+
+
 cdef void _centres_of(
     const double[:, :] x,
     const long[::1] lab,
     Py_ssize_t m,
-    const double[:] w,
-    bint weighted,
+    const double* w,
     double[:, ::1] out,
     double[::1] tot,
 ) noexcept nogil:
     """``_weighted_centres``: the sums of ``np.bincount`` (index order, from 0.0) of the rows
-    with a label (rows labelled -1 are skipped), divided by the weights (1 for none)."""
+    with a label (rows labelled -1 are skipped), divided by the weights (``w`` NULL: 1)."""
     cdef Py_ssize_t i, g, n = x.shape[0]
+    cdef bint weighted = w != NULL
     cdef double wi
     for g in range(m):
         tot[g] = 0.0
@@ -131,24 +183,6 @@ cdef double _pairwise_sum(const double* a, Py_ssize_t n, Py_ssize_t stride) noex
     return _pairwise_sum(a, n2, stride) + _pairwise_sum(a + n2 * stride, n - n2, stride)
 
 
-cdef Py_ssize_t _sorted_rows(const double[:, ::1] c, Py_ssize_t m, double[:, ::1] out) except -1:
-    """``_sorted_rows``: the rows in lexicographic order."""
-    cdef Row* rows = <Row*>malloc(max(m, 1) * sizeof(Row))
-    cdef Py_ssize_t i
-    if rows == NULL:
-        raise MemoryError()
-    for i in range(m):
-        rows[i].x = c[i, 0]
-        rows[i].y = c[i, 1]
-        rows[i].at = i
-    qsort(rows, m, sizeof(Row), _row_order)
-    for i in range(m):
-        out[i, 0] = rows[i].x
-        out[i, 1] = rows[i].y
-    free(rows)
-    return 0
-
-
 cdef Py_ssize_t _classes(const double[:, :] c, Py_ssize_t m, long[::1] cls) except -1:
     """The number of distinct rows of c, and each row's class (equal rows share one, numbered
     in lexicographic order as ``_row_groups`` numbers them)."""
@@ -196,8 +230,12 @@ def weighted_centres(const double[:, :] x, const long[::1] labels, Py_ssize_t n,
     """``_weighted_centres``: (weighted) means of the rows of clusters 0..n-1, total weights."""
     centres = np.empty((n, 2))
     tot = np.empty(n)
-    cdef const double[:] w = x[:, 0] if weights is None else weights
-    _centres_of(x, labels, n, w, weights is not None, centres, tot)
+    cdef const double[::1] w
+    cdef const double* wp = NULL
+    if weights is not None:
+        w = weights
+        wp = &w[0] if w.shape[0] else NULL
+    _centres_of(x, labels, n, wp, centres, tot)
     return centres, tot
 
 
@@ -205,8 +243,11 @@ def clean_start(const double[:, :] x, const long[::1] labels, Py_ssize_t k, weig
     """``_clean_start`` (clusters.clj ``clean-start-clusters``): (ids, centres, positions in
     ids of each row's cluster or None when some row belongs to none)."""
     cdef Py_ssize_t n = x.shape[0], i, g, u, m, top = -1, members = 0, possible, far
-    cdef bint weighted = weights is not None
-    cdef const double[:] w = weights if weighted else x[:, 0]
+    cdef const double[::1] w
+    cdef const double* wp = NULL
+    if weights is not None:
+        w = weights
+        wp = &w[0] if w.shape[0] else NULL
     cdef double best, d
     for i in range(n):
         if labels[i] >= 0:
@@ -244,14 +285,14 @@ def clean_start(const double[:, :] x, const long[::1] labels, Py_ssize_t k, weig
     cdef double[:, ::1] centres = centres_a
     tot_a = np.empty(m + max(k, 0))
     cdef double[::1] tot = tot_a
-    _centres_of(x, pos, m, w, weighted, centres, tot)
+    _centres_of(x, pos, m, wp, centres, tot)
     cls_a = np.empty(m, np.int64)
     cdef long[::1] cls = cls_a
     cdef Py_ssize_t n_cls = _classes(centres, m, cls)
     if n_cls < m:
         _merge_identical(lab, pos, ids, cls, m, n_cls)
         m = _relabel(lab, ids, pos, top)
-        _centres_of(x, pos, m, w, weighted, centres, tot)
+        _centres_of(x, pos, m, wp, centres, tot)
     if distinct is not None:
         possible = min(k, <Py_ssize_t>distinct)
     elif m >= k:
@@ -274,7 +315,7 @@ def clean_start(const double[:, :] x, const long[::1] labels, Py_ssize_t k, weig
         lab[far] = ids[m]
         pos[far] = m
         m += 1
-        _centres_of(x, pos, m, w, weighted, centres, tot)
+        _centres_of(x, pos, m, wp, centres, tot)
     return ids_a[:m].copy(), centres_a[:m].copy(), pos_a if members == n else None
 
 
@@ -330,6 +371,55 @@ cdef Py_ssize_t _relabel(long[::1] lab, long[::1] ids, long[::1] pos, Py_ssize_t
     return m
 
 
+cdef void _assign(
+    const double[:, :] x, const double[:, ::1] centres, Py_ssize_t m, long[::1] nearest,
+    double* buf
+) noexcept nogil:
+    """Each row's nearest centre (the first minimum of the roots, as ``argmin`` of ``cdist``);
+    ``buf`` holds m doubles."""
+    cdef Py_ssize_t i, n = x.shape[0]
+    cdef double second
+    for i in range(n):
+        nearest[i] = _nearest_of_all(x[i, 0], x[i, 1], centres, m, buf, &second)
+
+
+cdef inline bint _before(const Row* a, const Row* b, bint lex) noexcept nogil:
+    """Row a sorts before row b: on the first coordinate (then, when ``lex``, the second),
+    then on position."""
+    if a.x != b.x:
+        return a.x < b.x
+    if lex and a.y != b.y:
+        return a.y < b.y
+    return a.at < b.at
+
+
+cdef void _resort(Row* rows, Py_ssize_t m, const double[:, ::1] c, bint lex) noexcept nogil:
+    """``rows`` (the centres in their order of the previous step) given the centres ``c`` now
+    and sorted again, by insertion (the centres move little from one step to the next)."""
+    cdef Py_ssize_t i, j
+    cdef Row r
+    for i in range(m):
+        rows[i].x = c[rows[i].at, 0]
+        rows[i].y = c[rows[i].at, 1]
+    for i in range(1, m):
+        r = rows[i]
+        j = i
+        while j > 0 and _before(&r, &rows[j - 1], lex):
+            rows[j] = rows[j - 1]
+            j -= 1
+        rows[j] = r
+
+
+cdef void _drop(Row* rows, Py_ssize_t m, const long[::1] remap, const double[::1] tot) noexcept nogil:
+    """The rows of the clusters left empty removed, the others renumbered (order kept)."""
+    cdef Py_ssize_t i, kept = 0
+    for i in range(m):
+        if tot[rows[i].at] > 0:
+            rows[kept] = rows[i]
+            rows[kept].at = remap[rows[i].at]
+            kept += 1
+
+
 def kmeans(
     const double[:, :] x,
     ids_in,
@@ -346,8 +436,11 @@ def kmeans(
     returned with it, and ``reach`` (when asked for) is each row's distance to its
     second-nearest centre less ``slack`` (``_base_held``); otherwise reach is None."""
     cdef Py_ssize_t n = x.shape[0], i, j, g, m, mm, step, alive
-    cdef bint weighted = weights is not None
-    cdef const double[:] w = weights if weighted else x[:, 0]
+    cdef const double[::1] w
+    cdef const double* wp = NULL
+    if weights is not None:
+        w = weights
+        wp = &w[0] if w.shape[0] else NULL
     ids_a = np.array(ids_in, dtype=np.int64)
     cdef long[::1] ids = ids_a
     m = ids.shape[0]
@@ -358,27 +451,14 @@ def kmeans(
     cdef const long[::1] st
     cdef double d, b1, b2, s, bs
     cdef bint kept
+    buf_a = np.empty(max(m, 1))
+    cdef double[::1] buf = buf_a
     if start is not None:
         st = start
         kept = True
         reach_a = np.empty(n) if want_reach else None
         for i in range(n):
-            # The first minimum of the roots, with the two smallest squared distances.
-            b1 = _sq(x[i, 0], x[i, 1], centres[0, 0], centres[0, 1])
-            b2 = INFINITY
-            bs = sqrt(b1)
-            g = 0
-            for j in range(1, m):
-                d = _sq(x[i, 0], x[i, 1], centres[j, 0], centres[j, 1])
-                if d < b1:
-                    b2 = b1
-                    b1 = d
-                    s = sqrt(d)
-                    if s < bs:
-                        bs = s
-                        g = j
-                elif d < b2:
-                    b2 = d
+            g = _nearest_of_all(x[i, 0], x[i, 1], centres, m, &buf[0], &b2)
             nearest[i] = g
             if g != st[i]:
                 kept = False
@@ -387,8 +467,7 @@ def kmeans(
         if kept:
             return ids_in, centres_in, ids_a[nearest_a], reach_a
     else:
-        for i in range(n):
-            nearest[i] = _nearest(x[i, 0], x[i, 1], centres, m)
+        _assign(x, centres, m, nearest, &buf[0])
     new_a = np.empty((max(m, 1), 2))
     cdef double[:, ::1] new = new_a
     tot_a = np.empty(max(m, 1))
@@ -402,12 +481,19 @@ def kmeans(
     labels_a = np.zeros(n, np.int64)
     cdef long[::1] labels = labels_a
     cdef Py_ssize_t m_old = m
-    _sorted_rows(centres, m, old)
+    cdef Row* lex = <Row*>malloc(max(m, 1) * sizeof(Row))
+    if lex == NULL:
+        raise MemoryError()
+    for g in range(m):
+        lex[g].at = g
+    _resort(lex, m, centres, True)
+    for g in range(m):
+        old[g, 0] = lex[g].x
+        old[g, 1] = lex[g].y
     for step in range(max_iters + 1):
         if step:
-            for i in range(n):
-                nearest[i] = _nearest(x[i, 0], x[i, 1], centres, m)
-        _centres_of(x, nearest, m, w, weighted, new, tot)
+            _assign(x, centres, m, nearest, &buf[0])
+        _centres_of(x, nearest, m, wp, new, tot)
         alive = 0
         for g in range(m):
             if tot[g] > 0:
@@ -416,12 +502,17 @@ def kmeans(
                 centres[alive, 0] = new[g, 0]
                 centres[alive, 1] = new[g, 1]
                 alive += 1
+        if alive < m:
+            _drop(lex, m, remap, tot)
         m = alive
         for i in range(n):
             labels[i] = ids[remap[nearest[i]]]
         if step == max_iters:
             break
-        _sorted_rows(centres, m, now)
+        _resort(lex, m, centres, True)
+        for g in range(m):
+            now[g, 0] = lex[g].x
+            now[g, 1] = lex[g].y
         mm = min(m_old, m)
         kept = True
         for g in range(mm):
@@ -432,6 +523,7 @@ def kmeans(
             break
         old, now = now, old
         m_old = m
+    free(lex)
     # Sorted by id (a stable sort; the ids of the callers are sorted already).
     out_ids = ids_a[:m].copy()
     out_centres = centres_a[:m].copy()
@@ -440,8 +532,8 @@ def kmeans(
         if ids[g] < ids[g - 1]:
             kept = False
     if not kept:
-        order = np.argsort(out_ids, kind="stable")
-        out_ids, out_centres = out_ids[order], out_centres[order]
+        by_id = np.argsort(out_ids, kind="stable")
+        out_ids, out_centres = out_ids[by_id], out_centres[by_id]
     return out_ids, out_centres, labels_a, None
 
 
@@ -456,6 +548,8 @@ cdef class HeldBase:
     cdef double[:, ::1] centres
     cdef double[::1] reach
     cdef double[::1] counts
+    cdef double[::1] counts_now
+    cdef long[::1] doubt_rows
     cdef Py_ssize_t m
     cdef Py_ssize_t far_n
     cdef Py_ssize_t doubts
@@ -470,6 +564,8 @@ cdef class HeldBase:
         self.centres = np.ascontiguousarray(centres, dtype=np.float64)
         self.reach = np.ascontiguousarray(reach, dtype=np.float64)
         self.counts = np.zeros(m)
+        self.counts_now = np.zeros(m)
+        self.doubt_rows = np.zeros(self.pos.shape[0], np.int64)
         for i in range(self.pos.shape[0]):
             self.counts[self.pos[i]] += 1.0
         self.m, self.far_n, self.doubts, self.slack = m, far_n, doubts, slack
@@ -481,23 +577,27 @@ cdef class HeldBase:
         the proof holds for any choice, and the centres found are the same)."""
         cdef Py_ssize_t n = self.pos.shape[0], m = self.m, i, j, f, c, doubt = 0
         cdef Py_ssize_t n_far = min(self.far_n, m)
+        cdef const long[::1] pos = self.pos
+        cdef const long[::1] rows = self.ic_rows
+        cdef const double[:, ::1] then = self.points
+        cdef const double[:, ::1] was = self.centres
+        cdef const double[::1] reach = self.reach
+        cdef double slack = self.slack
         if ic_rows.shape[0] != n or x.shape[0] != n:
             return None
         for i in range(n):
-            if ic_rows[i] != self.ic_rows[i]:
+            if ic_rows[i] != rows[i]:
                 return None
         centres_a = np.empty((m, 2))
         cdef double[:, ::1] cen = centres_a
-        tot_a = np.empty(m)
-        cdef double[::1] tot = tot_a
-        _centres_of(x, self.pos, m, x[:, 0], False, cen, tot)
+        _centres_of(x, pos, m, NULL, cen, self.counts_now)
         # The n_far largest moves (first of equals), then the largest of the others.
         cdef long top[16]
         cdef double top_v[16]
         cdef Py_ssize_t kept = 0, slots = min(n_far + 1, m)
         cdef double mv, rest = 0.0
         for c in range(m):
-            mv = sqrt(_sq(cen[c, 0], cen[c, 1], self.centres[c, 0], self.centres[c, 1]))
+            mv = sqrt(_sq(cen[c, 0], cen[c, 1], was[c, 0], was[c, 1]))
             if kept < slots:
                 j = kept
                 kept += 1
@@ -513,29 +613,28 @@ cdef class HeldBase:
             top[j] = c
         if m > n_far:
             rest = top_v[n_far]
-        cdef double own, bound, near, d
-        doubt_a = np.empty(n, np.int64)
-        cdef long[::1] doubt_rows = doubt_a
+        cdef double own, bound, near, d, px, py
+        cdef long[::1] doubt_rows = self.doubt_rows
         for i in range(n):
-            c = self.pos[i]
-            own = sqrt(_sq(x[i, 0], x[i, 1], cen[c, 0], cen[c, 1]))
-            bound = self.reach[i] - sqrt(
-                _sq(x[i, 0], x[i, 1], self.points[i, 0], self.points[i, 1])
-            ) - rest
+            c = pos[i]
+            px = x[i, 0]
+            py = x[i, 1]
+            own = sqrt(_sq(px, py, cen[c, 0], cen[c, 1]))
+            bound = reach[i] - sqrt(_sq(px, py, then[i, 0], then[i, 1])) - rest
             near = INFINITY
             for f in range(n_far):
                 if top[f] != c:
-                    d = _sq(x[i, 0], x[i, 1], cen[top[f], 0], cen[top[f], 1])
+                    d = _sq(px, py, cen[top[f], 0], cen[top[f], 1])
                     if d < near:
                         near = d
-            if not (own < bound and sqrt(near) > own + self.slack):
+            if not (own < bound and sqrt(near) > own + slack):
                 doubt_rows[doubt] = i
                 doubt += 1
         if doubt > max(self.doubts, n // 8):
             return None
         for f in range(doubt):
             i = doubt_rows[f]
-            if _nearest(x[i, 0], x[i, 1], cen, m) != self.pos[i]:
+            if _nearest(x[i, 0], x[i, 1], cen, m) != pos[i]:
                 return None
         return centres_a
 
@@ -592,6 +691,11 @@ cdef class HeldGroups:
     cdef double[:, ::1] share
     cdef object ids
     cdef long[::1] id_values
+    cdef double[::1] delta  # the buffers of still_held
+    cdef double[:, ::1] cen
+    cdef double[::1] work
+    cdef double[::1] cmax
+    cdef double[::1] change
     cdef Py_ssize_t best
     cdef Py_ssize_t doubts
     cdef double slack
@@ -622,14 +726,31 @@ cdef class HeldGroups:
         self.centres = np.empty((self.sizes.shape[0], 2))
         _group_centres(self.points, self.lab, self.share, self.centres)
         self.best, self.doubts, self.slack, self.tie = best, doubts, slack, tie
+        self.delta = np.empty(self.lab.shape[1])
+        self.cen = np.empty((self.sizes.shape[0], 2))
+        self.work = np.empty(self.sizes.shape[0])
+        self.cmax = np.empty(n_k)
+        self.change = np.empty(self.lab.shape[1])
 
     def still_held(self, ids, const double[:, :] p, const double[:] w):
         """Whether the groupings and their best k provably hold for the base clusters ``ids``
         (the same as then) with centres ``p`` and weights ``w``. The group centres and each
         group's sum of moves are summed in index order (NumPy's BLAS products may round
         them differently; the margins keep HOLD_SLACK and the ranking SILHOUETTE_TIE)."""
-        cdef Py_ssize_t n_k = self.lab.shape[0], n = self.lab.shape[1]
-        cdef Py_ssize_t total = self.sizes.shape[0], k, j, g, e, doubt = 0
+        cdef const long[:, ::1] lab = self.lab
+        cdef const double[:, ::1] margins = self.margins
+        cdef const long[::1] starts = self.starts
+        cdef const long[::1] counts = self.counts
+        cdef const double[:, ::1] centres = self.centres
+        cdef const double[::1] sizes = self.sizes
+        cdef const double[:, ::1] others = self.others
+        cdef const double[:, ::1] denom = self.denom
+        cdef const double[:, ::1] shared = self.shared
+        cdef const double[::1] means = self.means
+        cdef const double[:, ::1] points = self.points
+        cdef const double[::1] weights = self.weights
+        cdef Py_ssize_t n_k = lab.shape[0], n = lab.shape[1]
+        cdef Py_ssize_t total = sizes.shape[0], k, j, g, e, doubt = 0
         cdef const long[::1] id_now
         if p.shape[0] != n or w.shape[0] != n:
             return False
@@ -640,47 +761,43 @@ cdef class HeldGroups:
             for j in range(n):
                 if id_now[j] != self.id_values[j]:
                     return False
-        delta_a = np.empty(n)
-        cdef double[::1] delta = delta_a
+        cdef double[::1] delta = self.delta
         for j in range(n):
-            delta[j] = sqrt(_sq(p[j, 0], p[j, 1], self.points[j, 0], self.points[j, 1]))
-        cen_a = np.empty((total, 2))
-        cdef double[:, ::1] cen = cen_a
-        work_a = np.empty(total)
-        cdef double[::1] work = work_a
+            delta[j] = sqrt(_sq(p[j, 0], p[j, 1], points[j, 0], points[j, 1]))
+        cdef double[:, ::1] cen = self.cen
+        cdef double[::1] work = self.work
         cdef double[:, ::1] share = self.share
         for j in range(n):
-            if w[j] != self.weights[j]:
+            if w[j] != weights[j]:
                 share = np.empty((n_k, n))
-                _shares(w, self.lab, share, work)
+                _shares(w, lab, share, work)
                 break
-        _group_centres(p, self.lab, share, cen)
-        cmax_a = np.empty(n_k)
-        cdef double[::1] cmax = cmax_a
+        _group_centres(p, lab, share, cen)
+        cdef double[::1] cmax = self.cmax
         cdef double mv
         for k in range(n_k):
             cmax[k] = -INFINITY
-            for g in range(self.starts[k], self.starts[k] + self.counts[k]):
-                mv = sqrt(_sq(cen[g, 0], cen[g, 1], self.centres[g, 0], self.centres[g, 1]))
+            for g in range(starts[k], starts[k] + counts[k]):
+                mv = sqrt(_sq(cen[g, 0], cen[g, 1], centres[g, 0], centres[g, 1]))
                 if mv > cmax[k]:
                     cmax[k] = mv
         # Base clusters whose margin does not cover the moves: compared with the centres.
         cdef double mine, near, d
         for k in range(n_k):
             for j in range(n):
-                if self.margins[k, j] <= 2.0 * delta[j] + 2.0 * cmax[k]:
+                if margins[k, j] <= 2.0 * delta[j] + 2.0 * cmax[k]:
                     doubt += 1
                     if doubt > self.doubts:
                         return False
         if doubt:
             for k in range(n_k):
                 for j in range(n):
-                    if not self.margins[k, j] <= 2.0 * delta[j] + 2.0 * cmax[k]:
+                    if not margins[k, j] <= 2.0 * delta[j] + 2.0 * cmax[k]:
                         continue
-                    e = self.lab[k, j]
+                    e = lab[k, j]
                     mine = sqrt(_sq(cen[e, 0], cen[e, 1], p[j, 0], p[j, 1]))
                     near = INFINITY
-                    for g in range(self.starts[k], self.starts[k] + self.counts[k]):
+                    for g in range(starts[k], starts[k] + counts[k]):
                         if g != e:
                             d = sqrt(_sq(cen[g, 0], cen[g, 1], p[j, 0], p[j, 1]))
                             if d < near:
@@ -692,28 +809,27 @@ cdef class HeldGroups:
             work[g] = 0.0
         for k in range(n_k):
             for j in range(n):
-                work[self.lab[k, j]] += delta[j]
-        change_a = np.empty(n)
-        cdef double[::1] change = change_a
+                work[lab[k, j]] += delta[j]
+        cdef double[::1] change = self.change
         cdef double da, db, room, c, far_mean, bound, low = 0.0, high = -INFINITY, value
         for k in range(n_k):
             far_mean = -INFINITY
-            for g in range(self.starts[k], self.starts[k] + self.counts[k]):
-                value = work[g] / self.sizes[g]
+            for g in range(starts[k], starts[k] + counts[k]):
+                value = work[g] / sizes[g]
                 if value > far_mean:
                     far_mean = value
             for j in range(n):
-                da = delta[j] + (work[self.lab[k, j]] - delta[j]) / self.others[k, j]
+                da = delta[j] + (work[lab[k, j]] - delta[j]) / others[k, j]
                 db = delta[j] + far_mean
-                room = self.denom[k, j] - (da if da >= db else db)
+                room = denom[k, j] - (da if da >= db else db)
                 c = (da + db) / room if room > 0.0 else 2.0
                 if c > 2.0:
                     c = 2.0
-                change[j] = c * self.shared[k, j]
+                change[j] = c * shared[k, j]
             bound = _pairwise_sum(&change[0], n, 1) / n if n else 0.0
-            if self.counts[k] < 2:
+            if counts[k] < 2:
                 bound = 0.0
-            value = self.means[k] + bound
+            value = means[k] + bound
             if k == self.best:
                 low = value - 2.0 * bound
             elif value > high:
@@ -834,9 +950,17 @@ def silhouette_estimates(const double[:, :] p, const long[:, ::1] labels):
     sums_a = np.zeros((n, max(total, 1)))
     cdef double[:, ::1] sums = sums_a
     cdef double d
+    # The distance matrix (symmetric: the squares of opposite differences are equal).
+    dist_a = np.zeros((n, n))
+    cdef double[:, ::1] dist = dist_a
+    for i in range(n):
+        for j in range(i + 1, n):
+            d = sqrt(_sq(p[i, 0], p[i, 1], p[j, 0], p[j, 1]))
+            dist[i, j] = d
+            dist[j, i] = d
     for i in range(n):
         for j in range(n):
-            d = sqrt(_sq(p[i, 0], p[i, 1], p[j, 0], p[j, 1]))
+            d = dist[i, j]
             for k in range(n_k):
                 sums[i, lab[k, j]] += d
     own_a = np.empty((n_k, n))
