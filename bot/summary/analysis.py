@@ -75,7 +75,7 @@ import contextlib
 import math
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -90,6 +90,10 @@ from bot.summary.replay_pca import WarmPCA, WarmStep
 
 # The compiled PCA kernels (``bot/summary/_kernels/lanczos.pyx``), when they were built.
 _LANCZOS = load("lanczos")
+if TYPE_CHECKING:
+    from bot.summary._kernels import clusters as _CK
+else:
+    _CK = load("clusters")  # the compiled clustering kernels; None: the NumPy code below
 
 ANALYSIS_VERSION = "polis-1.0"
 
@@ -393,6 +397,7 @@ class _Clusters:
     ids: IntArray
     centres: FloatArray
     labels: IntArray
+    sizes: FloatArray | None = None  # rows per cluster (as floats), when known already
 
 
 @dataclass
@@ -431,6 +436,19 @@ class _HeldBase:
     centres: FloatArray
     reach: FloatArray  # per row: its distance to the second-nearest centre, less slack
     state_base: _Clusters  # what state.base was set to
+    labels: IntArray = field(init=False)  # per in-conv row: its cluster's id
+    sizes: FloatArray = field(init=False)  # rows per cluster
+    kernel: _CK.HeldBase | None = field(init=False)  # the compiled check, when built
+
+    def __post_init__(self) -> None:
+        self.labels = self.ids[self.pos]
+        self.sizes = np.bincount(self.pos, minlength=self.ids.size).astype(np.float64)
+        self.kernel = None
+        if _CK is not None:
+            self.kernel = _CK.HeldBase(
+                self.ic_rows, self.pos, self.ids.size, self.points, self.centres, self.reach,
+                HELD_FAR, HELD_DOUBTS, HOLD_SLACK,
+            )  # fmt: skip
 
 
 @dataclass
@@ -467,9 +485,19 @@ class _HeldGroups:
     others: FloatArray = field(init=False)  # K x n: the other members of each point's group
     shared: FloatArray = field(init=False)  # K x n: 1 where the group has other members
     best: int = field(init=False)  # the position of best_k among the candidate ks
+    kernel: _CK.HeldGroups | None = field(init=False)  # the compiled check, when built
 
     def __post_init__(self) -> None:
         sp = self.spread
+        self.best = list(self.groupings).index(self.best_k)
+        self.kernel = None
+        if _CK is not None:
+            self.kernel = _CK.HeldGroups(
+                self.base_ids, sp.lab, sp.counts, sp.sizes, sp.own, sp.denom, sp.means,
+                self.margins, self.points, self.weights, self.best,
+                HELD_DOUBTS, HOLD_SLACK, SILHOUETTE_TIE,
+            )  # fmt: skip
+            return  # the fields of the NumPy check (member .. shared) stay unset
         self.member = np.zeros((sp.sizes.size, self.points.shape[0]))
         self.member[sp.lab, np.arange(self.points.shape[0])] = 1.0
         self.share = self.shares(self.weights)
@@ -479,7 +507,6 @@ class _HeldGroups:
         self.slots = np.where(local < sp.counts[:, None], self.starts[:, None] + local, -1)
         self.others = np.maximum(sp.own - 1.0, 1.0)
         self.shared = (sp.own > 1.0).astype(np.float64)
-        self.best = list(self.groupings).index(self.best_k)
 
     def shares(self, weights: FloatArray) -> FloatArray:
         """Each member's share of its group's weight, for the base-cluster ``weights``."""
@@ -615,6 +642,8 @@ def _row_groups(x: FloatArray) -> tuple[IntArray, IntArray]:
 
 
 def _distinct_count(x: FloatArray) -> int:
+    if _CK is not None:
+        return _CK.distinct_count(x)
     if x.shape[0] == 0:
         return 0
     _, groups = _row_groups(x)
@@ -623,6 +652,8 @@ def _distinct_count(x: FloatArray) -> int:
 
 def _first_distinct(x: FloatArray, k: int) -> IntArray:
     """Indices of the first k distinct rows, in row order (clusters.clj ``init-clusters``)."""
+    if _CK is not None:
+        return _CK.first_distinct(x, k)
     if x.shape[0] == 0:
         return np.zeros(0, np.int64)
     order, groups = _row_groups(x)
@@ -635,6 +666,8 @@ def _weighted_centres(
     x: FloatArray, labels: IntArray, n: int, weights: FloatArray | None
 ) -> tuple[FloatArray, FloatArray]:
     """(Weighted) mean of the rows of each cluster 0..n-1, and the clusters' total weights."""
+    if _CK is not None:
+        return _CK.weighted_centres(x, labels, n, weights)
     tot: FloatArray
     if weights is None:
         tot = np.bincount(labels, minlength=n).astype(np.float64)
@@ -661,6 +694,8 @@ def _clean_start(
     (None: counted if needed).
     Returns (ids, initial centres, and when every row belongs to a cluster, the position in
     ids of each row's cluster: the centres are then the means of those clusters)."""
+    if _CK is not None:
+        return _CK.clean_start(x, labels, k, weights, distinct)
     member = labels >= 0
     if not member.any():
         idx = _first_distinct(x, k)
@@ -725,6 +760,11 @@ def _kmeans(
     ``start`` (from :func:`_clean_start`, ids sorted) says the centres are the (weighted)
     means of the clusters of that assignment: if the first step keeps it, the centres do not
     move and the loop stops there with them (returned without recomputing them)."""
+    if _CK is not None:
+        found = _CK.kmeans(
+            x, ids, centres, max_iters, weights, start, False, SAME_CLUSTERING**2, HOLD_SLACK
+        )
+        return _Clusters(found[0], found[1], found[2])
     labels = np.zeros(x.shape[0], np.int64)
     nearest = np.argmin(cdist(x, centres), axis=1)
     if start is not None and np.array_equal(nearest, start):
@@ -837,8 +877,11 @@ def _base_clusters(state: _State, x: FloatArray, ic_rows: IntArray, n_rows: int)
         base = _kmeans(x, ids, init, BASE_ITERS, None, start)
     else:
         base = _Clusters(ids, init, np.zeros(0, np.int64))
-    full_labels = np.full(n_rows, -1, np.int64)
-    full_labels[ic_rows] = base.labels
+    if memo is not None and state.base_memo is memo and memo.state_base.labels.size == n_rows:
+        full_labels = memo.state_base.labels  # held again: the same rows in the same clusters
+    else:
+        full_labels = np.full(n_rows, -1, np.int64)
+        full_labels[ic_rows] = base.labels
     state.base = _Clusters(base.ids, base.centres, full_labels)
     if state.base_memo is not None:
         state.base_memo.state_base = state.base
@@ -850,7 +893,15 @@ def _base_held(
 ) -> tuple[_Clusters | None, _HeldBase | None]:
     """:func:`_kmeans`'s first step from a clean start of ``ids.size >= BASE_K`` clusters:
     the clustering when the start holds (with what it takes to break it), else (None, None)
-    and the caller runs the k-means."""
+    and the caller runs the k-means (the compiled kernel runs it here: (clustering, None))."""
+    if _CK is not None:
+        found_ids, centres, labels, reach = _CK.kmeans(
+            x, ids, init, BASE_ITERS, None, start, True, SAME_CLUSTERING**2, HOLD_SLACK
+        )
+        found = _Clusters(found_ids, centres, labels)
+        if reach is None:
+            return found, None
+        return found, _HeldBase(ic_rows, ids, start, x, init, reach, found)
     dist = cdist(x, init)
     nearest = np.argmin(dist, axis=1)
     if not np.array_equal(nearest, start):
@@ -871,6 +922,9 @@ def _base_still_held(memo: _HeldBase, x: FloatArray, ic_rows: IntArray) -> _Clus
     * or, for the few rows where that bound fails, on their distances to every centre.
 
     Too many such rows, and the reference is renewed by the caller's full step."""
+    if memo.kernel is not None:
+        found = memo.kernel.still_held(x, ic_rows)
+        return None if found is None else _Clusters(memo.ids, found, memo.labels, memo.sizes)
     if ic_rows.size != memo.ic_rows.size or not np.array_equal(ic_rows, memo.ic_rows):
         return None
     centres, _ = _weighted_centres(x, memo.pos, memo.ids.size, None)
@@ -892,7 +946,7 @@ def _base_still_held(memo: _HeldBase, x: FloatArray, ic_rows: IntArray) -> _Clus
         nearest = np.argmin(cdist(x[doubt], centres), axis=1)
         if not np.array_equal(nearest, memo.pos[doubt]):
             return None
-    return _Clusters(memo.ids, centres, memo.ids[memo.pos])
+    return _Clusters(memo.ids, centres, memo.labels, memo.sizes)
 
 
 def _grouped(
@@ -900,8 +954,13 @@ def _grouped(
 ) -> tuple[dict[int, _Grouping], int]:
     """The groupings of every candidate k and the k of the best silhouette (0 when there is
     no grouping); the previous update's when they provably hold again."""
-    sizes = np.bincount(np.searchsorted(base.ids, base.labels), minlength=base.ids.size)
-    weights = sizes.astype(np.float64)
+    if base.sizes is not None:
+        weights = base.sizes  # a held base clustering's
+    elif _CK is not None:
+        weights = _CK.cluster_sizes(base.ids, base.labels)
+    else:
+        sizes = np.bincount(np.searchsorted(base.ids, base.labels), minlength=base.ids.size)
+        weights = sizes.astype(np.float64)
     ks = _candidate_ks(base, comps)
     memo, state.group_memo = state.group_memo, None
     held = memo is not None and memo.groupings is state.groupings and list(memo.groupings) == ks
@@ -935,6 +994,8 @@ def _groups_still_held(memo: _HeldGroups, base: _Clusters, weights: FloatArray) 
 
     The centres here are computed as products (their rounding differs from the k-means's
     sums by far less than :data:`HOLD_SLACK`)."""
+    if memo.kernel is not None:
+        return memo.kernel.still_held(base.ids, base.centres, weights)
     if base.ids is not memo.base_ids and not np.array_equal(base.ids, memo.base_ids):
         return False
     shift = base.centres - memo.points
@@ -988,7 +1049,11 @@ def _candidate_ks(base: _Clusters, comps: FloatArray) -> list[int]:
     fewer groups than base clusters (no all-singleton split) and two voted statements."""
     n_base = base.ids.size
     max_k = min(MAX_K, 2 + n_base // 12, n_base - 1)
-    if np.count_nonzero(np.any(comps != 0.0, axis=0)) < 2 or n_base < 2:
+    if _CK is not None:
+        voted = _CK.voted_columns(comps, 2)
+    else:
+        voted = int(np.count_nonzero(np.any(comps != 0.0, axis=0)))
+    if voted < 2 or n_base < 2:
         max_k = 0
     return list(range(2, max_k + 1))
 
@@ -1043,6 +1108,11 @@ def _held_groupings(
     if not np.array_equal(old_ids[at], base.ids):
         return {}, None
     labels = np.stack([p.group_ids[at] for p in prevs if p is not None])  # K x n_base
+    if _CK is not None:
+        ok, margins = _CK.held_groupings(
+            base.centres, weights, labels, np.asarray(ks, np.int64), HOLD_SLACK
+        )
+        return {k: _Grouping(base_ids, labels[i]) for i, k in enumerate(ks) if ok[i]}, margins
     n_k, n = labels.shape
     width = int(labels.max()) + 1
     present = (
@@ -1099,6 +1169,9 @@ def _silhouette_estimates(
     they change when the points move (:func:`_groups_still_held`)."""
     ks = list(labelings)
     labels = np.stack([labelings[k] for k in ks])  # K x n
+    if _CK is not None:
+        found = _Spread(*_CK.silhouette_estimates(points, labels))
+        return dict(zip(ks, found.means.tolist(), strict=True)), found
     n_k, n = labels.shape
     width = int(labels.max()) + 1
     flat = labels + width * np.arange(n_k)[:, None]
