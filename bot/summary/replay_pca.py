@@ -35,7 +35,7 @@ same algorithm, so both paths give the same components to within its tolerance.
 
 The bound on the third eigenvalue is the last full eigendecomposition's third eigenvalue plus
 the summed norms of the changes since; when that sum comes too close, it is replaced by the
-norm of the whole change since then (:meth:`WarmPCA._tighten`), which is smaller when changes
+norm of the whole change since then (:meth:`WarmPCA._trusted`), which is smaller when changes
 undo each other, before a full eigendecomposition is paid for.
 
 Only for conversations whose dense centred matrix is small (the cold analysis's own dense
@@ -229,14 +229,7 @@ class WarmPCA:
             if step.n_rows < 2 or not step.used_pos.size:
                 continue  # nothing to project: the replay's map stays empty
             found = refined.get(step.slot)
-            if found is not None and self.third_bound >= found[0][1] * (1 - GAP_MARGIN):
-                self._tighten(step)
-            if (
-                found is not None
-                and found[0][1] > 0.0
-                and self.third_bound < found[0][1] * (1 - GAP_MARGIN)
-            ):
-                self.refined += 1
+            if found is not None and self._trusted(step, found[0]):
                 w, vecs = found
             else:
                 w, vecs = self._full(step, seed, solve)
@@ -262,10 +255,7 @@ class WarmPCA:
                 MAX_RESTARTS,
                 RESIDUAL_TOL,
             )
-            if ok and self.third_bound >= theta[1] * (1 - GAP_MARGIN):
-                self._tighten(step)
-            if ok and theta[1] > 0.0 and self.third_bound < theta[1] * (1 - GAP_MARGIN):
-                self.refined += 1
+            if ok and self._trusted(step, theta):
                 step.values, step.vectors = theta, vecs.T
                 return
         step.values, step.vectors = self._full(step, seed, solve)
@@ -304,14 +294,19 @@ class WarmPCA:
     def _cov_of(self, step: WarmStep) -> FloatArray:
         return self.cov if self._stack is None else self._stack[step.slot]
 
-    def _tighten(self, step: WarmStep) -> None:
-        """The bound on the third eigenvalue from the whole change since the last full
-        eigendecomposition (Weyl: ||C - C_full||_F), when it is below the running sum of the
-        changes' norms (each change can undo part of the one before)."""
-        if self._full_cov is None:
-            return
-        moved = float(np.linalg.norm(self._cov_of(step) - self._full_cov))
-        self.third_bound = min(self.third_bound, self._full_third + moved)
+    def _trusted(self, step: WarmStep, theta: FloatArray) -> bool:
+        """Whether ``step``'s refined eigenvalues ``theta`` can be kept: no third eigenvalue
+        can have overtaken the second. The running bound is first tightened, when it is too
+        close, to the norm of the whole change since the last full eigendecomposition (Weyl:
+        ||C - C_full||_F; each change can undo part of the one before)."""
+        limit = float(theta[1]) * (1 - GAP_MARGIN)
+        if self.third_bound >= limit and self._full_cov is not None:
+            moved = float(np.linalg.norm(self._cov_of(step) - self._full_cov))
+            self.third_bound = min(self.third_bound, self._full_third + moved)
+        if theta[1] > 0.0 and self.third_bound < limit:
+            self.refined += 1
+            return True
+        return False
 
     def _full(
         self, step: WarmStep, seed: int, solve: Eigensolver

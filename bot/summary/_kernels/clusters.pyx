@@ -837,11 +837,11 @@ cdef class HeldGroups:
         return low > high + self.tie
 
 
-def held_groupings(const double[:, :] p, const double[:] w, const long[:, ::1] labels,
-                   const long[::1] ks, double slack):
-    """``_held_groupings``'s arithmetic for the K previous labellings (K x n base clusters):
-    (held per k, margins K x n). The group centres are the k-means's sums (index order)."""
-    cdef Py_ssize_t n_k = labels.shape[0], n = labels.shape[1], k, j, g, e, top = 0
+cdef tuple _stacked_groups(const long[:, ::1] labels):
+    """The groups of K labellings (K x n) stacked: (each labelling's group ids' stacked
+    position, K x (largest id + 1), -1 where unused; groups per labelling; first stacked group
+    of each; groups in all), the groups of a labelling in the order of their ids."""
+    cdef Py_ssize_t n_k = labels.shape[0], n = labels.shape[1], k, j, g, top = 0
     cdef Py_ssize_t total = 0, width
     for k in range(n_k):
         for j in range(n):
@@ -863,6 +863,18 @@ def held_groupings(const double[:, :] p, const double[:] w, const long[:, ::1] l
                 rank[k, g] = total
                 total += 1
         counts[k] = total - starts[k]
+    return rank_a, counts_a, starts_a, total
+
+
+def held_groupings(const double[:, :] p, const double[:] w, const long[:, ::1] labels,
+                   const long[::1] ks, double slack):
+    """``_held_groupings``'s arithmetic for the K previous labellings (K x n base clusters):
+    (held per k, margins K x n). The group centres are the k-means's sums (index order)."""
+    cdef Py_ssize_t n_k = labels.shape[0], n = labels.shape[1], k, j, g, e, total
+    rank_a, counts_a, starts_a, total = _stacked_groups(labels)
+    cdef long[:, ::1] rank = rank_a
+    cdef long[::1] counts = counts_a
+    cdef long[::1] starts = starts_a
     cen_a = np.zeros((total, 2))
     cdef double[:, ::1] cen = cen_a
     tot_a = np.zeros(total)
@@ -917,28 +929,11 @@ def silhouette_estimates(const double[:, :] p, const long[:, ::1] labels):
     (K x n). Each point's summed distance to a group is summed in index order (NumPy's BLAS
     product of the distance matrix with the memberships may round it differently: the means
     agree to about 1e-15); the means are NumPy's pairwise sums of the silhouettes."""
-    cdef Py_ssize_t n_k = labels.shape[0], n = labels.shape[1], k, i, j, g, e, top = 0
-    cdef Py_ssize_t total = 0, width
-    for k in range(n_k):
-        for j in range(n):
-            if labels[k, j] > top:
-                top = labels[k, j]
-    width = top + 1
-    rank_a = np.full((n_k, width), -1, np.int64)
+    cdef Py_ssize_t n_k = labels.shape[0], n = labels.shape[1], k, i, j, g, e, total
+    rank_a, counts_a, starts_a, total = _stacked_groups(labels)
     cdef long[:, ::1] rank = rank_a
-    counts_a = np.zeros(n_k, np.int64)
     cdef long[::1] counts = counts_a
-    starts_a = np.zeros(n_k, np.int64)
     cdef long[::1] starts = starts_a
-    for k in range(n_k):
-        for j in range(n):
-            rank[k, labels[k, j]] = 0
-        starts[k] = total
-        for g in range(width):
-            if rank[k, g] == 0:
-                rank[k, g] = total
-                total += 1
-        counts[k] = total - starts[k]
     lab_a = np.empty((n_k, n), np.int64)
     cdef long[:, ::1] lab = lab_a
     sizes_a = np.zeros(total)

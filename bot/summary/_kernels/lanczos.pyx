@@ -27,36 +27,38 @@ import numpy as np
 DEF MAX_WIDTH = 64  # vectors in a Krylov space (2 per block)
 
 
+cdef int _normalised(double *vec, int m, double floor) noexcept nogil:
+    """vec scaled to unit length in place; 0 (vec left as is) when its norm is not above
+    ``floor``."""
+    cdef double norm = 0.0
+    cdef int i
+    for i in range(m):
+        norm += vec[i] * vec[i]
+    norm = sqrt(norm)
+    if not norm > floor:
+        return 0
+    for i in range(m):
+        vec[i] /= norm
+    return 1
+
+
 cdef int _orthonormal_pair(double *first, double *second, int m, double floor) noexcept nogil:
     """Gram-Schmidt (twice) on two vectors of length m, in place; 1 when both remaining norms
     exceed ``floor``, else 0 and both are zeroed."""
-    cdef double n1 = 0.0, n2 = 0.0, dot
+    cdef double dot
     cdef int i, rep
-    for i in range(m):
-        n1 += first[i] * first[i]
-    n1 = sqrt(n1)
-    if not n1 > floor:
-        memset(first, 0, m * sizeof(double))
-        memset(second, 0, m * sizeof(double))
-        return 0
-    for i in range(m):
-        first[i] /= n1
-    for rep in range(2):
-        dot = 0.0
-        for i in range(m):
-            dot += first[i] * second[i]
-        for i in range(m):
-            second[i] -= first[i] * dot
-    for i in range(m):
-        n2 += second[i] * second[i]
-    n2 = sqrt(n2)
-    if not n2 > floor:
-        memset(first, 0, m * sizeof(double))
-        memset(second, 0, m * sizeof(double))
-        return 0
-    for i in range(m):
-        second[i] /= n2
-    return 1
+    if _normalised(first, m, floor):
+        for rep in range(2):
+            dot = 0.0
+            for i in range(m):
+                dot += first[i] * second[i]
+            for i in range(m):
+                second[i] -= first[i] * dot
+        if _normalised(second, m, floor):
+            return 1
+    memset(first, 0, m * sizeof(double))
+    memset(second, 0, m * sizeof(double))
+    return 0
 
 
 cdef void _product(const double *cov, double *vecs, double *out, int m) noexcept nogil:
